@@ -1,0 +1,101 @@
+# rrsis: referring remote sensing image segmentation, as small Unix programs.
+#
+#   make            the library and every program (CUDA too when nvcc is found)
+#   make CUDA=0     without CUDA
+#   make check      every test that needs no GPU; ends with "N passed, N failed"
+#   make deps       installs the missing Debian packages (a prerequisite of the rest)
+#   make demo       the main job: synthetic scenes segmented by the demo model
+#   make fuzz       the libFuzzer targets (clang), for a while each
+
+CC       ?= gcc
+PYTHON   ?= /usr/bin/python3
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA     ?= $(if $(NVCC),1,0)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= -gencode arch=compute_90,code=[sm_90,compute_90]
+VERSION  := 0.1.0
+
+CPPFLAGS += -Ilibcore -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"'
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP
+LDLIBS   += -lopenblas -lfftw3f -lfftw3 -lpng -ljpeg -ltiff -lcjson -lutf8proc -lm
+LDFLAGS  += -fopenmp
+
+LIB_SRC  := $(sort $(wildcard libcore/*.c libcore/*/*.c))
+CUDA_SRC := $(sort $(wildcard libcore/*.cu libcore/*/*.cu))
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+PROGS    := $(patsubst cmd/%.c,bin/%,$(CMD_SRC))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+
+# Separate trees, so that switching CUDA on or off rebuilds everything.
+BUILD    := build/$(if $(filter 1,$(CUDA)),cuda,cpu)
+
+ifeq ($(CUDA),1)
+CPPFLAGS += -DRR_WITH_CUDA -I$(CUDA_HOME)/include
+NVFLAGS  ?= -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fopenmp,-Wall
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcufft -lcudart -lstdc++
+else
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+endif
+
+.PHONY: all deps check unit-check asan-check cli-check fuzz demo clean goldens
+all: $(PROGS) $(BUILD)/tests/unit/run-unit
+
+# --- dependencies --------------------------------------------------------------
+DEB_BUILD := gcc make libpng-dev libjpeg62-turbo-dev libtiff-dev libcjson-dev \
+             libopenblas-dev libfftw3-dev libutf8proc-dev
+DEB_TEST  := jq python3-numpy
+deps:
+	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing" >&2; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >&2; \
+	fi
+
+# Goldens and benchmarks against PyTorch need torch as well.
+goldens: DEB_EXTRA := python3-torch
+
+# --- build ---------------------------------------------------------------------
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -Ilibcore -DRR_WITH_CUDA -c $< -o $@
+
+bin/%: $(BUILD)/cmd/%.o $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit/run-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The sanitizer build of the unit tests: the library and tests again, CPU only.
+ASAN_DIR := build/asan
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_OBJ := $(patsubst %.c,$(ASAN_DIR)/%.o,$(LIB_SRC) $(UNIT_SRC))
+$(ASAN_DIR)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) -Ilibcore -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"' -std=c11 -fopenmp -MMD -MP $(ASAN_FLAGS) -c $< -o $@
+$(ASAN_DIR)/run-unit: $(ASAN_OBJ)
+	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart,$(LDLIBS)) -o $@
+
+# --- tests ---------------------------------------------------------------------
+check: all $(ASAN_DIR)/run-unit
+	@PYTHON=$(PYTHON) ASAN_UNIT=$(ASAN_DIR)/run-unit sh tests/run.sh
+
+fuzz: | deps
+	$(MAKE) -C tests/fuzz run
+
+demo: all
+	@sh tools/demo.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,82 @@
+#include "ctx.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "ops/fill.h"
+
+void rr_ctx_init(rr_ctx *c, rr_device d)
+{
+    memset(c, 0, sizeof *c);
+    c->device = d;
+    rr_arena_init(&c->meta, RR_CPU, 0);
+    rr_arena_init(&c->data, d, 0);
+}
+
+void rr_ctx_free(rr_ctx *c)
+{
+    rr_arena_free(&c->meta);
+    rr_arena_free(&c->data);
+    c->last = NULL;
+    c->nnodes = 0;
+}
+
+void rr_ctx_reset(rr_ctx *c)
+{
+    rr_arena_reset(&c->meta);
+    rr_arena_reset(&c->data);
+    c->last = NULL;
+    c->nnodes = 0;
+}
+
+rr_tensor *rr_new(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape)
+{
+    return rr_tensor_alloc(&c->meta, &c->data, t, ndim, shape);
+}
+
+rr_tensor *rr_zeros(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape)
+{
+    rr_tensor *x = rr_new(c, t, ndim, shape);
+    if (x && rr_dev_memset0(x->device, x->data, rr_tensor_bytes(x)) != 0)
+        return NULL;
+    return x;
+}
+
+rr_tensor *rr_new_like(rr_ctx *c, const rr_tensor *src) { return rr_new(c, src->dtype, src->ndim, src->shape); }
+
+rr_tensor *rr_zeros_like(rr_ctx *c, const rr_tensor *src) { return rr_zeros(c, src->dtype, src->ndim, src->shape); }
+
+rr_tensor *rr_from_host(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const void *src)
+{
+    rr_tensor *x = rr_new(c, t, ndim, shape);
+    if (x && rr_dev_memcpy(x->device, x->data, RR_CPU, src, rr_tensor_bytes(x)) != 0)
+        return NULL;
+    return x;
+}
+
+int rr_to_host(void *dst, const rr_tensor *t)
+{
+    return rr_dev_memcpy(RR_CPU, dst, t->device, t->data, rr_tensor_bytes(t));
+}
+
+rr_tensor *rr_copy(rr_ctx *c, const rr_tensor *t)
+{
+    rr_tensor *x = rr_new(c, t->dtype, t->ndim, t->shape);
+    if (x && rr_dev_memcpy(x->device, x->data, t->device, t->data, rr_tensor_bytes(t)) != 0)
+        return NULL;
+    return x;
+}
+
+int rr_fill(rr_tensor *t, float value)
+{
+    if (t->dtype != RR_F32)
+        return rr_error("rr_fill: F32 tensors only, got %s", rr_dtype_name(t->dtype));
+    return RR_BACKEND(t->device, rr_fill_f32, rr_f32(t), t->numel, value);
+}
+
+uint64_t rr_ctx_rng_take(rr_ctx *c, uint64_t n)
+{
+    uint64_t off = c->rng_offset;
+    c->rng_offset += n;
+    return off;
+}

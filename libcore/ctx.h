@@ -1,0 +1,54 @@
+/* The context of a computation: where op outputs go, whether ops record
+ * themselves on the tape for a backward pass, the device, and the random
+ * stream of dropout.
+ *
+ * Inference: a context without grad; reset it between batches.
+ * Training: rr_ctx_grad(c, 1); forward; rr_backward(c, loss); read the
+ * parameters' gradients; rr_ctx_reset(c).  Parameters live elsewhere (in a
+ * context of their own that is never reset), so they survive the reset. */
+#ifndef RR_CTX_H
+#define RR_CTX_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "tensor.h"
+
+typedef struct rr_node rr_node;
+
+typedef struct rr_ctx {
+    rr_device device;
+    rr_arena meta;   /* host: tensor headers, tape nodes, saved op state */
+    rr_arena data;   /* device: tensor data */
+    int grad;        /* 1: ops record themselves on the tape */
+    int training;    /* 1: dropout and DropPath active, BatchNorm uses batch statistics */
+    rr_node *last;   /* the tape: the most recent node; nodes link backwards */
+    long nnodes;
+    uint64_t seed;       /* dropout stream */
+    uint64_t rng_offset; /* elements of the stream used so far */
+} rr_ctx;
+
+void rr_ctx_init(rr_ctx *c, rr_device d);
+void rr_ctx_free(rr_ctx *c);
+/* Drops every tensor and the tape; keeps the memory for the next step. */
+void rr_ctx_reset(rr_ctx *c);
+static inline void rr_ctx_grad(rr_ctx *c, int on) { c->grad = on; }
+
+/* A new tensor on the context's device; data uninitialised / zeroed. */
+rr_tensor *rr_new(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape);
+rr_tensor *rr_zeros(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape);
+/* A new tensor of src's dtype and shape. */
+rr_tensor *rr_new_like(rr_ctx *c, const rr_tensor *src);
+rr_tensor *rr_zeros_like(rr_ctx *c, const rr_tensor *src);
+/* Copies a host array into a new tensor on the context's device. */
+rr_tensor *rr_from_host(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const void *src);
+/* Copies a tensor's data to host memory (n bytes at most). */
+int rr_to_host(void *dst, const rr_tensor *t);
+/* A copy of t in context c (possibly another device). */
+rr_tensor *rr_copy(rr_ctx *c, const rr_tensor *t);
+int rr_fill(rr_tensor *t, float value);
+
+/* Reserves n elements of the dropout stream; returns the offset of the first. */
+uint64_t rr_ctx_rng_take(rr_ctx *c, uint64_t n);
+
+#endif

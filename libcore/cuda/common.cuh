@@ -1,0 +1,55 @@
+/* Shared by every CUDA source: checked calls and launch helpers.
+ *
+ * RR_CUDA(x), RR_CUBLAS(x), RR_CUFFT(x) evaluate a call and, on failure,
+ * record "<call text> failed: <reason> (file:line)" with rr_error and make
+ * the enclosing function return -1.  After a kernel launch, RR_LAUNCHED()
+ * checks the launch and, when RRSIS_CUDA_SYNC=1, synchronises so that a
+ * fault is reported at the launch that caused it. */
+#ifndef RR_CUDA_COMMON_CUH
+#define RR_CUDA_COMMON_CUH
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cufft.h>
+#include <stdint.h>
+
+extern "C" {
+#include "../error.h"
+}
+
+const char *rr_cublas_status_str(cublasStatus_t s);
+const char *rr_cufft_result_str(cufftResult r);
+/* 1 when RRSIS_CUDA_SYNC=1 is set (read once). */
+int rr_cuda_sync_each_launch(void);
+/* The library's stream and cuBLAS handle (created on first use). */
+cudaStream_t rr_cuda_stream(void);
+int rr_cublas_handle(cublasHandle_t *out);
+
+#define RR_CHECK_GEN(call, ok, str)                                                        \
+    do {                                                                                   \
+        auto rr_st_ = (call);                                                              \
+        if (rr_st_ != (ok))                                                                \
+            return rr_error("%s failed: %s (%s:%d)", #call, str(rr_st_), __FILE__, __LINE__); \
+    } while (0)
+
+#define RR_CUDA(call) RR_CHECK_GEN(call, cudaSuccess, cudaGetErrorString)
+#define RR_CUBLAS(call) RR_CHECK_GEN(call, CUBLAS_STATUS_SUCCESS, rr_cublas_status_str)
+#define RR_CUFFT(call) RR_CHECK_GEN(call, CUFFT_SUCCESS, rr_cufft_result_str)
+
+#define RR_LAUNCHED()                                                 \
+    do {                                                              \
+        RR_CUDA(cudaGetLastError());                                  \
+        if (rr_cuda_sync_each_launch())                               \
+            RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));         \
+    } while (0)
+
+/* Blocks of 256 threads covering n elements, capped for grid-stride loops. */
+static inline unsigned rr_blocks(int64_t n)
+{
+    int64_t b = (n + 255) / 256;
+    return (unsigned)(b < 1 ? 1 : b > 65535 * 16 ? 65535 * 16 : b);
+}
+#define RR_GRID_STRIDE(i, n) \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
+
+#endif

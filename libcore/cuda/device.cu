@@ -1,0 +1,122 @@
+/* CUDA memory, the library's stream and cuBLAS handle, and error strings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.cuh"
+
+extern "C" {
+#include "../device.h"
+}
+
+int rr_cuda_sync_each_launch(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *s = getenv("RRSIS_CUDA_SYNC");
+        v = s && strcmp(s, "1") == 0;
+    }
+    return v;
+}
+
+cudaStream_t rr_cuda_stream(void)
+{
+    static cudaStream_t s;
+    static int made;
+    if (!made && cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) == cudaSuccess)
+        made = 1;
+    return s;
+}
+
+int rr_cublas_handle(cublasHandle_t *out)
+{
+    static cublasHandle_t h;
+    if (!h) {
+        RR_CUBLAS(cublasCreate(&h));
+        RR_CUBLAS(cublasSetStream(h, rr_cuda_stream()));
+    }
+    *out = h;
+    return 0;
+}
+
+const char *rr_cublas_status_str(cublasStatus_t s)
+{
+    switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "success";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "not initialized";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "allocation failed";
+    case CUBLAS_STATUS_INVALID_VALUE: return "invalid value";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "architecture mismatch";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "mapping error";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "execution failed";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "internal error";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "not supported";
+    default: return "unknown cuBLAS status";
+    }
+}
+
+const char *rr_cufft_result_str(cufftResult r)
+{
+    switch (r) {
+    case CUFFT_SUCCESS: return "success";
+    case CUFFT_INVALID_PLAN: return "invalid plan";
+    case CUFFT_ALLOC_FAILED: return "allocation failed";
+    case CUFFT_INVALID_VALUE: return "invalid value";
+    case CUFFT_INTERNAL_ERROR: return "internal error";
+    case CUFFT_EXEC_FAILED: return "execution failed";
+    case CUFFT_SETUP_FAILED: return "setup failed";
+    case CUFFT_INVALID_SIZE: return "invalid size";
+    default: return "unknown cuFFT result";
+    }
+}
+
+extern "C" int rr_cuda_present(void)
+{
+    static int present = -1;
+    if (present < 0) {
+        int n = 0;
+        present = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+    }
+    return present;
+}
+
+extern "C" const char *rr_cuda_describe(void)
+{
+    static char buf[320];
+    cudaDeviceProp p;
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess)
+        return "cuda (no device)";
+    snprintf(buf, sizeof buf, "cuda:%d %s, sm_%d%d, %.1f GiB", dev, p.name, p.major, p.minor,
+             p.totalGlobalMem / 1073741824.0);
+    return buf;
+}
+
+extern "C" void *rr_cuda_malloc(size_t bytes)
+{
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) {
+        rr_error("cudaMalloc(%zu) failed: %s", bytes, cudaGetErrorString(e));
+        return NULL;
+    }
+    return p;
+}
+
+extern "C" void rr_cuda_free(void *p) { cudaFree(p); }
+
+extern "C" int rr_cuda_memset0(void *p, size_t bytes)
+{
+    RR_CUDA(cudaMemsetAsync(p, 0, bytes, rr_cuda_stream()));
+    return 0;
+}
+
+extern "C" int rr_cuda_memcpy(int dst_on_gpu, void *dst, int src_on_gpu, const void *src, size_t bytes)
+{
+    cudaMemcpyKind k = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                                  : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+    RR_CUDA(cudaMemcpyAsync(dst, src, bytes, k, rr_cuda_stream()));
+    if (!dst_on_gpu) /* the host reads it next */
+        RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));
+    return 0;
+}

@@ -1,0 +1,109 @@
+#include "device.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+const char *rr_device_name(rr_device d) { return d == RR_CUDA ? "cuda" : "cpu"; }
+
+int rr_cuda_available(void)
+{
+#ifdef RR_WITH_CUDA
+    return rr_cuda_present();
+#else
+    return 0;
+#endif
+}
+
+int rr_device_parse(const char *s, rr_device *out)
+{
+    if (strcmp(s, "cpu") == 0) {
+        *out = RR_CPU;
+        return 0;
+    }
+    if (strcmp(s, "auto") == 0) {
+        *out = rr_cuda_available() ? RR_CUDA : RR_CPU;
+        return 0;
+    }
+    if (strcmp(s, "cuda") == 0) {
+#ifdef RR_WITH_CUDA
+        if (!rr_cuda_present())
+            return rr_error("--device cuda: no usable CUDA GPU found");
+        *out = RR_CUDA;
+        return 0;
+#else
+        return rr_error("--device cuda: this build has no CUDA support (built with CUDA=0)");
+#endif
+    }
+    return rr_error("unknown device '%s' (expected auto, cpu or cuda)", s);
+}
+
+const char *rr_device_describe(rr_device d)
+{
+#ifdef RR_WITH_CUDA
+    if (d == RR_CUDA)
+        return rr_cuda_describe();
+#endif
+    return d == RR_CUDA ? "cuda (unavailable)" : "cpu";
+}
+
+void *rr_dev_malloc(rr_device d, size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    if (d == RR_CUDA) {
+#ifdef RR_WITH_CUDA
+        return rr_cuda_malloc(bytes);
+#else
+        rr_error("CUDA memory requested in a build without CUDA");
+        return NULL;
+#endif
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) {
+        rr_error("out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    return p;
+}
+
+void rr_dev_free(rr_device d, void *p)
+{
+    if (!p)
+        return;
+#ifdef RR_WITH_CUDA
+    if (d == RR_CUDA) {
+        rr_cuda_free(p);
+        return;
+    }
+#endif
+    (void)d;
+    free(p);
+}
+
+int rr_dev_memset0(rr_device d, void *p, size_t bytes)
+{
+#ifdef RR_WITH_CUDA
+    if (d == RR_CUDA)
+        return rr_cuda_memset0(p, bytes);
+#endif
+    if (d == RR_CUDA)
+        return rr_error("CUDA memory used in a build without CUDA");
+    memset(p, 0, bytes);
+    return 0;
+}
+
+int rr_dev_memcpy(rr_device dst_dev, void *dst, rr_device src_dev, const void *src, size_t bytes)
+{
+    if (bytes == 0)
+        return 0;
+#ifdef RR_WITH_CUDA
+    if (dst_dev == RR_CUDA || src_dev == RR_CUDA)
+        return rr_cuda_memcpy(dst_dev == RR_CUDA, dst, src_dev == RR_CUDA, src, bytes);
+#endif
+    if (dst_dev == RR_CUDA || src_dev == RR_CUDA)
+        return rr_error("CUDA memory used in a build without CUDA");
+    memmove(dst, src, bytes);
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* Devices and raw memory on them.
+ *
+ * The library is built with or without CUDA (RR_WITH_CUDA).  Without it,
+ * RR_CUDA still exists as a value, and every request for it fails with a
+ * clear message, so programs need no #ifdefs. */
+#ifndef RR_DEVICE_H
+#define RR_DEVICE_H
+
+#include <stddef.h>
+
+typedef enum { RR_CPU = 0, RR_CUDA = 1 } rr_device;
+
+/* "cpu" or "cuda". */
+const char *rr_device_name(rr_device d);
+
+/* Parses "auto", "cpu" or "cuda"; auto takes CUDA when a GPU is present.
+ * Returns -1 with a message for anything else or for "cuda" without a GPU. */
+int rr_device_parse(const char *s, rr_device *out);
+
+/* 1 when the library was built with CUDA and a GPU is usable. */
+int rr_cuda_available(void);
+
+/* A description of the device for --verbose ("NVIDIA H100 80GB HBM3, sm_90"). */
+const char *rr_device_describe(rr_device d);
+
+void *rr_dev_malloc(rr_device d, size_t bytes);  /* NULL + message on failure */
+void rr_dev_free(rr_device d, void *p);
+int rr_dev_memset0(rr_device d, void *p, size_t bytes);
+/* Copies between any two devices. */
+int rr_dev_memcpy(rr_device dst_dev, void *dst, rr_device src_dev, const void *src, size_t bytes);
+
+#ifdef RR_WITH_CUDA
+/* Implemented in cuda/device.cu. */
+int rr_cuda_present(void);
+const char *rr_cuda_describe(void);
+void *rr_cuda_malloc(size_t bytes);
+void rr_cuda_free(void *p);
+int rr_cuda_memset0(void *p, size_t bytes);
+int rr_cuda_memcpy(int dst_on_gpu, void *dst, int src_on_gpu, const void *src, size_t bytes);
+#endif
+
+#endif

@@ -1,0 +1,3 @@
+/* being written */
+#include "backend.h"
+#include "../ctx.h"
