@@ -87,7 +87,7 @@ $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
 
 # --- tests ---------------------------------------------------------------------
 check: all $(ASAN_DIR)/run-unit
-	@PYTHON=$(PYTHON) ASAN_UNIT=$(ASAN_DIR)/run-unit sh tests/run.sh
+	@PYTHON=$(PYTHON) BIN=bin UNIT=$(BUILD)/tests/unit/run-unit ASAN_UNIT=$(ASAN_DIR)/run-unit sh tests/run.sh
 
 fuzz: | deps
 	$(MAKE) -C tests/fuzz run

@@ -1,0 +1,164 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+static const char *prog = "rrsis";
+
+const char *rr_cli_prog(void) { return prog; }
+
+/* Closing stdout is where a buffered write to a full disk finally fails. */
+static void close_stdout(void)
+{
+    int failed = fflush(stdout) != 0 || ferror(stdout);
+    int err = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = 1;
+        err = errno;
+    }
+    if (failed) {
+        fprintf(stderr, "%s: error: write error on standard output: %s\n", prog, strerror(err));
+        _exit(1);
+    }
+}
+
+void rr_cli_init(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    prog = slash ? slash + 1 : name;
+    signal(SIGPIPE, SIG_DFL);
+    atexit(close_stdout);
+}
+
+static void vmessage(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", prog, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void rr_cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage("", fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+    exit(2);
+}
+
+void rr_cli_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage("error: ", fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void rr_cli_die_lib(void) { rr_cli_die("%s", *rr_errmsg() ? rr_errmsg() : "unknown failure"); }
+
+void rr_cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void rr_cli_help(const char *text)
+{
+    fputs(text, stdout);
+    exit(0); /* close_stdout reports a failed write */
+}
+
+void rr_cli_version(void)
+{
+    printf("%s (rrsis) %s\n", prog, RR_VERSION);
+    exit(0);
+}
+
+void rr_cli_common_option(int opt, const char *help)
+{
+    if (opt == RR_CLI_HELP)
+        rr_cli_help(help);
+    if (opt == RR_CLI_VERSION)
+        rr_cli_version();
+    /* getopt has already said what was wrong */
+    fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+    exit(2);
+}
+
+long rr_cli_long(const char *opt, const char *arg, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end)
+        rr_cli_usage_error("%s: '%s' is not an integer", opt, arg);
+    if (v < min || v > max)
+        rr_cli_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
+    return v;
+}
+
+double rr_cli_double(const char *opt, const char *arg, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !isfinite(v))
+        rr_cli_usage_error("%s: '%s' is not a number", opt, arg);
+    if (v < min || v > max)
+        rr_cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
+    return v;
+}
+
+FILE *rr_cli_open_read(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return stdin;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        rr_cli_die("%s: %s", path, strerror(errno));
+    return f;
+}
+
+FILE *rr_cli_open_write(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return stdout;
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        rr_cli_die("%s: %s", path, strerror(errno));
+    return f;
+}
+
+void rr_cli_refuse_tty(FILE *f, const char *what)
+{
+    if (isatty(fileno(f)))
+        rr_cli_die("%s is binary and not written to a terminal; redirect it to a file or a pipe", what);
+}
+
+void rr_cli_write(FILE *f, const void *buf, size_t n)
+{
+    if (n && fwrite(buf, 1, n, f) != n)
+        rr_cli_die("write error: %s", strerror(errno));
+}
+
+void rr_cli_close(FILE *f, const char *path)
+{
+    if (f == stdout) {
+        if (fflush(f) != 0)
+            rr_cli_die("write error on standard output: %s", strerror(errno));
+        return; /* closed (and checked again) at exit */
+    }
+    if (ferror(f) | fclose(f))
+        rr_cli_die("%s: write error: %s", path, strerror(errno));
+}

@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs every test that needs no GPU and ends with the line "N passed, N failed".
+#
+# A suite is a program that prints "PASS: name" or "FAIL: name: why" lines and
+# exits non-zero on failure: the unit tests (and their ASan/UBSan build), and
+# every tests/cli/*.sh.  Logs go to tests/out/.
+#   UNIT       the unit-test binary          ASAN_UNIT  its sanitizer build
+#   BIN        the folder of the programs    PYTHON     an interpreter with numpy
+set -u
+UNIT=${UNIT:-build/cpu/tests/unit/run-unit}
+ASAN_UNIT=${ASAN_UNIT:-}
+BIN=${BIN:-bin}
+PYTHON=${PYTHON:-/usr/bin/python3}
+export BIN PYTHON
+out=tests/out
+mkdir -p "$out"
+passed=0
+failed=0
+
+suite() {
+    name=$1
+    shift
+    log="$out/$name.log"
+    start=$(date +%s)
+    "$@" >"$log" 2>&1
+    status=$?
+    p=$(grep -c '^PASS: ' "$log")
+    f=$(grep -c '^FAIL: ' "$log")
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL: $name: exited with status $status" >>"$log"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    printf '== %s: %d passed, %d failed (%ss)\n' "$name" "$p" "$f" "$(($(date +%s) - start))"
+    # Show what failed, and tables (the op table, benchmarks' summaries).
+    grep -v '^PASS: ' "$log" | sed 's/^/   /'
+}
+
+suite unit "$UNIT"
+if [ -n "$ASAN_UNIT" ]; then
+    # The same tests under AddressSanitizer and UBSan; OpenMP's runtime keeps
+    # some memory for the process's lifetime, which is no leak of ours.
+    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 OMP_NUM_THREADS=2 \
+        suite unit-asan "$ASAN_UNIT"
+fi
+for t in tests/cli/*.sh; do
+    [ -e "$t" ] || continue
+    suite "$(basename "$t" .sh)" sh "$t"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
