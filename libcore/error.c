@@ -30,7 +30,8 @@ int rr_error_prefix(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    snprintf(errmsg, sizeof errmsg, "%s%s", pre, old);
+    if (snprintf(errmsg, sizeof errmsg, "%s%s", pre, old) >= (int)sizeof errmsg)
+        errmsg[sizeof errmsg - 2] = '.'; /* mark the cut */
     return -1;
 }
 
