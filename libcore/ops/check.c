@@ -5,7 +5,7 @@
 int rr_check_dtype(const char *op, const rr_tensor *t, rr_dtype want)
 {
     if (!t)
-        return rr_error("%s: input missing (an earlier op failed: %s)", op, rr_errmsg());
+        return rr_error_prefix("%s: input missing (an earlier op failed): ", op);
     if (t->dtype != want)
         return rr_error("%s: expected %s, got %s", op, rr_dtype_name(want), rr_dtype_name(t->dtype));
     return 0;
