@@ -158,7 +158,8 @@ void check_gradient_h(const char *op, grad_fn f, const void *arg, int nin, rr_te
     rr_ctx_grad(&g, 1);
     g.training = e.training = 1;
     for (int i = 0; i < nin; i++)
-        in[i]->grad = NULL;
+        if (in[i]) /* optional inputs (a bias) may be NULL */
+            in[i]->grad = NULL;
 
     rr_tensor *out = f(&g, in, arg);
     if (!out) {
@@ -174,7 +175,7 @@ void check_gradient_h(const char *op, grad_fn f, const void *arg, int nin, rr_te
     }
     for (int i = 0; i < nin; i++) {
         rr_tensor *x = in[i];
-        if (!x->requires_grad)
+        if (!x || !x->requires_grad)
             continue;
         int64_t n = x->numel, m = n <= 400 ? n : 400;
         float *ana = malloc((size_t)m * sizeof *ana);
@@ -208,7 +209,8 @@ void check_gradient_h(const char *op, grad_fn f, const void *arg, int nin, rr_te
     }
 done:
     for (int i = 0; i < nin; i++)
-        in[i]->grad = NULL;
+        if (in[i]) /* optional inputs (a bias) may be NULL */
+            in[i]->grad = NULL;
     rr_ctx_free(&g);
     rr_ctx_free(&e);
 }
