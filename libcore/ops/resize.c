@@ -1,0 +1,101 @@
+#include "resize.h"
+
+#include <math.h>
+
+#include "../tape.h"
+#include "check.h"
+
+/* One axis of the mapping: output index o reads input indices *i0 and *i1
+ * with weights 1-*l1 and *l1.  PyTorch's area_pixel_compute_scale,
+ * area_pixel_compute_source_index and guard_index_and_lambda, in f32. */
+static inline void source(int64_t o, int64_t in, int64_t out, int align_corners, int64_t *i0, int64_t *i1,
+                          float *l1)
+{
+    float src;
+    if (align_corners)
+        src = out > 1 ? (float)(in - 1) / (float)(out - 1) * (float)o : 0.0f;
+    else
+        src = fmaxf((float)in / (float)out * ((float)o + 0.5f) - 0.5f, 0.0f);
+    int64_t i = (int64_t)floorf(src);
+    if (i > in - 1)
+        i = in - 1;
+    *i0 = i;
+    *i1 = i < in - 1 ? i + 1 : i;
+    *l1 = fminf(fmaxf(src - (float)i, 0.0f), 1.0f);
+}
+
+int rr_resize_bilinear_fwd_cpu(const float *x, float *y, const rr_resize_geom *g)
+{
+    int64_t rows = g->planes * g->Ho;
+#pragma omp parallel for if (rows * g->Wo > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t oh = r % g->Ho, h0, h1;
+        float lh;
+        source(oh, g->H, g->Ho, g->align_corners, &h0, &h1, &lh);
+        const float *x0 = x + (r / g->Ho * g->H + h0) * g->W, *x1 = x0 + (h1 - h0) * g->W;
+        for (int64_t ow = 0; ow < g->Wo; ow++) {
+            int64_t w0, w1;
+            float lw;
+            source(ow, g->W, g->Wo, g->align_corners, &w0, &w1, &lw);
+            y[r * g->Wo + ow] =
+                (1 - lh) * ((1 - lw) * x0[w0] + lw * x0[w1]) + lh * ((1 - lw) * x1[w0] + lw * x1[w1]);
+        }
+    }
+    return 0;
+}
+
+int rr_resize_bilinear_bwd_cpu(const float *dy, float *dx, const rr_resize_geom *g)
+{
+    /* One thread per plane scatters its outputs in order: deterministic. */
+#pragma omp parallel for if (g->planes * g->Ho * g->Wo > 16384)
+    for (int64_t pl = 0; pl < g->planes; pl++) {
+        float *dxp = dx + pl * g->H * g->W;
+        const float *dyp = dy + pl * g->Ho * g->Wo;
+        for (int64_t oh = 0; oh < g->Ho; oh++) {
+            int64_t h0, h1;
+            float lh;
+            source(oh, g->H, g->Ho, g->align_corners, &h0, &h1, &lh);
+            for (int64_t ow = 0; ow < g->Wo; ow++) {
+                int64_t w0, w1;
+                float lw, d = dyp[oh * g->Wo + ow];
+                source(ow, g->W, g->Wo, g->align_corners, &w0, &w1, &lw);
+                dxp[h0 * g->W + w0] += (1 - lh) * (1 - lw) * d;
+                dxp[h0 * g->W + w1] += (1 - lh) * lw * d;
+                dxp[h1 * g->W + w0] += lh * (1 - lw) * d;
+                dxp[h1 * g->W + w1] += lh * lw * d;
+            }
+        }
+    }
+    return 0;
+}
+
+static int resize_backward(rr_ctx *c, rr_node *n)
+{
+    rr_tensor *x = n->in[0], *gx = rr_grad_of(c, x);
+    if (!gx)
+        return -1;
+    return RR_BACKEND(x->device, rr_resize_bilinear_bwd, rr_f32(n->out->grad), rr_f32(gx), n->saved);
+}
+
+rr_tensor *rr_resize_bilinear(rr_ctx *c, rr_tensor *x, int64_t out_h, int64_t out_w, int align_corners)
+{
+    const char *name = align_corners ? "resize_bilinear_ac" : "resize_bilinear";
+    if (rr_check_f32(name, x) || rr_check_ndim(name, x, 4))
+        return NULL;
+    if (out_h < 1 || out_w < 1) {
+        rr_error("%s: output size %lldx%lld must be positive", name, (long long)out_h, (long long)out_w);
+        return NULL;
+    }
+    rr_resize_geom g = {x->shape[0] * x->shape[1], x->shape[2], x->shape[3], out_h, out_w,
+                        align_corners != 0};
+    rr_tensor *y = rr_new(c, RR_F32, RR_SHAPE(x->shape[0], x->shape[1], out_h, out_w));
+    if (!y || RR_BACKEND(x->device, rr_resize_bilinear_fwd, rr_f32(x), rr_f32(y), &g))
+        return NULL;
+    int err;
+    rr_node *n = rr_tape_record(c, name, resize_backward, y, 1, &x, sizeof g, &err);
+    if (err)
+        return NULL;
+    if (n)
+        *(rr_resize_geom *)n->saved = g;
+    return y;
+}
