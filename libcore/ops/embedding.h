@@ -1,3 +1,22 @@
-/* being written */
-#include "backend.h"
+/* Embedding lookup (BERT's word, position and token-type embeddings). */
+#ifndef RR_OPS_EMBEDDING_H
+#define RR_OPS_EMBEDDING_H
+
+#include <stdint.h>
+
 #include "../ctx.h"
+#include "backend.h"
+
+/* F.embedding(ids, table): ids I32 of any shape up to 4-D, table F32 (V, D)
+ * -> ids.shape + (D).  An id outside [0, V) is an error that names it.  The
+ * table's gradient sums the rows of every occurrence of an id, in order. */
+rr_tensor *rr_embedding(rr_ctx *c, rr_tensor *ids, rr_tensor *table);
+
+/* out[i, :] = table[ids[i], :] for the n ids; fails, naming the first id
+ * outside [0, V). */
+RR_KERNEL(rr_embedding_fwd, (const int32_t *ids, int64_t n, const float *table, int64_t V, int64_t D,
+                             float *out));
+/* dtable[ids[i], :] += dout[i, :], for i in order (parallel over columns). */
+RR_KERNEL(rr_embedding_bwd, (const int32_t *ids, int64_t n, const float *dout, int64_t D, float *dtable));
+
+#endif

@@ -1,3 +1,50 @@
-/* being written */
-#include "backend.h"
+/* The terms of the MRSNet loss (mrsnet-spec.md §7.1) on 2-class logits.
+ *
+ * logits: F32 (B, 2, H, W); target: U8 or I32 (B, H, W) holding 0 or 1 (any
+ * other value is an error that names it).  Each returns a 0-dimensional
+ * (1-element) F32 tensor, differentiable in the logits.  The RMSIN loss is
+ *   0.9 * rr_cross_entropy2(logits, t, {0.9, 1.1}) + 0.1 * rr_dice(logits, t, 0). */
+#ifndef RR_OPS_LOSS_H
+#define RR_OPS_LOSS_H
+
+#include <stdint.h>
+
 #include "../ctx.h"
+#include "backend.h"
+
+/* F.cross_entropy(logits, target, weight=weight): the weighted mean over
+ * every pixel, sum(w[t] * -log softmax(logits)[t]) / sum(w[t]). */
+rr_tensor *rr_cross_entropy2(rr_ctx *c, rr_tensor *logits, rr_tensor *target, const float weight[2]);
+
+/* RMSIN's Dice term, sum over samples b and classes c of (1 - Dice[b,c]),
+ *   Dice[b,c] = (2 sum(p_c t_c) + 1e-6) / (sum(p_c + t_c) + 1e-6),
+ * the sums over the pixels of sample b, p = softmax of the 2 logits, t the
+ * one-hot target ("sum" reduction; a batch mean is this divided by B).
+ * fg_only_nonempty (ours, spec §7.5): instead the mean of (1 - Dice[b,1])
+ * over the samples whose target has a foreground pixel, 0 when none has. */
+rr_tensor *rr_dice(rr_ctx *c, rr_tensor *logits, rr_tensor *target, int fg_only_nonempty);
+
+/* The kernels.  n = H*W pixels per sample; target_i32 tells the target's
+ * dtype (I32, else U8).
+ *
+ * Cross-entropy: stats (B, 2) receives per sample {sum w[t]*nll, sum w[t]},
+ * *loss (one float on the device) their ratio of totals; the backward adds
+ * dloss[0] * w[t] * (p - onehot(t)) / sum w[t] into dlogits. */
+RR_KERNEL(rr_ce2_fwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                       float w0, float w1, float *stats, float *loss));
+RR_KERNEL(rr_ce2_bwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                       float w0, float w1, const float *stats, const float *dloss, float *dlogits));
+/* Dice: stats (B, 2, 5) receives per sample and class {sum p_c t_c, sum p_c,
+ * sum t_c} and then, from rr_dice_combine, {gt, g1} with dL/dp_c = gt*t_c + g1
+ * at each pixel; the backward chains that through the softmax. */
+RR_KERNEL(rr_dice_fwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                        int fg_only_nonempty, float *stats, float *loss));
+RR_KERNEL(rr_dice_bwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                        const float *stats, const float *dloss, float *dlogits));
+
+/* The host steps shared by both backends: the per-sample sums (host memory)
+ * to the loss (and, for Dice, the gradient coefficients, in place). */
+float rr_ce2_combine(const float *stats, int64_t B);
+float rr_dice_combine(float *stats, int64_t B, int fg_only_nonempty);
+
+#endif

@@ -1,0 +1,232 @@
+/* CUDA twins of loss.c.  The per-sample sums are deterministic (one block
+ * per sample, a fixed stride per thread, a fixed tree); the few numbers that
+ * turn them into the loss are combined on the host by loss.c's functions, in
+ * the same round trip that reports a bad target value. */
+#include <stdlib.h>
+
+#include "../cuda/common.cuh"
+
+extern "C" {
+#include "loss.h"
+}
+
+enum { THREADS = 512 };
+
+/* The first index of a target value that is not 0 or 1 (all ones: none). */
+__device__ static unsigned long long bad_pos;
+
+__device__ static inline int target_at(const void *t, int i32, int64_t i)
+{
+    return i32 ? ((const int32_t *)t)[i] : ((const uint8_t *)t)[i];
+}
+
+/* Sums each of the Q values of v over the block's threads, in a fixed tree
+ * order; thread 0 ends with the totals. */
+template <int Q> __device__ static void block_sum(double *v)
+{
+    __shared__ double part[Q][THREADS];
+    for (int q = 0; q < Q; q++)
+        part[q][threadIdx.x] = v[q];
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s)
+            for (int q = 0; q < Q; q++)
+                part[q][threadIdx.x] += part[q][threadIdx.x + s];
+        __syncthreads();
+    }
+    for (int q = 0; q < Q; q++)
+        v[q] = part[q][0];
+}
+
+/* Target value t at pixel k, or -1 (recorded in bad_pos) when not 0 or 1. */
+__device__ static inline int checked_target(const void *target, int i32, int64_t k)
+{
+    int t = target_at(target, i32, k);
+    if (t != 0 && t != 1) {
+        atomicMin(&bad_pos, (unsigned long long)k);
+        return -1;
+    }
+    return t;
+}
+
+/* Softmax of the two logits of pixel i (x at class 0, class 1 n further). */
+__device__ static inline void softmax2(const float *x, int64_t n, int64_t i, float *p0, float *p1)
+{
+    float d = x[n + i] - x[i];
+    *p1 = 1.0f / (1.0f + expf(-d));
+    *p0 = 1.0f / (1.0f + expf(d));
+}
+
+/* Clears bad_pos before a stats kernel. */
+static int reset_bad(void)
+{
+    unsigned long long none = ~0ull;
+    RR_CUDA(cudaMemcpyToSymbolAsync(bad_pos, &none, sizeof none, 0, cudaMemcpyHostToDevice, rr_cuda_stream()));
+    return 0;
+}
+
+/* Copies the stats (nstats floats) to host memory and reports a bad target
+ * value the stats kernel found. */
+static int stats_to_host(const char *op, const void *target, int i32, const float *stats, float *host,
+                         int64_t nstats)
+{
+    cudaStream_t s = rr_cuda_stream();
+    unsigned long long pos;
+    RR_CUDA(cudaMemcpyAsync(host, stats, (size_t)nstats * sizeof *host, cudaMemcpyDeviceToHost, s));
+    RR_CUDA(cudaMemcpyFromSymbolAsync(&pos, bad_pos, sizeof pos, 0, cudaMemcpyDeviceToHost, s));
+    RR_CUDA(cudaStreamSynchronize(s));
+    if (pos == ~0ull)
+        return 0;
+    int32_t v = 0;
+    size_t size = i32 ? sizeof(int32_t) : sizeof(uint8_t);
+    RR_CUDA(cudaMemcpyAsync(&v, (const char *)target + pos * size, size, cudaMemcpyDeviceToHost, s));
+    RR_CUDA(cudaStreamSynchronize(s));
+    return rr_error("%s: target value %d at index %llu is not 0 or 1", op, v, pos);
+}
+
+/* The host's results back to the device.  Copies from pageable memory are
+ * staged before cudaMemcpyAsync returns, so the buffers may go right after. */
+static int to_device(float *dst, const float *src, int64_t n)
+{
+    RR_CUDA(cudaMemcpyAsync(dst, src, (size_t)n * sizeof *src, cudaMemcpyHostToDevice, rr_cuda_stream()));
+    return 0;
+}
+
+__global__ static void ce_stats(const float *logits, const void *target, int i32, int64_t n, float w0, float w1,
+                                float *stats)
+{
+    int64_t b = blockIdx.x;
+    const float *x = logits + b * 2 * n;
+    double v[2] = {0, 0};
+    for (int64_t i = threadIdx.x; i < n; i += THREADS) {
+        int t = checked_target(target, i32, b * n + i);
+        if (t < 0)
+            continue;
+        float x0 = x[i], x1 = x[n + i], m = fmaxf(x0, x1);
+        float lse = m + log1pf(expf(-fabsf(x0 - x1))); /* log-sum-exp, the max taken out */
+        float w = t ? w1 : w0;
+        v[0] += w * (lse - (t ? x1 : x0));
+        v[1] += w;
+    }
+    block_sum<2>(v);
+    if (threadIdx.x == 0) {
+        stats[2 * b] = (float)v[0];
+        stats[2 * b + 1] = (float)v[1];
+    }
+}
+
+extern "C" int rr_ce2_fwd_cuda(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                               float w0, float w1, float *stats, float *loss)
+{
+    if (reset_bad())
+        return -1;
+    ce_stats<<<(unsigned)B, THREADS, 0, rr_cuda_stream()>>>(logits, target, target_i32, n, w0, w1, stats);
+    RR_LAUNCHED();
+    float *host = (float *)malloc((size_t)B * 2 * sizeof *host);
+    if (!host)
+        return rr_error("cross_entropy: out of memory");
+    int err = stats_to_host("cross_entropy", target, target_i32, stats, host, B * 2);
+    float l = err ? 0 : rr_ce2_combine(host, B);
+    free(host);
+    return err ? -1 : to_device(loss, &l, 1);
+}
+
+__global__ static void ce_bwd(const float *logits, const void *target, int i32, int64_t B, int64_t n, float w0,
+                              float w1, const float *stats, const float *dloss, float *dlogits)
+{
+    double den = 0;
+    for (int64_t b = 0; b < B; b++)
+        den += stats[2 * b + 1];
+    float g = (float)(dloss[0] / den);
+    RR_GRID_STRIDE(k, B * n)
+    {
+        int64_t b = k / n, i = k % n;
+        const float *x = logits + b * 2 * n;
+        float *dx = dlogits + b * 2 * n;
+        int t = target_at(target, i32, k);
+        float p0, p1, gw = g * (t ? w1 : w0);
+        softmax2(x, n, i, &p0, &p1);
+        dx[i] += gw * (p0 - (t == 0));
+        dx[n + i] += gw * (p1 - (t == 1));
+    }
+}
+
+extern "C" int rr_ce2_bwd_cuda(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                               float w0, float w1, const float *stats, const float *dloss, float *dlogits)
+{
+    ce_bwd<<<rr_blocks(B * n), 256, 0, rr_cuda_stream()>>>(logits, target, target_i32, B, n, w0, w1, stats, dloss,
+                                                           dlogits);
+    RR_LAUNCHED();
+    return 0;
+}
+
+/* Per sample and class: sum p_c t_c, sum p_c, sum t_c (stats layout of loss.h). */
+__global__ static void dice_stats(const float *logits, const void *target, int i32, int64_t n, float *stats)
+{
+    int64_t b = blockIdx.x;
+    const float *x = logits + b * 2 * n;
+    double v[6] = {0, 0, 0, 0, 0, 0}; /* {I, P, T} of class 0, then of class 1 */
+    for (int64_t i = threadIdx.x; i < n; i += THREADS) {
+        int t = checked_target(target, i32, b * n + i);
+        if (t < 0)
+            continue;
+        float p[2];
+        softmax2(x, n, i, &p[0], &p[1]);
+        for (int c = 0; c < 2; c++) {
+            int tc = t == c;
+            v[3 * c] += tc ? p[c] : 0.0f;
+            v[3 * c + 1] += p[c];
+            v[3 * c + 2] += tc;
+        }
+    }
+    block_sum<6>(v);
+    if (threadIdx.x == 0)
+        for (int c = 0; c < 2; c++)
+            for (int q = 0; q < 3; q++)
+                stats[(2 * b + c) * 5 + q] = (float)v[3 * c + q];
+}
+
+extern "C" int rr_dice_fwd_cuda(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                                int fg_only_nonempty, float *stats, float *loss)
+{
+    if (reset_bad())
+        return -1;
+    dice_stats<<<(unsigned)B, THREADS, 0, rr_cuda_stream()>>>(logits, target, target_i32, n, stats);
+    RR_LAUNCHED();
+    float *host = (float *)malloc((size_t)B * 10 * sizeof *host);
+    if (!host)
+        return rr_error("dice: out of memory");
+    int err = stats_to_host("dice", target, target_i32, stats, host, B * 10);
+    float l = err ? 0 : rr_dice_combine(host, B, fg_only_nonempty);
+    err = err || to_device(stats, host, B * 10) || to_device(loss, &l, 1);
+    free(host);
+    return err ? -1 : 0;
+}
+
+__global__ static void dice_bwd(const float *logits, const void *target, int i32, int64_t B, int64_t n,
+                                const float *stats, const float *dloss, float *dlogits)
+{
+    RR_GRID_STRIDE(k, B * n)
+    {
+        int64_t b = k / n, i = k % n;
+        const float *x = logits + b * 2 * n, *s = stats + b * 10;
+        float *dx = dlogits + b * 2 * n;
+        int t = target_at(target, i32, k);
+        float p0, p1;
+        softmax2(x, n, i, &p0, &p1);
+        /* dL/dp_c, then through the softmax: dL/dx_j = p_j (g_j - sum_c g_c p_c) */
+        float g0 = dloss[0] * (s[3] * (t == 0) + s[4]), g1 = dloss[0] * (s[8] * (t == 1) + s[9]);
+        float dot = g0 * p0 + g1 * p1;
+        dx[i] += p0 * (g0 - dot);
+        dx[n + i] += p1 * (g1 - dot);
+    }
+}
+
+extern "C" int rr_dice_bwd_cuda(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                                const float *stats, const float *dloss, float *dlogits)
+{
+    dice_bwd<<<rr_blocks(B * n), 256, 0, rr_cuda_stream()>>>(logits, target, target_i32, B, n, stats, dloss,
+                                                             dlogits);
+    RR_LAUNCHED();
+    return 0;
+}
