@@ -1,0 +1,207 @@
+#include "params.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../error.h"
+
+int rr_params_init(rr_params *p, rr_device d, uint64_t seed, int with_grads)
+{
+    memset(p, 0, sizeof *p);
+    rr_ctx_init(&p->store, d);
+    p->rng = (rr_rng){seed, 0};
+    p->with_grads = with_grads;
+    return 0;
+}
+
+void rr_params_free(rr_params *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->items[i].name);
+    free(p->items);
+    rr_ctx_free(&p->store);
+    memset(p, 0, sizeof *p);
+}
+
+rr_param *rr_params_find(const rr_params *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].name, name) == 0)
+            return &p->items[i];
+    return NULL;
+}
+
+/* PyTorch's _calculate_fan_in_and_fan_out. */
+static void fans(const int64_t *shape, int ndim, double *fan_in, double *fan_out)
+{
+    double rf = 1;
+    for (int i = 2; i < ndim; i++)
+        rf *= (double)shape[i];
+    *fan_in = ndim > 1 ? (double)shape[1] * rf : (double)shape[0];
+    *fan_out = (double)shape[0] * rf;
+}
+
+static float draw(rr_rng *r, rr_init init, float a, double fan_in, double fan_out)
+{
+    switch (init) {
+    case RR_INIT_ZEROS: return 0;
+    case RR_INIT_ONES: return 1;
+    case RR_INIT_CONST: return a;
+    case RR_INIT_TRUNC_NORMAL: {
+        float v;
+        do
+            v = a * rr_rng_normal(r);
+        while (v < -2 || v > 2);
+        return v;
+    }
+    case RR_INIT_KAIMING_UNIFORM: {
+        double bound = 1 / sqrt(fan_in);
+        return (float)((2 * rr_rng_uniform(r) - 1) * bound);
+    }
+    case RR_INIT_FAN_IN_UNIFORM: return (float)((2 * rr_rng_uniform(r) - 1) / sqrt(a));
+    case RR_INIT_KAIMING_NORMAL_FAN_OUT: return (float)(sqrt(2 / fan_out) * rr_rng_normal(r));
+    }
+    return 0;
+}
+
+rr_tensor *rr_param_add(rr_params *p, int kind, rr_init init, float a, int ndim, const int64_t *shape,
+                        const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (rr_params_find(p, name)) {
+        rr_error("parameter '%s' defined twice", name);
+        return NULL;
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 256;
+        rr_param *items = realloc(p->items, (size_t)cap * sizeof *items);
+        if (!items) {
+            rr_error("out of memory");
+            return NULL;
+        }
+        p->items = items;
+        p->cap = cap;
+    }
+    rr_tensor *t = rr_new(&p->store, RR_F32, ndim, shape);
+    if (!t)
+        return NULL;
+    double fan_in, fan_out;
+    fans(shape, ndim, &fan_in, &fan_out);
+    float *host = malloc((size_t)t->numel * sizeof *host + 1);
+    if (!host) {
+        rr_error("out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < t->numel; i++)
+        host[i] = draw(&p->rng, init, a, fan_in, fan_out);
+    int rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
+    free(host);
+    if (rc)
+        return NULL;
+    if (!(kind & RR_PARAM_BUFFER) && p->with_grads) {
+        t->grad = rr_zeros(&p->store, RR_F32, ndim, shape);
+        if (!t->grad)
+            return NULL;
+        t->requires_grad = 1;
+    }
+    char *owned = strdup(name);
+    if (!owned) {
+        rr_error("out of memory");
+        return NULL;
+    }
+    t->name = owned;
+    p->items[p->n++] = (rr_param){owned, t, kind};
+    return t;
+}
+
+int64_t rr_params_count(const rr_params *p, const char *prefix)
+{
+    int64_t n = 0;
+    size_t k = prefix ? strlen(prefix) : 0;
+    for (int i = 0; i < p->n; i++)
+        if (!(p->items[i].kind & RR_PARAM_BUFFER) && (!k || strncmp(p->items[i].name, prefix, k) == 0))
+            n += p->items[i].t->numel;
+    return n;
+}
+
+void rr_params_zero_grad(rr_params *p)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->items[i].t->grad)
+            rr_fill(p->items[i].t->grad, 0.0f);
+}
+
+int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missing, int *unused)
+{
+    int matched = 0;
+    for (int i = 0; i < p->n; i++) {
+        rr_tensor *t = p->items[i].t;
+        const rr_entry *e = NULL;
+        for (int j = 0; j < rec->nentries && !e; j++)
+            if (strcmp(rec->entries[j].name, p->items[i].name) == 0)
+                e = &rec->entries[j];
+        if (!e) {
+            if (!partial)
+                return rr_error("tensor '%s' is missing from the weights (--partial allows it)",
+                                p->items[i].name);
+            if (missing)
+                fprintf(missing, "%s\n", p->items[i].name);
+            continue;
+        }
+        int same = e->ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++)
+            same = e->shape[d] == t->shape[d];
+        if (!same) {
+            char want[64];
+            return rr_error("tensor '%s' has shape %s in the model but another in the weights",
+                            p->items[i].name, rr_shape_str(t, want, sizeof want));
+        }
+        float *host = malloc(rr_tensor_bytes(t) + 1);
+        if (!host)
+            return rr_error("out of memory");
+        /* entry data may be unaligned: convert from a copy */
+        void *raw = malloc(e->nbytes + 1);
+        int rc = raw ? 0 : rr_error("out of memory");
+        if (!rc) {
+            memcpy(raw, e->data, e->nbytes);
+            rc = rr_convert_to_f32(host, raw, e->dtype, t->numel);
+        }
+        if (!rc)
+            rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
+        free(raw);
+        free(host);
+        if (rc)
+            return rr_error_prefix("tensor '%s': ", p->items[i].name);
+        matched++;
+    }
+    if (unused)
+        *unused = rec->nentries - matched;
+    return 0;
+}
+
+int rr_params_to_record(const rr_params *p, rr_record *rec, rr_dtype dtype)
+{
+    for (int i = 0; i < p->n; i++) {
+        const rr_tensor *t = p->items[i].t;
+        float *host = malloc(rr_tensor_bytes(t) + 1);
+        void *conv = malloc((size_t)t->numel * rr_dtype_size(dtype) + 1);
+        int rc = host && conv ? 0 : rr_error("out of memory");
+        if (!rc)
+            rc = rr_to_host(host, t);
+        if (!rc)
+            rc = rr_convert_from_f32(conv, dtype, host, t->numel);
+        if (!rc)
+            rc = rr_record_add(rec, p->items[i].name, dtype, t->ndim, t->shape, conv);
+        free(host);
+        free(conv);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
