@@ -37,6 +37,8 @@ void *rr_cuda_malloc(size_t bytes);
 void rr_cuda_free(void *p);
 int rr_cuda_memset0(void *p, size_t bytes);
 int rr_cuda_memcpy(int dst_on_gpu, void *dst, int src_on_gpu, const void *src, size_t bytes);
+/* TF32 tensor-core GEMMs on (default, unless RRSIS_TF32=0) or off. */
+void rr_cuda_set_tf32(int on);
 #endif
 
 #endif

@@ -52,4 +52,46 @@ static inline unsigned rr_blocks(int64_t n)
 #define RR_GRID_STRIDE(i, n) \
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
 
+/* --- deterministic reductions (fixed trees, never float atomics) ----------- */
+
+/* Threads per block of the kernels that use rr_block_sum. */
+#define RR_BLOCK 256
+
+__device__ static inline float rr_warp_sum(float v)
+{
+    for (int o = 16; o; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ static inline float rr_warp_max(float v)
+{
+    for (int o = 16; o; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* The sum of v over a block of RR_BLOCK threads in a fixed tree order,
+ * returned to all of them. */
+__device__ static inline float rr_block_sum(float v)
+{
+    __shared__ float sh[RR_BLOCK];
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = RR_BLOCK / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s)
+            sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    float r = sh[0];
+    __syncthreads(); /* before the next call overwrites sh */
+    return r;
+}
+
+/* One warp per row: every lane of a warp walks the same rows, so the
+ * shuffles see full warps. */
+#define RR_WARP_ROWS(r, rows)                                                         \
+    for (int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; r < (rows); \
+         r += ((int64_t)gridDim.x * blockDim.x) >> 5)
+
 #endif

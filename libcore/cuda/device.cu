@@ -28,12 +28,27 @@ cudaStream_t rr_cuda_stream(void)
     return s;
 }
 
+/* TF32 tensor-core GEMMs unless RRSIS_TF32=0 (overview §3: a switch, on by
+ * default); rr_cuda_set_tf32 overrides it for a program's option. */
+static int tf32 = -1;
+
+extern "C" void rr_cuda_set_tf32(int on) { tf32 = on; }
+
 int rr_cublas_handle(cublasHandle_t *out)
 {
     static cublasHandle_t h;
+    static int mode = -1;
     if (!h) {
         RR_CUBLAS(cublasCreate(&h));
         RR_CUBLAS(cublasSetStream(h, rr_cuda_stream()));
+    }
+    if (tf32 < 0) {
+        const char *s = getenv("RRSIS_TF32");
+        tf32 = !(s && strcmp(s, "0") == 0);
+    }
+    if (mode != tf32) {
+        RR_CUBLAS(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+        mode = tf32;
     }
     *out = h;
     return 0;

@@ -7,24 +7,6 @@ extern "C" {
 #include "conv.h"
 }
 
-#define RED_THREADS 256
-
-/* The sum of v over a block of RED_THREADS threads, in a fixed tree order. */
-__device__ static float block_sum(float v)
-{
-    __shared__ float s[RED_THREADS];
-    s[threadIdx.x] = v;
-    __syncthreads();
-    for (int k = RED_THREADS / 2; k > 0; k >>= 1) {
-        if (threadIdx.x < k)
-            s[threadIdx.x] += s[threadIdx.x + k];
-        __syncthreads();
-    }
-    float r = s[0];
-    __syncthreads();
-    return r;
-}
-
 /* Input row/column of output position o and tap t, or -1 in the padding. */
 __device__ static inline int64_t tap(int64_t o, int t, int stride, int pad, int dil, int64_t size)
 {
@@ -142,13 +124,13 @@ __global__ static void direct_dw(const float *x, const float *dy, float *dw, con
     int64_t co = blockIdx.x / kk, mult = g.Cout / g.groups, P = g.Ho * g.Wo;
     int t = (int)(blockIdx.x % kk), i = t / g.kw, j = t % g.kw;
     float s = 0;
-    for (int64_t e = threadIdx.x; e < g.B * P; e += RED_THREADS) {
+    for (int64_t e = threadIdx.x; e < g.B * P; e += RR_BLOCK) {
         int64_t b = e / P, oh = e % P / g.Wo, ow = e % g.Wo;
         int64_t ih = tap(oh, i, g.sh, g.ph, g.dh, g.H), iw = tap(ow, j, g.sw, g.pw, g.dw, g.W);
         if (ih >= 0 && iw >= 0)
             s += dy[(b * g.Cout + co) * P + e % P] * x[((b * g.Cin + co / mult) * g.H + ih) * g.W + iw];
     }
-    s = block_sum(s);
+    s = rr_block_sum(s);
     if (threadIdx.x == 0)
         dw[blockIdx.x] += s;
 }
@@ -158,9 +140,9 @@ __global__ static void bias_grad(const float *dy, float *dbias, int64_t B, int64
 {
     int64_t co = blockIdx.x;
     float s = 0;
-    for (int64_t e = threadIdx.x; e < B * P; e += RED_THREADS)
+    for (int64_t e = threadIdx.x; e < B * P; e += RR_BLOCK)
         s += dy[(e / P * Cout + co) * P + e % P];
-    s = block_sum(s);
+    s = rr_block_sum(s);
     if (threadIdx.x == 0)
         dbias[co] += s;
 }
@@ -211,12 +193,12 @@ extern "C" int rr_conv2d_bwd_cuda(const float *x, const float *w, const float *d
     cudaStream_t st = rr_cuda_stream();
     int64_t HW = g->H * g->W, P = g->Ho * g->Wo;
     if (dbias) {
-        bias_grad<<<(unsigned)g->Cout, RED_THREADS, 0, st>>>(dy, dbias, g->B, g->Cout, P);
+        bias_grad<<<(unsigned)g->Cout, RR_BLOCK, 0, st>>>(dy, dbias, g->B, g->Cout, P);
         RR_LAUNCHED();
     }
     if (rr_conv2d_is_direct(g)) {
         if (dw) {
-            direct_dw<<<(unsigned)(g->Cout * g->kh * g->kw), RED_THREADS, 0, st>>>(x, dy, dw, *g);
+            direct_dw<<<(unsigned)(g->Cout * g->kh * g->kw), RR_BLOCK, 0, st>>>(x, dy, dw, *g);
             RR_LAUNCHED();
         }
         if (dx) {

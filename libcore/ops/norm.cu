@@ -8,53 +8,22 @@ extern "C" {
 #include "norm.h"
 }
 
-#define NT 256 /* threads per block; block_sum relies on it */
-
-__device__ static inline float warp_sum(float v)
-{
-    for (int o = 16; o; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* The sum of v over the block's NT threads in a fixed tree order, returned
- * to all of them. */
-__device__ static float block_sum(float v)
-{
-    __shared__ float sh[NT];
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int s = NT / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s)
-            sh[threadIdx.x] += sh[threadIdx.x + s];
-        __syncthreads();
-    }
-    float r = sh[0];
-    __syncthreads(); /* before the next call overwrites sh */
-    return r;
-}
-
-/* Every lane of a warp walks the same rows, so the shuffles see full warps. */
-#define WARP_ROWS(r, rows)                                                            \
-    for (int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; r < (rows); \
-         r += ((int64_t)gridDim.x * blockDim.x) >> 5)
-
 /* --- row norms ---------------------------------------------------------------- */
 
 __global__ static void row_norm_fwd(const float *x, const float *w, const float *b, float *y, float *mean,
                                     float *rstd, int64_t rows, int64_t d, int64_t channels, float eps)
 {
     int lane = threadIdx.x & 31;
-    WARP_ROWS(r, rows)
+    RR_WARP_ROWS(r, rows)
     {
         const float *xr = x + r * d;
         float s = 0, v = 0;
         for (int64_t j = lane; j < d; j += 32)
             s += xr[j];
-        float mu = warp_sum(s) / d;
+        float mu = rr_warp_sum(s) / d;
         for (int64_t j = lane; j < d; j += 32)
             v += (xr[j] - mu) * (xr[j] - mu);
-        float rs = 1.0f / sqrtf(warp_sum(v) / d + eps);
+        float rs = 1.0f / sqrtf(rr_warp_sum(v) / d + eps);
         if (lane == 0) {
             mean[r] = mu;
             rstd[r] = rs;
@@ -69,7 +38,7 @@ __global__ static void row_norm_fwd(const float *x, const float *w, const float 
 extern "C" int rr_row_norm_fwd_cuda(const float *x, const float *w, const float *b, float *y, float *mean,
                                     float *rstd, int64_t rows, int64_t d, int64_t channels, float eps)
 {
-    row_norm_fwd<<<rr_blocks(rows * 32), NT, 0, rr_cuda_stream()>>>(x, w, b, y, mean, rstd, rows, d, channels, eps);
+    row_norm_fwd<<<rr_blocks(rows * 32), RR_BLOCK, 0, rr_cuda_stream()>>>(x, w, b, y, mean, rstd, rows, d, channels, eps);
     RR_LAUNCHED();
     return 0;
 }
@@ -79,7 +48,7 @@ __global__ static void row_norm_bwd_dx(const float *x, const float *w, const flo
                                        const float *dy, float *dx, int64_t rows, int64_t d, int64_t channels)
 {
     int lane = threadIdx.x & 31;
-    WARP_ROWS(r, rows)
+    RR_WARP_ROWS(r, rows)
     {
         const float *xr = x + r * d, *dyr = dy + r * d;
         float mu = mean[r], rs = rstd[r], sg = 0, sgx = 0;
@@ -88,7 +57,7 @@ __global__ static void row_norm_bwd_dx(const float *x, const float *w, const flo
             sg += g;
             sgx += g * (xr[j] - mu) * rs;
         }
-        float mg = warp_sum(sg) / d, mgx = warp_sum(sgx) / d;
+        float mg = rr_warp_sum(sg) / d, mgx = rr_warp_sum(sgx) / d;
         for (int64_t j = lane; j < d; j += 32) {
             float g = dyr[j] * (w ? w[channels ? r % channels : j] : 1.0f);
             dx[r * d + j] += rs * (g - mg - (xr[j] - mu) * rs * mgx);
@@ -103,13 +72,13 @@ __global__ static void row_norm_bwd_dw(const float *x, const float *mean, const 
 {
     int64_t k = blockIdx.x, cnt = channels ? rows / channels * d : rows;
     float sw = 0, sb = 0;
-    for (int64_t t = threadIdx.x; t < cnt; t += NT) {
+    for (int64_t t = threadIdx.x; t < cnt; t += RR_BLOCK) {
         int64_t r = channels ? t / d * channels + k : t, i = r * d + (channels ? t % d : k);
         sw += dy[i] * (x[i] - mean[r]) * rstd[r];
         sb += dy[i];
     }
-    sw = block_sum(sw);
-    sb = block_sum(sb);
+    sw = rr_block_sum(sw);
+    sb = rr_block_sum(sb);
     if (threadIdx.x == 0) {
         if (dw)
             dw[k] += sw;
@@ -123,13 +92,13 @@ extern "C" int rr_row_norm_bwd_cuda(const float *x, const float *w, const float 
                                     int64_t channels)
 {
     if (dx) {
-        row_norm_bwd_dx<<<rr_blocks(rows * 32), NT, 0, rr_cuda_stream()>>>(x, w, mean, rstd, dy, dx, rows, d,
+        row_norm_bwd_dx<<<rr_blocks(rows * 32), RR_BLOCK, 0, rr_cuda_stream()>>>(x, w, mean, rstd, dy, dx, rows, d,
                                                                           channels);
         RR_LAUNCHED();
     }
     int64_t nw = channels ? channels : d;
     if ((dw || db) && nw > 0) {
-        row_norm_bwd_dw<<<(unsigned)nw, NT, 0, rr_cuda_stream()>>>(x, mean, rstd, dy, dw, db, rows, d, channels);
+        row_norm_bwd_dw<<<(unsigned)nw, RR_BLOCK, 0, rr_cuda_stream()>>>(x, mean, rstd, dy, dw, db, rows, d, channels);
         RR_LAUNCHED();
     }
     return 0;
@@ -150,14 +119,14 @@ __global__ static void batch_norm_fwd(const float *x, const float *w, const floa
     float mu, rs;
     if (training) {
         float s = 0, v = 0;
-        for (int64_t t = threadIdx.x; t < m; t += NT)
+        for (int64_t t = threadIdx.x; t < m; t += RR_BLOCK)
             s += x[bn_index(t, k, ch, inner)];
-        mu = block_sum(s) / m;
-        for (int64_t t = threadIdx.x; t < m; t += NT) {
+        mu = rr_block_sum(s) / m;
+        for (int64_t t = threadIdx.x; t < m; t += RR_BLOCK) {
             float e = x[bn_index(t, k, ch, inner)] - mu;
             v += e * e;
         }
-        float var = block_sum(v) / m;
+        float var = rr_block_sum(v) / m;
         rs = 1.0f / sqrtf(var + eps);
         if (threadIdx.x == 0 && running_mean) {
             running_mean[k] = (1 - momentum) * running_mean[k] + momentum * mu;
@@ -172,7 +141,7 @@ __global__ static void batch_norm_fwd(const float *x, const float *w, const floa
         rstd[k] = rs;
     }
     float sc = rs * (w ? w[k] : 1.0f), sf = b ? b[k] : 0.0f;
-    for (int64_t t = threadIdx.x; t < m; t += NT) {
+    for (int64_t t = threadIdx.x; t < m; t += RR_BLOCK) {
         int64_t i = bn_index(t, k, ch, inner);
         y[i] = (x[i] - mu) * sc + sf;
     }
@@ -182,7 +151,7 @@ extern "C" int rr_batch_norm_fwd_cuda(const float *x, const float *w, const floa
                                       float *rstd, float *running_mean, float *running_var, int64_t n, int64_t ch,
                                       int64_t inner, int training, float momentum, float eps)
 {
-    batch_norm_fwd<<<(unsigned)ch, NT, 0, rr_cuda_stream()>>>(x, w, b, y, mean, rstd, running_mean, running_var, n,
+    batch_norm_fwd<<<(unsigned)ch, RR_BLOCK, 0, rr_cuda_stream()>>>(x, w, b, y, mean, rstd, running_mean, running_var, n,
                                                               ch, inner, training, momentum, eps);
     RR_LAUNCHED();
     return 0;
@@ -194,13 +163,13 @@ __global__ static void batch_norm_bwd(const float *x, const float *w, const floa
 {
     int64_t k = blockIdx.x, m = n * inner;
     float mu = mean[k], rs = rstd[k], sb = 0, sw = 0; /* Σ dy, Σ dy ⊙ x̂ */
-    for (int64_t t = threadIdx.x; t < m; t += NT) {
+    for (int64_t t = threadIdx.x; t < m; t += RR_BLOCK) {
         int64_t i = bn_index(t, k, ch, inner);
         sb += dy[i];
         sw += dy[i] * (x[i] - mu) * rs;
     }
-    sb = block_sum(sb);
-    sw = block_sum(sw);
+    sb = rr_block_sum(sb);
+    sw = rr_block_sum(sw);
     if (threadIdx.x == 0) {
         if (dw)
             dw[k] += sw;
@@ -210,7 +179,7 @@ __global__ static void batch_norm_bwd(const float *x, const float *w, const floa
     if (!dx)
         return;
     float sc = rs * (w ? w[k] : 1.0f), mb = training ? sb / m : 0.0f, mw = training ? sw / m : 0.0f;
-    for (int64_t t = threadIdx.x; t < m; t += NT) {
+    for (int64_t t = threadIdx.x; t < m; t += RR_BLOCK) {
         int64_t i = bn_index(t, k, ch, inner);
         dx[i] += sc * (dy[i] - mb - (x[i] - mu) * rs * mw);
     }
@@ -220,7 +189,7 @@ extern "C" int rr_batch_norm_bwd_cuda(const float *x, const float *w, const floa
                                       const float *dy, float *dx, float *dw, float *db, int64_t n, int64_t ch,
                                       int64_t inner, int training)
 {
-    batch_norm_bwd<<<(unsigned)ch, NT, 0, rr_cuda_stream()>>>(x, w, mean, rstd, dy, dx, dw, db, n, ch, inner,
+    batch_norm_bwd<<<(unsigned)ch, RR_BLOCK, 0, rr_cuda_stream()>>>(x, w, mean, rstd, dy, dx, dw, db, n, ch, inner,
                                                               training);
     RR_LAUNCHED();
     return 0;

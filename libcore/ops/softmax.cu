@@ -10,42 +10,23 @@ extern "C" {
 #include "softmax.h"
 }
 
-__device__ static inline float warp_max(float v)
-{
-    for (int o = 16; o; o >>= 1)
-        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-__device__ static inline float warp_sum(float v)
-{
-    for (int o = 16; o; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* Every lane of a warp walks the same rows, so the shuffles see full warps. */
-#define WARP_ROWS(r, rows)                                                            \
-    for (int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; r < (rows); \
-         r += ((int64_t)gridDim.x * blockDim.x) >> 5)
-
 __global__ static void softmax_fwd_last(const float *z, float *y, int64_t rows, int64_t n)
 {
     int lane = threadIdx.x & 31;
-    WARP_ROWS(r, rows)
+    RR_WARP_ROWS(r, rows)
     {
         const float *zr = z + r * n;
         float *yr = y + r * n;
         float m = -INFINITY, s = 0;
         for (int64_t j = lane; j < n; j += 32)
             m = fmaxf(m, zr[j]);
-        m = warp_max(m);
+        m = rr_warp_max(m);
         for (int64_t j = lane; j < n; j += 32) {
             float e = expf(zr[j] - m);
             yr[j] = e;
             s += e;
         }
-        float inv = 1.0f / warp_sum(s);
+        float inv = 1.0f / rr_warp_sum(s);
         for (int64_t j = lane; j < n; j += 32)
             yr[j] *= inv;
     }
@@ -84,13 +65,13 @@ __global__ static void softmax_bwd_last(const float *y, const float *dy, float *
                                         int accumulate)
 {
     int lane = threadIdx.x & 31;
-    WARP_ROWS(r, rows)
+    RR_WARP_ROWS(r, rows)
     {
         const float *yr = y + r * n, *dyr = dy + r * n;
         float *dzr = dz + r * n, s = 0;
         for (int64_t j = lane; j < n; j += 32)
             s += dyr[j] * yr[j];
-        s = warp_sum(s);
+        s = rr_warp_sum(s);
         for (int64_t j = lane; j < n; j += 32) {
             float g = yr[j] * (dyr[j] - s);
             dzr[j] = accumulate ? dzr[j] + g : g;
