@@ -56,8 +56,9 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >&2; \
 	fi
 
-# Goldens and benchmarks against PyTorch need torch as well.
+# Goldens and benchmarks against PyTorch need torch, the fuzz targets clang's libFuzzer.
 goldens: DEB_EXTRA := python3-torch
+fuzz: DEB_EXTRA := clang libclang-rt-14-dev
 
 # --- build ---------------------------------------------------------------------
 $(BUILD)/%.o: %.c | deps

@@ -11,6 +11,7 @@
 #include "error.h"
 
 static const char *prog = "rrsis";
+static int reported; /* an error has been printed: exit quietly */
 
 const char *rr_cli_prog(void) { return prog; }
 
@@ -23,16 +24,17 @@ static void close_stdout(void)
         failed = 1;
         err = errno;
     }
-    if (failed) {
+    if (failed && !reported)
         fprintf(stderr, "%s: error: write error on standard output: %s\n", prog, strerror(err));
+    if (failed)
         _exit(1);
-    }
 }
 
-void rr_cli_init(const char *name)
+void rr_cli_init(char **argv)
 {
-    const char *slash = strrchr(name, '/');
-    prog = slash ? slash + 1 : name;
+    const char *slash = strrchr(argv[0], '/');
+    prog = slash ? slash + 1 : argv[0];
+    argv[0] = (char *)prog;
     signal(SIGPIPE, SIG_DFL);
     atexit(close_stdout);
 }
@@ -51,6 +53,7 @@ void rr_cli_usage_error(const char *fmt, ...)
     vmessage("", fmt, ap);
     va_end(ap);
     fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+    reported = 1;
     exit(2);
 }
 
@@ -60,6 +63,7 @@ void rr_cli_die(const char *fmt, ...)
     va_start(ap, fmt);
     vmessage("error: ", fmt, ap);
     va_end(ap);
+    reported = 1;
     exit(1);
 }
 

@@ -14,9 +14,10 @@
 #include <getopt.h>
 #include <stdio.h>
 
-/* Sets the program name, restores SIGPIPE's default action, and registers
+/* Sets the program name (and argv[0] to it, so that getopt's messages name
+ * the program as ours do), restores SIGPIPE's default action, and registers
  * the check of stdout's final close. */
-void rr_cli_init(const char *prog);
+void rr_cli_init(char **argv);
 const char *rr_cli_prog(void);
 
 _Noreturn void rr_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,185 @@
+"""Read and write rrsis tensor streams with numpy alone.
+
+    import sys
+    sys.path.insert(0, "tools")
+    import rrsis_stream
+    for meta, tensors in rrsis_stream.read_records(sys.stdin.buffer):
+        print(meta.get("id"), {name: a.shape for name, a in tensors.items()})
+
+A stream is a sequence of safetensors blobs: an 8-byte little-endian header
+length N, N bytes of JSON ({name: {"dtype", "shape", "data_offsets"},
+"__metadata__": {str: str}}), then the data.  Records are concatenated, so
+reading needs no seeking and pipes work.
+
+BF16 has no numpy dtype.  read_records returns it as float32 (exact: a bf16
+value is the top half of a float32); with bf16="raw" it returns the raw bits
+as arrays of the structured dtype BF16 (field "bf16"), which write_record
+writes back as BF16.  to_bf16() rounds float32 to such an array.
+
+Run as a program, it copies a stream from stdin to stdout, parsing and
+re-serialising every record; the bytes are those the C writer produces
+(libcore/io/safetensors.c): metadata first, tensors largest dtype first and
+then by name, the header padded with spaces to a multiple of 8 bytes.
+"""
+import json
+import sys
+
+import numpy as np
+
+FORMAT = "rrsis-stream/1"
+MAX_HEADER = 100_000_000
+BF16 = np.dtype([("bf16", "<u2")])
+
+_DTYPES = {
+    "F64": "<f8", "F32": "<f4", "F16": "<f2",
+    "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+    "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?",
+}
+_NAMES = {np.dtype(v).newbyteorder("<"): k for k, v in _DTYPES.items()}
+
+
+def _read_exact(f, n):
+    """Up to n bytes; fewer only at the end of the input."""
+    chunks, got = [], 0
+    while got < n:
+        b = f.read(n - got)
+        if not b:
+            break
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def _is_uint(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _layout(header, where):
+    """Checks the entries of a parsed header; returns the data size."""
+    spans = []
+    for name, info in header.items():
+        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+            raise ValueError(f"{where}tensor {name!r}: expected an object with dtype, shape, data_offsets")
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if dtype != "BF16" and dtype not in _DTYPES:
+            raise ValueError(f"{where}tensor {name!r}: unknown dtype {dtype!r}")
+        if not isinstance(shape, list) or len(shape) > 5 or not all(_is_uint(d) for d in shape):
+            raise ValueError(f"{where}tensor {name!r}: shape is not a list of at most 5 non-negative integers")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_uint(o) for o in offsets):
+            raise ValueError(f"{where}tensor {name!r}: data_offsets is not a list of two integers")
+        size = 2 if dtype == "BF16" else np.dtype(_DTYPES[dtype]).itemsize
+        if int(np.prod(shape, dtype=object)) * size != offsets[1] - offsets[0]:
+            raise ValueError(f"{where}tensor {name!r}: shape {shape} of {dtype} does not match "
+                             f"data_offsets {offsets}")
+        spans.append((offsets[0], offsets[1], name))
+    end = 0
+    for begin, stop, name in sorted(spans):
+        if begin != end:
+            raise ValueError(f"{where}tensor {name!r}: data is not contiguous at byte {begin}")
+        end = stop
+    return end
+
+
+def read_records(f, bf16="float32"):
+    """Yields (metadata dict, {name: ndarray}) for each record of a binary file.
+
+    Tensors come in header order; arrays are read-only views of the record's
+    data.  Raises ValueError naming the record on a malformed input."""
+    if bf16 not in ("float32", "raw"):
+        raise ValueError("bf16 must be 'float32' or 'raw'")
+    recno = 0
+    while True:
+        recno += 1
+        where = f"record {recno}: "
+        head = _read_exact(f, 8)
+        if not head:
+            return
+        if len(head) < 8:
+            raise ValueError(f"{where}truncated: expected 8 header-length bytes, got {len(head)}")
+        n = int.from_bytes(head, "little")
+        if n > MAX_HEADER:
+            raise ValueError(f"{where}header length {n} is over the limit of {MAX_HEADER} bytes")
+        text = _read_exact(f, n)
+        if len(text) < n:
+            raise ValueError(f"{where}truncated: expected {n} header bytes, got {len(text)}")
+        try:
+            header = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ValueError(f"{where}header is not valid JSON: {e}") from None
+        if not isinstance(header, dict):
+            raise ValueError(f"{where}header is not a JSON object")
+        meta = header.pop("__metadata__", {})
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise ValueError(f"{where}__metadata__ is not an object of strings")
+        size = _layout(header, where)
+        data = _read_exact(f, size)
+        if len(data) < size:
+            raise ValueError(f"{where}truncated: expected {size} data bytes, got {len(data)}")
+        tensors = {}
+        for name, info in header.items():
+            begin, end = info["data_offsets"]
+            if info["dtype"] == "BF16":
+                a = np.frombuffer(data, "<u2", (end - begin) // 2, begin)
+                a = (a.astype("<u4") << 16).view("<f4") if bf16 == "float32" else a.view(BF16)
+            else:
+                dt = np.dtype(_DTYPES[info["dtype"]])
+                a = np.frombuffer(data, dt, (end - begin) // dt.itemsize, begin)
+            tensors[name] = a.reshape(info["shape"])
+        yield meta, tensors
+
+
+def to_bf16(a):
+    """float32 values rounded to bfloat16 (nearest even), as a BF16 array."""
+    a = np.ascontiguousarray(a, dtype="<f4")
+    x = a.view("<u4")
+    r = ((x + 0x7FFF + ((x >> 16) & 1)) >> 16).astype("<u2")
+    nan = np.isnan(a)
+    r[nan] = ((x[nan] >> 16) | 0x40).astype("<u2")  # stays a (quiet) NaN
+    return r.view(BF16)
+
+
+def write_record(f, metadata, tensors):
+    """Writes one record: metadata {str: str}, tensors {name: ndarray}."""
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("metadata keys and values must be strings")
+    entries = []
+    for name, a in tensors.items():
+        a = np.asarray(a)
+        if not name or name == "__metadata__" or a.ndim > 5:
+            raise ValueError(f"tensor {name!r}: bad name or more than 5 dimensions")
+        if a.dtype == BF16:
+            dtype = "BF16"
+        else:
+            dtype = _NAMES.get(a.dtype.newbyteorder("<"))
+            if dtype is None:
+                raise TypeError(f"tensor {name!r}: dtype {a.dtype} has no safetensors name")
+            a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        entries.append((-a.dtype.itemsize, name.encode("utf-8"), name, dtype, a))
+    entries.sort(key=lambda e: e[:2])  # largest dtype first, then by name
+    header = {"__metadata__": dict(metadata)} if metadata else {}
+    offset = 0
+    for _, _, name, dtype, a in entries:
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+    text = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    f.write(len(text).to_bytes(8, "little"))
+    f.write(text)
+    for *_, a in entries:
+        f.write(np.ascontiguousarray(a).tobytes())
+
+
+def main():
+    out = sys.stdout.buffer
+    try:
+        for meta, tensors in read_records(sys.stdin.buffer, bf16="raw"):
+            write_record(out, meta, tensors)
+        out.flush()
+    except ValueError as e:
+        sys.stderr.write(f"rrsis_stream.py: error: {e}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
