@@ -1,7 +1,10 @@
 # Shared by the shell tests: pass/fail lines and small assertions.
-# Source it; it sets BIN and PYTHON defaults and a scratch folder $T.
-BIN=${BIN:-bin}
+# Source it from the repository root; it sets BIN and PYTHON defaults,
+# PYTHONPATH to tools/, and a scratch folder $T.
+BIN=$(cd "${BIN:-bin}" 2>/dev/null && pwd) || BIN=${BIN:-bin}
 PYTHON=${PYTHON:-/usr/bin/python3}
+PYTHONPATH=$(pwd)/tools${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 nfail=0
@@ -10,12 +13,19 @@ fail() {
     echo "FAIL: $1: $2"
     nfail=$((nfail + 1))
 }
-# check NAME COMMAND...: passes when the command succeeds.
-check() {
-    name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$3', wanted '$2'"; fi
 }
 # lines FILE: the number of lines of FILE.
 lines() { wc -l <"$1" | tr -d ' '; }
 finish() { [ "$nfail" -eq 0 ]; }
+# FULL: a device where every write fails with ENOSPC (/dev/full, or a node
+# made here when a sandbox lacks it); empty when neither is possible.
+if [ -c /dev/full ]; then
+    FULL=/dev/full
+elif mknod "$T/full" c 1 7 2>/dev/null; then
+    FULL=$T/full
+else
+    FULL=
+fi

@@ -3,19 +3,8 @@
 # Prints "PASS: name" or "FAIL: name: why" per case; exits 1 on any failure.
 #   BIN     the programs (default bin)
 #   PYTHON  a Python 3 with numpy (default /usr/bin/python3)
-BIN=${BIN:-bin}
-PYTHON=${PYTHON:-/usr/bin/python3}
-HERE=$(cd "$(dirname "$0")" && pwd)
-PYTHONPATH=$HERE/../../tools
-export PYTHONPATH
+. tests/cli/lib.sh
 INSPECT=$BIN/rrsis-inspect
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/rrsis-stream.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-failed=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1: $2"; failed=1; }
-lines() { wc -l < "$1" | tr -d ' '; }
 
 # A stream of every dtype, NaN and infinities, awkward metadata, an empty tensor.
 "$PYTHON" - "$T/py.st" <<'EOF' || { echo "FAIL: setup: cannot write a stream with $PYTHON"; exit 1; }
@@ -103,7 +92,7 @@ EOF
     else
         fail "python_reads_c_stream" "$(tail -n 3 "$T/err")"
     fi
-    if "$PYTHON" "$HERE/../../tools/rrsis_stream.py" < "$T/c.st" > "$T/pyc.st" 2> "$T/err" &&
+    if "$PYTHON" "tools/rrsis_stream.py" < "$T/c.st" > "$T/pyc.st" 2> "$T/err" &&
        cmp -s "$T/c.st" "$T/pyc.st"; then
         pass "python_round_trip_keeps_bytes"
     else
@@ -133,7 +122,7 @@ one_error "truncated_file_named" "$T/cut.st: record 5: truncated" "$INSPECT" --c
 head -c 100 /dev/urandom > "$T/random"
 one_error "random_bytes" "standard input: record 1: " sh -c '"$1" < "$2"' sh "$INSPECT" "$T/random"
 one_error "missing_file" "$T/nope: No such file or directory" "$INSPECT" "$T/nope"
-if "$PYTHON" "$HERE/../../tools/rrsis_stream.py" < "$T/cut.st" > /dev/null 2> "$T/err"; then
+if "$PYTHON" "tools/rrsis_stream.py" < "$T/cut.st" > /dev/null 2> "$T/err"; then
     fail "python_detects_truncation" "accepted a truncated stream"
 else
     grep -q "record 5: truncated" "$T/err" && pass "python_detects_truncation" ||
@@ -158,35 +147,14 @@ usage_error() { # name, args...
 usage_error "unknown_option" --bogus
 usage_error "options_exclude_each_other" --count --stats
 
-if "$INSPECT" --help > "$T/out" 2> "$T/err" && [ ! -s "$T/err" ] && grep -q "^Usage: rrsis-inspect" "$T/out"; then
-    pass "help"
-else
-    fail "help" "$(cat "$T/err")"
-fi
-# the long options of --help, the man page and both completions are the same
-grep -o -- '--[a-z][a-z-]*' "$T/out" | sort -u > "$T/help.opts"
-man=$HERE/../../man/man1/rrsis-inspect.1
-sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man" | grep -o -- '\\-\\-[a-z][a-z-]*' | sed 's/\\//g' | sort -u > "$T/man.opts"
-grep -o -- '--[a-z][a-z-]*' "$HERE/../../completions/bash/rrsis-inspect" | sort -u > "$T/bash.opts"
-grep -o -- '--[a-z][a-z-]*' "$HERE/../../completions/zsh/_rrsis-inspect" | sort -u > "$T/zsh.opts"
-if cmp -s "$T/help.opts" "$T/man.opts" && cmp -s "$T/help.opts" "$T/bash.opts" && cmp -s "$T/help.opts" "$T/zsh.opts"; then
-    pass "help_man_completions_agree"
-else
-    fail "help_man_completions_agree" "help: $(tr '\n' ' ' < "$T/help.opts")man: $(tr '\n' ' ' < "$T/man.opts")bash: $(tr '\n' ' ' < "$T/bash.opts")zsh: $(tr '\n' ' ' < "$T/zsh.opts")"
-fi
-
-out=$("$INSPECT" --version 2>&1)
-case $out in
-"rrsis-inspect (rrsis) "[0-9]*) pass "version" ;;
-*) fail "version" "got '$out'" ;;
-esac
+# --help, --version and the agreement of --help, the man page and the
+# completions: tests/cli/test_conventions.sh, for every program.
 
 # --- output errors ---------------------------------------------------------------
-# (only when /dev/full is the device: a redirection must not create a file there)
-if [ -c /dev/full ]; then
+if [ -n "$FULL" ]; then
     for mode in summary --copy; do
         [ $mode = summary ] && set -- "$T/py.st" || set -- --copy "$T/py.st"
-        "$INSPECT" "$@" > /dev/full 2> "$T/err"
+        "$INSPECT" "$@" > "$FULL" 2> "$T/err"
         rc=$?
         if [ $rc -eq 1 ] && [ "$(lines "$T/err")" = 1 ] && grep -q "^rrsis-inspect: error: .*No space left on device" "$T/err"; then
             pass "full_disk_$mode"
@@ -214,4 +182,4 @@ else
     fail "closed_pipe_is_quiet" "exit $rc, stderr: $(cat "$T/err")"
 fi
 
-exit $failed
+finish

@@ -1,0 +1,340 @@
+/* rrsis-tokenize: sentences to the BERT ids of the text encoder, as a
+ * tokens stream (one record per sentence) or as text or JSON lines. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+#include "io/stream.h"
+#include "text/tokenizer.h"
+#include "text/utf8.h"
+
+static const char help[] =
+    "Usage: rrsis-tokenize [OPTION]... [SENTENCE]...\n"
+    "Tokenize sentences for the BERT text encoder: BERT's basic and WordPiece\n"
+    "tokenizer, [CLS] pieces [SEP], cut to 20 ids and padded with 0, as LAVT and\n"
+    "RMSIN do.  Sentences come from the arguments (ids 1, 2, ...), from --queries,\n"
+    "or else from standard input, one a line (the id is the line number).\n"
+    "Writes a tokens stream to standard output: one record per sentence with\n"
+    "input_ids and attention_mask (I32, MAX_LEN values), and the id, sentence and\n"
+    "image in the metadata.\n"
+    "\n"
+    "      --queries=FILE   read queries from JSON Lines FILE (- for standard input):\n"
+    "                       {\"id\", \"sentence\", \"image\"}, image optional, relative\n"
+    "                       to FILE's folder; a dataset manifest will do\n"
+    "      --format=FORMAT  stream (the default), text (id, tokens and ids, one\n"
+    "                       tab-separated line per sentence) or json (one object\n"
+    "                       per line)\n"
+    "      --max-len=N      ids per sentence, 2 to 512 (default 20)\n"
+    "      --keep-sep       when a sentence is cut, keep [SEP] as its last id (the\n"
+    "                       reference loses it)\n"
+    "      --vocab=FILE     the vocabulary, one token per line (default\n"
+    "                       bert-base-uncased, in share/vocab beside the programs)\n"
+    "      --cased          neither lower-case nor strip accents (for a cased\n"
+    "                       vocabulary)\n"
+    "      --lossy          replace invalid UTF-8 with U+FFFD, which the tokenizer\n"
+    "                       drops, instead of failing\n"
+    "      --help           display this help and exit\n"
+    "      --version        output version information and exit\n"
+    "\n"
+    "Exit status: 0 on success, 1 on invalid input (not UTF-8, a bad query line)\n"
+    "or an I/O error, 2 on a usage error.  How many sentences were cut is said on\n"
+    "standard error.\n"
+    "\n"
+    "Examples:\n"
+    "  rrsis-tokenize --format text 'the white plane on the left'\n"
+    "  rrsis-tokenize --queries test.jsonl | rrsis-encode -m model.safetensors | ...\n";
+
+enum { OPT_QUERIES = 1, OPT_FORMAT, OPT_MAX_LEN, OPT_KEEP_SEP, OPT_VOCAB, OPT_CASED, OPT_LOSSY };
+
+static const struct option options[] = {
+    {"queries", required_argument, NULL, OPT_QUERIES},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"max-len", required_argument, NULL, OPT_MAX_LEN},
+    {"keep-sep", no_argument, NULL, OPT_KEEP_SEP},
+    {"vocab", required_argument, NULL, OPT_VOCAB},
+    {"cased", no_argument, NULL, OPT_CASED},
+    {"lossy", no_argument, NULL, OPT_LOSSY},
+    RR_CLI_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+typedef enum { FORMAT_STREAM, FORMAT_TEXT, FORMAT_JSON } out_format;
+
+typedef struct {
+    rr_tokenizer *tok;
+    out_format format;
+    int max_len, keep_sep, lossy;
+    int32_t *ids, *mask;
+    long sentences, cut;
+} job;
+
+/* The default vocabulary: share/vocab beside bin/ (the source tree), or
+ * share/rrsis/vocab (an installed tree). */
+static char *default_vocab(void)
+{
+    static const char *const rel[] = {"/../share/vocab/", "/../share/rrsis/vocab/"};
+    const char *name = "bert-base-uncased.txt";
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        rr_cli_die("cannot find the vocabulary (/proc/self/exe: %s); give --vocab", strerror(errno));
+    exe[n] = 0;
+    *strrchr(exe, '/') = 0;
+    static char path[PATH_MAX + 64];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s%s%s", exe, rel[i], name);
+        if (access(path, R_OK) == 0)
+            return path;
+    }
+    rr_cli_die("cannot find the vocabulary %s in %s/../share/vocab; give --vocab", name, exe);
+}
+
+/* A failed write ends the program; the check of stdout's close at exit
+ * (rr_cli_init) says why, once. */
+static void exit_on_write_error(void)
+{
+    if (ferror(stdout))
+        exit(1);
+}
+
+static void print_json(const job *j, const char *id, const char *sentence, const char *image, long length)
+{
+    int kept = 0;
+    while (kept < j->max_len && j->mask[kept])
+        kept++;
+    cJSON *o = cJSON_CreateObject(), *tokens = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "sentence", sentence);
+    if (image)
+        cJSON_AddStringToObject(o, "image", image);
+    for (int i = 0; i < kept; i++)
+        cJSON_AddItemToArray(tokens, cJSON_CreateString(rr_tokenizer_token(j->tok, j->ids[i])));
+    cJSON_AddItemToObject(o, "tokens", tokens);
+    cJSON_AddItemToObject(o, "input_ids", cJSON_CreateIntArray(j->ids, j->max_len));
+    cJSON_AddItemToObject(o, "attention_mask", cJSON_CreateIntArray(j->mask, j->max_len));
+    cJSON_AddNumberToObject(o, "length", (double)length);
+    char *text = cJSON_PrintUnformatted(o);
+    if (!text)
+        rr_cli_die("out of memory");
+    puts(text);
+    free(text);
+    cJSON_Delete(o);
+}
+
+static void print_text(const job *j, const char *id)
+{
+    printf("%s\t", id);
+    for (int i = 0; i < j->max_len && j->mask[i]; i++)
+        printf(i ? " %s" : "%s", rr_tokenizer_token(j->tok, j->ids[i]));
+    putchar('\t');
+    for (int i = 0; i < j->max_len && j->mask[i]; i++)
+        printf(i ? " %d" : "%d", j->ids[i]);
+    putchar('\n');
+}
+
+static void write_record(const job *j, const char *id, const char *sentence, const char *image)
+{
+    rr_record rec;
+    rr_record_init(&rec);
+    int64_t shape[1] = {j->max_len};
+    if (rr_stream_tag(&rec, "tokens", id) < 0 || rr_record_set_meta(&rec, "sentence", sentence) < 0 ||
+        (image && rr_record_set_meta(&rec, "image", image) < 0) ||
+        rr_record_add(&rec, "input_ids", RR_I32, 1, shape, j->ids) < 0 ||
+        rr_record_add(&rec, "attention_mask", RR_I32, 1, shape, j->mask) < 0)
+        rr_cli_die_lib();
+    if (rr_stream_write(stdout, &rec) < 0) {
+        exit_on_write_error();
+        rr_cli_die_lib();
+    }
+    rr_record_free(&rec);
+}
+
+/* One sentence of n bytes; `where` names it in messages ("<stdin>:12"). */
+static void tokenize(job *j, const char *where, const char *id, const char *s, size_t n, const char *image)
+{
+    char *fixed = NULL;
+    long bad = rr_utf8_invalid(s, n);
+    if (bad >= 0) {
+        if (!j->lossy)
+            rr_cli_die("%s: invalid UTF-8 at byte %ld (--lossy replaces it)", where, bad + 1);
+        if (!(fixed = rr_utf8_lossy(s, n, &n)))
+            rr_cli_die_lib();
+        s = fixed;
+    }
+    long length = rr_tokenizer_encode(j->tok, s, n, j->max_len, j->keep_sep, j->ids, j->mask);
+    if (length < 0)
+        rr_cli_die("%s: %s", where, rr_errmsg());
+    j->sentences++;
+    j->cut += length > j->max_len;
+    switch (j->format) {
+    case FORMAT_STREAM: write_record(j, id, s, image); break;
+    case FORMAT_TEXT: print_text(j, id); break;
+    case FORMAT_JSON: print_json(j, id, s, image, length); break;
+    }
+    exit_on_write_error();
+    free(fixed);
+}
+
+static void from_lines(job *j)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    for (long no = 1; (n = getline(&line, &cap, stdin)) >= 0; no++) {
+        if (n && line[n - 1] == '\n')
+            line[--n] = 0;
+        if (n && line[n - 1] == '\r')
+            line[--n] = 0;
+        char where[32], id[24];
+        snprintf(where, sizeof where, "<stdin>:%ld", no);
+        snprintf(id, sizeof id, "%ld", no);
+        tokenize(j, where, id, line, (size_t)n, NULL);
+    }
+    if (ferror(stdin))
+        rr_cli_die("<stdin>: read error: %s", strerror(errno));
+    free(line);
+}
+
+/* The folder that relative image paths of a query file resolve against:
+ * the file's own folder, made absolute (the working folder for stdin). */
+static char *query_dir(const char *path)
+{
+    char *dir;
+    if (strcmp(path, "-") == 0) {
+        if (!(dir = getcwd(NULL, 0)))
+            rr_cli_die("cannot get the working folder: %s", strerror(errno));
+        return dir;
+    }
+    if (!(dir = realpath(path, NULL)))
+        rr_cli_die("%s: %s", path, strerror(errno));
+    *strrchr(dir, '/') = 0; /* realpath's result is absolute: there is a '/' */
+    return dir;
+}
+
+static void from_queries(job *j, const char *path)
+{
+    FILE *f = rr_cli_open_read(path);
+    const char *name = f == stdin ? "<stdin>" : path;
+    char *dir = query_dir(path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    for (long no = 1; (n = getline(&line, &cap, f)) >= 0; no++) {
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof where, "%s:%ld", name, no);
+        if (strspn(line, " \t\r\n") == (size_t)n)
+            continue; /* blank */
+        char *fixed = NULL;
+        long bad = rr_utf8_invalid(line, (size_t)n);
+        if (bad >= 0) {
+            if (!j->lossy)
+                rr_cli_die("%s: invalid UTF-8 at byte %ld (--lossy replaces it)", where, bad + 1);
+            if (!(fixed = rr_utf8_lossy(line, (size_t)n, NULL)))
+                rr_cli_die_lib();
+        }
+        cJSON *q = cJSON_ParseWithLength(fixed ? fixed : line, fixed ? strlen(fixed) : (size_t)n);
+        if (!cJSON_IsObject(q))
+            rr_cli_die("%s: not a JSON object", where);
+        const cJSON *sentence = cJSON_GetObjectItemCaseSensitive(q, "sentence");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(q, "id");
+        const cJSON *image = cJSON_GetObjectItemCaseSensitive(q, "image");
+        if (!cJSON_IsString(sentence))
+            rr_cli_die("%s: \"sentence\" is missing or not a string", where);
+        char idbuf[32];
+        const char *idstr = idbuf;
+        if (cJSON_IsString(id))
+            idstr = id->valuestring;
+        else if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) < 1e15)
+            snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble);
+        else if (!id || cJSON_IsNull(id))
+            snprintf(idbuf, sizeof idbuf, "%ld", no);
+        else
+            rr_cli_die("%s: \"id\" is not a string or an integer", where);
+        char *imgpath = NULL;
+        if (cJSON_IsString(image)) {
+            const char *p = image->valuestring;
+            if (!*p)
+                rr_cli_die("%s: \"image\" is empty", where);
+            size_t len = strlen(dir) + strlen(p) + 2;
+            if (!(imgpath = malloc(len)))
+                rr_cli_die("out of memory");
+            snprintf(imgpath, len, "%s%s%s", p[0] == '/' ? "" : dir, p[0] == '/' ? "" : "/", p);
+        } else if (image && !cJSON_IsNull(image))
+            rr_cli_die("%s: \"image\" is not a string", where);
+        tokenize(j, where, idstr, sentence->valuestring, strlen(sentence->valuestring), imgpath);
+        free(imgpath);
+        free(fixed);
+        cJSON_Delete(q);
+    }
+    if (ferror(f))
+        rr_cli_die("%s: read error: %s", name, strerror(errno));
+    if (f != stdin)
+        fclose(f);
+    free(line);
+    free(dir);
+}
+
+int main(int argc, char **argv)
+{
+    rr_cli_init(argv);
+    job j = {.format = FORMAT_STREAM, .max_len = 20};
+    const char *queries = NULL, *vocab = NULL;
+    int flags = 0, opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_QUERIES: queries = optarg; break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "stream") == 0)
+                j.format = FORMAT_STREAM;
+            else if (strcmp(optarg, "text") == 0)
+                j.format = FORMAT_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                j.format = FORMAT_JSON;
+            else
+                rr_cli_usage_error("--format: '%s' is not stream, text or json", optarg);
+            break;
+        case OPT_MAX_LEN: j.max_len = (int)rr_cli_long("--max-len", optarg, 2, 512); break;
+        case OPT_KEEP_SEP: j.keep_sep = 1; break;
+        case OPT_VOCAB: vocab = optarg; break;
+        case OPT_CASED: flags |= RR_TOKENIZER_CASED; break;
+        case OPT_LOSSY: j.lossy = 1; break;
+        default: rr_cli_common_option(opt, help);
+        }
+    }
+    if (queries && optind < argc)
+        rr_cli_usage_error("sentences in arguments and --queries exclude each other");
+    if (j.format == FORMAT_STREAM)
+        rr_cli_refuse_tty(stdout, "the token stream");
+    if (!(j.tok = rr_tokenizer_load(vocab ? vocab : default_vocab(), flags)))
+        rr_cli_die_lib();
+    j.ids = malloc(j.max_len * sizeof *j.ids);
+    j.mask = malloc(j.max_len * sizeof *j.mask);
+    if (!j.ids || !j.mask)
+        rr_cli_die("out of memory");
+
+    if (queries)
+        from_queries(&j, queries);
+    else if (optind < argc)
+        for (int i = optind; i < argc; i++) {
+            char where[32], id[24];
+            snprintf(where, sizeof where, "argument %d", i - optind + 1);
+            snprintf(id, sizeof id, "%d", i - optind + 1);
+            tokenize(&j, where, id, argv[i], strlen(argv[i]), NULL);
+        }
+    else
+        from_lines(&j);
+
+    if (j.cut)
+        rr_cli_warn("%ld of %ld sentences had more than %d ids and were cut%s", j.cut, j.sentences, j.max_len,
+                    j.keep_sep ? " (keeping [SEP])" : ", losing [SEP] as the reference does (--keep-sep keeps it)");
+    rr_tokenizer_free(j.tok);
+    free(j.ids);
+    free(j.mask);
+    return 0; /* stdout's close is checked at exit */
+}
