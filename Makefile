@@ -39,7 +39,7 @@ else
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 endif
 
-.PHONY: all deps check unit-check asan-check cli-check fuzz demo clean goldens
+.PHONY: all deps check fuzz demo clean goldens bench
 all: $(PROGS) $(BUILD)/tests/unit/run-unit
 
 # --- dependencies --------------------------------------------------------------
@@ -89,6 +89,14 @@ $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
 # --- tests ---------------------------------------------------------------------
 check: all $(ASAN_DIR)/run-unit
 	@PYTHON=$(PYTHON) BIN=bin UNIT=$(BUILD)/tests/unit/run-unit ASAN_UNIT=$(ASAN_DIR)/run-unit sh tests/run.sh
+
+# Benchmarks print timings (and ratios against PyTorch where they have one);
+# they are never part of make check.
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+bench: $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+	$(BUILD)/bench/tokenize share/vocab/bert-base-uncased.txt 1000000
 
 fuzz: | deps
 	$(MAKE) -C tests/fuzz run
