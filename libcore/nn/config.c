@@ -138,7 +138,7 @@ static int set_scalar(rr_config *cfg, const field *f, const cJSON *v, int k)
     case F_STR:
         if (!cJSON_IsString(v))
             return rr_error("config: %s must be a string", f->path);
-        if (f->off == 0) { /* "format" */
+        if (strcmp(f->path, "format") == 0) {
             if (strcmp(v->valuestring, "rrsis-config/1") != 0)
                 return rr_error("config: format '%s' is not rrsis-config/1", v->valuestring);
             return 0;
@@ -267,6 +267,8 @@ int rr_config_check(const rr_config *cfg)
         return rr_error("config: the stride-4 grid is not a multiple of hfim.sr");
     if (cfg->decoder.arc_kernel_number < 1)
         return rr_error("config: decoder.arc_kernel_number must be >= 1");
+    if (cfg->loss.dice_smooth != 1e-6f) /* rr_dice has RMSIN's constant built in */
+        return rr_error("config: loss.dice_smooth other than 1e-6 is not supported");
     if (cfg->in_chans != 3 || cfg->num_classes != 2)
         return rr_error("config: in_chans must be 3 and num_classes 2");
     return 0;
