@@ -64,10 +64,11 @@ rr_tensor *rr_layer_norm_m_fwd(rr_ctx *c, const rr_layer_norm_m *m, rr_tensor *x
     return rr_layer_norm(c, x, m->weight, m->bias, m->eps);
 }
 
-int rr_batch_norm_m_init(rr_params *p, rr_batch_norm_m *m, int64_t dim, int kind, const char *prefix)
+int rr_batch_norm_m_init(rr_params *p, rr_batch_norm_m *m, int64_t dim, float eps, float momentum, int kind,
+                         const char *prefix)
 {
-    m->momentum = 0.1f;
-    m->eps = 1e-5f;
+    m->momentum = momentum;
+    m->eps = eps;
     m->weight = rr_param_add(p, kind, RR_INIT_ONES, 0, RR_SHAPE(dim), "%s.weight", prefix);
     m->bias = rr_param_add(p, kind, RR_INIT_ZEROS, 0, RR_SHAPE(dim), "%s.bias", prefix);
     m->running_mean = rr_param_add(p, RR_PARAM_BUFFER, RR_INIT_ZEROS, 0, RR_SHAPE(dim), "%s.running_mean", prefix);

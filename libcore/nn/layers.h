@@ -55,8 +55,9 @@ typedef struct {
     float momentum, eps;
 } rr_batch_norm_m;
 
-/* momentum 0.1, eps 1e-5 as PyTorch's default (spec §4.1). */
-int rr_batch_norm_m_init(rr_params *p, rr_batch_norm_m *m, int64_t dim, int kind, const char *prefix);
+/* PyTorch's defaults are eps 1e-5, momentum 0.1 (spec §4.1). */
+int rr_batch_norm_m_init(rr_params *p, rr_batch_norm_m *m, int64_t dim, float eps, float momentum, int kind,
+                         const char *prefix);
 /* Batch statistics and a running-statistics update when c->training. */
 rr_tensor *rr_batch_norm_m_fwd(rr_ctx *c, const rr_batch_norm_m *m, rr_tensor *x);
 

@@ -5,6 +5,7 @@
 #define RR_OPS_H
 
 #include "activation.h"
+#include "arc.h"
 #include "binary.h"
 #include "conv.h"
 #include "dropout.h"
