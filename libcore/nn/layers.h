@@ -46,7 +46,7 @@ typedef struct {
     float eps;
 } rr_layer_norm_m;
 
-/* weight 1, bias 0; kind RR_PARAM_NO_DECAY inside the backbone (§7.2). */
+/* weight 1, bias 0.  (Weight decay is chosen by name, spec §7.2.) */
 int rr_layer_norm_m_init(rr_params *p, rr_layer_norm_m *m, int64_t dim, float eps, int kind, const char *prefix);
 rr_tensor *rr_layer_norm_m_fwd(rr_ctx *c, const rr_layer_norm_m *m, rr_tensor *x);
 

@@ -1,0 +1,127 @@
+#include "backbone.h"
+
+#include <stdio.h>
+
+#include "../ops/check.h"
+
+/* Stage i of width C = embed_dim * 2^i; its blocks are blocks first.. of
+ * the backbone's total (for their DropPath rates, §2.1). */
+static int stage_init(rr_params *p, rr_stage *m, int i, const rr_config *cfg, int first, int total,
+                      const char *prefix)
+{
+    char name[256];
+    const rr_swin_config *s = &cfg->swin;
+    int64_t dim = (int64_t)s->embed_dim << i;
+    m->depth = s->depths[i];
+    m->blocks = rr_arena_calloc(&p->store.meta, (size_t)m->depth * sizeof *m->blocks);
+    if (!m->blocks)
+        return -1;
+    for (int j = 0; j < m->depth; j++) {
+        snprintf(name, sizeof name, "%s.layers.%d.blocks.%d", prefix, i, j);
+        float dpr = rr_swin_drop_path_rate(s->drop_path_rate, first + j, total);
+        if (rr_swin_block_init(p, &m->blocks[j], dim, s->num_heads[i], j % 2 ? s->window_size / 2 : 0, dpr, cfg,
+                               name))
+            return -1;
+    }
+    snprintf(name, sizeof name, "%s.layers.%d.ifim", prefix, i);
+    if (rr_ifim_init(p, &m->ifim, dim, cfg, name))
+        return -1;
+    snprintf(name, sizeof name, "%s.layers.%d.res_gate.0", prefix, i);
+    if (rr_linear_m_init(p, &m->gate1, dim, dim, 0, RR_LINEAR_TRUNC, RR_PARAM_TRAIN, name))
+        return -1;
+    snprintf(name, sizeof name, "%s.layers.%d.res_gate.2", prefix, i);
+    if (rr_linear_m_init(p, &m->gate2, dim, dim, 0, RR_LINEAR_TRUNC, RR_PARAM_TRAIN, name))
+        return -1;
+    m->has_downsample = i < 3;
+    if (!m->has_downsample)
+        return 0;
+    snprintf(name, sizeof name, "%s.layers.%d.downsample", prefix, i);
+    return rr_patch_merging_init(p, &m->downsample, dim, cfg, name);
+}
+
+int rr_backbone_init(rr_params *p, rr_backbone *m, const rr_config *cfg, const char *prefix)
+{
+    char name[256];
+    const rr_swin_config *s = &cfg->swin;
+    *m = (rr_backbone){.window = s->window_size, .shift = s->window_size / 2, .mask_value = s->shift_mask_value,
+                       .drop_rate = s->drop_rate};
+    snprintf(name, sizeof name, "%s.patch_embed", prefix);
+    if (rr_patch_embed_init(p, &m->patch_embed, cfg, name))
+        return -1;
+    int total = 0;
+    for (int i = 0; i < 4; i++)
+        total += s->depths[i];
+    for (int i = 0, first = 0; i < 4; first += s->depths[i], i++)
+        if (stage_init(p, &m->layers[i], i, cfg, first, total, prefix))
+            return -1;
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.norm%d", prefix, i);
+        if (rr_layer_norm_m_init(p, &m->norm[i], (int64_t)s->embed_dim << i, s->ln_eps, RR_PARAM_TRAIN, name))
+            return -1;
+    }
+    snprintf(name, sizeof name, "%s.hfim", prefix);
+    return rr_hfim_init(p, &m->hfim, cfg, name);
+}
+
+/* Stage i on the h x w stream *x (B x N x C): returns its F (B x N x C)
+ * and replaces *x by the next stage's input, the gated stream after
+ * PatchMerging.  Stage 4 leaves *x alone: the reference computes its gated
+ * stream too, but nothing reads it (so res_gate of layers.3 never gets a
+ * gradient). */
+static rr_tensor *stage_fwd(rr_ctx *c, const rr_backbone *bb, int i, rr_tensor **x, int64_t h, int64_t w,
+                            rr_tensor *l, rr_tensor *lmask, rr_trace *tr)
+{
+    const rr_stage *m = &bb->layers[i];
+    char tag[32], ifim_tag[48];
+    snprintf(tag, sizeof tag, "stage%d.", i + 1);
+    snprintf(ifim_tag, sizeof ifim_tag, "%sifim.", tag);
+    /* One shift mask per stage, on the padded grid (§2.4). */
+    rr_tensor *mask = NULL;
+    if (bb->shift && m->depth > 1) {
+        int64_t ws = bb->window;
+        mask = rr_swin_shift_mask(c, (h + ws - 1) / ws * ws, (w + ws - 1) / ws * ws, ws, bb->shift, bb->mask_value);
+        if (!mask)
+            return NULL;
+    }
+    rr_tensor *t = *x;
+    for (int j = 0; j < m->depth; j++)
+        t = rr_swin_block_fwd(c, &m->blocks[j], t, h, w, mask);
+    rr_trace_put(tr, tag, "X", t);
+    rr_tensor *f = rr_ifim_fwd(c, &m->ifim, t, h, w, l, lmask, tr, ifim_tag);
+    rr_trace_put(tr, tag, "F", f);
+    if (!m->has_downsample)
+        return f;
+    rr_tensor *gate = rr_tanh(c, rr_linear_m_fwd(c, &m->gate2, rr_relu(c, rr_linear_m_fwd(c, &m->gate1, f))));
+    t = rr_add(c, t, rr_mul(c, gate, f));
+    rr_trace_put(tr, tag, "x_gated", t);
+    *x = rr_patch_merging_fwd(c, &m->downsample, t, h, w);
+    return *x ? f : NULL;
+}
+
+int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *l, rr_tensor *lmask,
+                    rr_tensor *d[4], rr_trace *tr)
+{
+    if (rr_check_f32("backbone", img) || rr_check_ndim("backbone", img, 4))
+        return -1;
+    int64_t B = img->shape[0], h, w;
+    rr_tensor *x = rr_patch_embed_fwd(c, &m->patch_embed, img, &h, &w);
+    rr_trace_put(tr, "", "patch_embed", x);
+    x = rr_dropout(c, x, m->drop_rate); /* pos_drop */
+    if (!x)
+        return -1;
+    rr_tensor *e[4];
+    for (int i = 0; i < 4; i++) {
+        char tag[32];
+        rr_tensor *f = stage_fwd(c, m, i, &x, h, w, l, lmask, tr);
+        /* E_i = norm_i(F_i) as B x C x h x w (§2.6, §6.2.6). */
+        rr_tensor *t = rr_layer_norm_m_fwd(c, &m->norm[i], f);
+        e[i] = rr_permute(c, rr_reshape(c, t, RR_SHAPE(B, h, w, -1)), (const int[]){0, 3, 1, 2});
+        if (!e[i])
+            return -1;
+        snprintf(tag, sizeof tag, "stage%d.", i + 1);
+        rr_trace_put(tr, tag, "E", e[i]);
+        h = (h + 1) / 2;
+        w = (w + 1) / 2;
+    }
+    return rr_hfim_fwd(c, &m->hfim, e, d, tr);
+}

@@ -1,0 +1,47 @@
+/* The visual backbone of MRSNet (spec §2, §6.2.6): patch embedding, four
+ * stages of Swin blocks each followed by its IFIM and the gated residual
+ * x <- X + tanh(W2 relu(W1 F)) * F and (stages 1-3) PatchMerging, the
+ * out-norms norm0..3 that turn each stage's F into E_i, and the HFIM over
+ * E1..E4.  Parameter names are tools/reference/mrsnet.py's Backbone under
+ * "backbone.": patch_embed.*, layers.{i}.{blocks.{j}.*, ifim.*,
+ * res_gate.{0,2}.weight, downsample.*}, norm{i}.*, hfim.*. */
+#ifndef RR_NN_BACKBONE_H
+#define RR_NN_BACKBONE_H
+
+#include "config.h"
+#include "hfim.h"
+#include "ifim.h"
+#include "layers.h"
+#include "swin.h"
+#include "trace.h"
+
+/* The reference's Stage (LAVT's MMBasicLayer with the IFIM, §2.6). */
+typedef struct {
+    int depth;
+    rr_swin_block *blocks;          /* depth of them, in the registry's store */
+    rr_ifim ifim;
+    rr_linear_m gate1, gate2;       /* res_gate.0, res_gate.2: C -> C, no bias */
+    int has_downsample;             /* stages 1-3 */
+    rr_patch_merging downsample;
+} rr_stage;
+
+typedef struct rr_backbone {
+    rr_patch_embed patch_embed;
+    rr_stage layers[4];
+    rr_layer_norm_m norm[4];        /* norm0..norm3 */
+    rr_hfim hfim;
+    int64_t window, shift;
+    float mask_value, drop_rate;
+} rr_backbone;
+
+int rr_backbone_init(rr_params *p, rr_backbone *m, const rr_config *cfg, const char *prefix /* "backbone" */);
+
+/* img: B x 3 x H x W, normalised; l: B x D_l x N_l word features; lmask:
+ * B x N_l x 1 (F32 0/1).  Writes the HFIM outputs D1..D4 (B x C_i x H_i x
+ * W_i) to d.  Records "patch_embed", "stage{i}.X", "stage{i}.F",
+ * "stage{i}.x_gated" (i = 1..3), "stage{i}.E" and the IFIM's and HFIM's
+ * names.  Returns 0, or -1 with a message. */
+int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *l, rr_tensor *lmask,
+                    rr_tensor *d[4], rr_trace *tr);
+
+#endif

@@ -1,0 +1,141 @@
+#include "mrsnet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../error.h"
+#include "../ops/ops.h"
+
+static int build(rr_mrsnet *m)
+{
+    if (((m->parts & RR_PART_TEXT) && rr_bert_init(&m->params, &m->bert, &m->cfg, "text_encoder")) ||
+        ((m->parts & RR_PART_BACKBONE) && rr_backbone_init(&m->params, &m->backbone, &m->cfg, "backbone")) ||
+        ((m->parts & RR_PART_DECODER) && rr_decoder_init(&m->params, &m->decoder, &m->cfg, "classifier")))
+        return rr_error_prefix("building %s: ", m->cfg.name);
+    return 0;
+}
+
+int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->parts = parts;
+    rr_params_init(&m->params, d, seed, with_grads);
+    if (build(m)) {
+        rr_params_free(&m->params);
+        return -1;
+    }
+    return 0;
+}
+
+int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int partial,
+                   FILE *missing)
+{
+    rr_record rec;
+    rr_config cfg;
+    rr_record_init(&rec);
+    if (rr_safetensors_load(path, &rec))
+        return -1;
+    const char *json = rr_record_meta(&rec, "config");
+    int rc = json ? rr_config_parse(&cfg, json, strlen(json))
+                  : rr_error("%s: no model configuration in the metadata (key \"config\")", path);
+    if (!rc)
+        rc = rr_mrsnet_init(m, &cfg, parts, d, 0, with_grads);
+    if (!rc && rr_params_load(&m->params, &rec, partial, missing, NULL)) {
+        rr_mrsnet_free(m);
+        rc = -1;
+    }
+    rr_record_free(&rec);
+    return rc ? rr_error_prefix("%s: ", path) : 0;
+}
+
+int rr_mrsnet_save(const rr_mrsnet *m, const char *path, rr_dtype dtype)
+{
+    rr_record rec;
+    rr_record_init(&rec);
+    char *json = rr_config_to_json(&m->cfg);
+    int rc = json ? 0 : rr_error("out of memory");
+    if (!rc)
+        rc = rr_record_set_meta(&rec, "format", "rrsis-weights/1");
+    if (!rc)
+        rc = rr_record_set_meta(&rec, "config", json);
+    if (!rc)
+        rc = rr_params_to_record(&m->params, &rec, dtype);
+    if (!rc)
+        rc = rr_safetensors_save(path, &rec);
+    free(json);
+    rr_record_free(&rec);
+    return rc;
+}
+
+void rr_mrsnet_free(rr_mrsnet *m)
+{
+    rr_params_free(&m->params);
+    memset(m, 0, sizeof *m);
+}
+
+rr_tensor *rr_mrsnet_encode_text(rr_ctx *c, const rr_mrsnet *m, rr_tensor *ids, rr_tensor *mask, rr_trace *tr)
+{
+    /* B x N x D -> B x D x N: the channel-first layout of the fusion modules (§2.7) */
+    rr_tensor *l = rr_transpose(c, rr_bert_fwd(c, &m->bert, ids, mask), 1, 2);
+    rr_trace_put(tr, "", "text.L", l);
+    return l;
+}
+
+rr_tensor *rr_mrsnet_lmask(rr_ctx *c, rr_tensor *mask)
+{
+    if (!mask || mask->dtype != RR_I32 || mask->ndim != 2) {
+        rr_error("the attention mask must be I32 B x N_l");
+        return NULL;
+    }
+    int32_t *host = malloc((size_t)mask->numel * sizeof *host);
+    float *f = malloc((size_t)mask->numel * sizeof *f);
+    rr_tensor *out = NULL;
+    if (host && f && rr_to_host(host, mask) == 0) {
+        for (int64_t i = 0; i < mask->numel; i++)
+            f[i] = host[i] != 0;
+        out = rr_from_host(c, RR_F32, RR_SHAPE(mask->shape[0], mask->shape[1], 1), f);
+    } else if (!host || !f) {
+        rr_error("out of memory");
+    }
+    free(host);
+    free(f);
+    return out;
+}
+
+rr_tensor *rr_mrsnet_decode(rr_ctx *c, const rr_mrsnet *m, rr_tensor *const d[4], int64_t out_h, int64_t out_w,
+                            rr_trace *tr)
+{
+    rr_tensor *out = rr_decoder_fwd(c, &m->decoder, d[3], d[2], d[1], d[0], tr);
+    rr_trace_put(tr, "", "decoder.out", out);
+    rr_tensor *logits = rr_resize_bilinear(c, out, out_h, out_w, 1); /* lib/_utils.py:65 */
+    rr_trace_put(tr, "", "logits", logits);
+    return logits;
+}
+
+rr_tensor *rr_mrsnet_fwd(rr_ctx *c, const rr_mrsnet *m, rr_tensor *img, rr_tensor *ids, rr_tensor *mask,
+                         rr_trace *tr)
+{
+    rr_tensor *d[4];
+    rr_tensor *l = rr_mrsnet_encode_text(c, m, ids, mask, tr);
+    rr_tensor *lm = rr_mrsnet_lmask(c, mask);
+    if (!l || !lm || !img || rr_backbone_fwd(c, &m->backbone, img, l, lm, d, tr))
+        return NULL;
+    return rr_mrsnet_decode(c, m, d, img->shape[2], img->shape[3], tr);
+}
+
+rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_tensor *target, rr_tensor **ce,
+                          rr_tensor **dice)
+{
+    const rr_loss_config *lc = &m->cfg.loss;
+    rr_tensor *ce_t = rr_cross_entropy2(c, logits, target, lc->class_weights);
+    rr_tensor *dice_t = rr_dice(c, logits, target, lc->dice_fg_only_nonempty);
+    /* rr_dice sums over the batch; the one-GPU parity default is its mean (§7.1) */
+    if (dice_t && !lc->dice_fg_only_nonempty && lc->dice_batch_mean)
+        dice_t = rr_scale(c, dice_t, 1.0f / (float)logits->shape[0]);
+    if (ce)
+        *ce = ce_t;
+    if (dice)
+        *dice = dice_t;
+    return rr_add(c, rr_scale(c, ce_t, lc->ce_weight), rr_scale(c, dice_t, lc->dice_weight));
+}

@@ -1,0 +1,68 @@
+/* MRSNet, the whole network (spec §1): BERT over the sentence, the Swin
+ * backbone with an IFIM at every stage and the HFIM over the four scales,
+ * RMSIN's decoder, and the bilinear upsampling of the logits to the input
+ * size.  Parameter names are those of tools/reference/mrsnet.py (and of
+ * LAVT/RMSIN for the shared parts): "text_encoder.", "backbone.",
+ * "classifier.".
+ *
+ * The forward is split where the programs split it: rrsis-encode runs the
+ * text encoder, rrsis-fuse the backbone, rrsis-decode the decoder; rrsis-train
+ * and the tests run the three in one process. */
+#ifndef RR_NN_MRSNET_H
+#define RR_NN_MRSNET_H
+
+#include "backbone.h"
+#include "bert.h"
+#include "config.h"
+#include "decoder.h"
+#include "params.h"
+#include "trace.h"
+
+/* The parts of the network a program needs (the others are not built, and
+ * their weights not loaded). */
+enum { RR_PART_TEXT = 1, RR_PART_BACKBONE = 2, RR_PART_DECODER = 4, RR_PART_ALL = 7 };
+
+typedef struct rr_mrsnet {
+    rr_config cfg;
+    int parts;
+    rr_params params;
+    rr_bert bert;
+    rr_backbone backbone;
+    rr_decoder decoder;
+} rr_mrsnet;
+
+/* A model (the given parts of it) with seeded initial weights (spec §2.8)
+ * on device d; with_grads allocates every trainable parameter's gradient. */
+int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads);
+/* A model from a weight file: the configuration comes from the file's
+ * metadata ("config"), then every tensor by name (partial: missing ones
+ * keep their initial values and are listed on `missing`). */
+int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int partial,
+                   FILE *missing);
+/* Writes the weights (F32, F16 or BF16) with the configuration in the
+ * metadata, atomically. */
+int rr_mrsnet_save(const rr_mrsnet *m, const char *path, rr_dtype dtype);
+void rr_mrsnet_free(rr_mrsnet *m);
+
+/* Word features L (B x D_l x N_l) of token ids and their mask (I32 B x N_l);
+ * records "text.L". */
+rr_tensor *rr_mrsnet_encode_text(rr_ctx *c, const rr_mrsnet *m, rr_tensor *ids, rr_tensor *mask, rr_trace *tr);
+/* The language mask the fusion modules take: B x N_l x 1, F32 0/1. */
+rr_tensor *rr_mrsnet_lmask(rr_ctx *c, rr_tensor *mask);
+/* The logits B x 2 x out_h x out_w from the HFIM outputs D1..D4: the decoder
+ * and the bilinear (align_corners) upsampling; records "decoder.out" and
+ * "logits". */
+rr_tensor *rr_mrsnet_decode(rr_ctx *c, const rr_mrsnet *m, rr_tensor *const d[4], int64_t out_h, int64_t out_w,
+                            rr_trace *tr);
+/* All of it: img (B x 3 x S x S, normalised), ids and mask (I32 B x N_l). */
+rr_tensor *rr_mrsnet_fwd(rr_ctx *c, const rr_mrsnet *m, rr_tensor *img, rr_tensor *ids, rr_tensor *mask,
+                         rr_trace *tr);
+
+/* The loss of spec §7.1 with the configuration's weights:
+ * ce_weight * CE_w + dice_weight * (Dice term, mean or sum over the batch).
+ * target: U8 or I32 (B x H x W) of 0/1.  *ce and *dice (optional) receive
+ * the two terms. */
+rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_tensor *target, rr_tensor **ce,
+                          rr_tensor **dice);
+
+#endif
