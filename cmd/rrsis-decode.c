@@ -1,0 +1,128 @@
+/* rrsis-decode: a fused stream to masks (PNG files), overlays, and one JSON
+ * line or one logits record per sample.  The work is rr_decode_run's
+ * (libcore/pipeline/decode.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+#include "pipeline/decode.h"
+
+static const char help[] =
+    "Usage: rrsis-decode -m MODEL [OPTION]... [FILE]\n"
+    "Segment: the fused stream of rrsis-fuse goes through the model's decoder;\n"
+    "its logits are upsampled (bilinear, corners aligned) to the model's input\n"
+    "size S x S, then to the image's own size, and a pixel is foreground where\n"
+    "the foreground logit exceeds the background one.  Reads FILE, or standard\n"
+    "input when FILE is - or absent.  Writes one JSON line per sample, in the\n"
+    "order read, to standard output: {\"id\", \"mask\" (the PNG's path or null),\n"
+    "\"overlay\" (with --overlay), \"width\", \"height\", \"empty\", \"area\" (pixels),\n"
+    "\"bbox\" ([x, y, w, h] of the foreground, or null)}.\n"
+    "\n"
+    "  -m, --model=FILE   the weight file (default: the file $RRSIS_MODEL names)\n"
+    "      --outdir=DIR   write each mask to DIR/ID.png, 0 and 255 (the layout\n"
+    "                     rrsis-score reads); DIR is made when missing\n"
+    "  -o, --output=FILE  write the mask of a one-sample stream to FILE (- for\n"
+    "                     standard output, which then holds only the PNG)\n"
+    "      --overlay=DIR  write DIR/ID.png: the mask tinted over the image, with\n"
+    "                     the sentence written on it\n"
+    "      --size=SIZE    the masks' size: original (the default: the image's)\n"
+    "                     or model (S x S, the published evaluation protocol)\n"
+    "      --logits       write a logits stream to standard output instead of\n"
+    "                     the JSON lines: one record per sample with the tensor\n"
+    "                     logits (F32 2 x H x W, at the masks' size)\n"
+    "  -b, --batch=N      records per run of the network, 1 to 4096 (default 8)\n"
+    "      --device=DEV   auto (the default: the GPU when there is one), cpu or\n"
+    "                     cuda\n"
+    "  -v, --verbose      say which model and device, and the progress, on\n"
+    "                     standard error\n"
+    "      --help         display this help and exit\n"
+    "      --version      output version information and exit\n"
+    "\n"
+    "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
+    "record, a record of another stage, tensors of another model's shapes, an\n"
+    "image that cannot be read for an overlay) or an I/O error, 2 on a usage\n"
+    "error.\n"
+    "\n"
+    "Examples:\n"
+    "  rrsis-fuse -m model.safetensors < encoded.st \\\n"
+    "    | rrsis-decode -m model.safetensors --outdir masks > results.jsonl\n"
+    "  rrsis-decode -m model.safetensors --size model --logits < fused.st > lg.st\n";
+
+enum { OPT_OUTDIR = 1, OPT_OVERLAY, OPT_SIZE, OPT_LOGITS, OPT_DEVICE };
+
+static const struct option options[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"outdir", required_argument, NULL, OPT_OUTDIR},
+    {"output", required_argument, NULL, 'o'},
+    {"overlay", required_argument, NULL, OPT_OVERLAY},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"logits", no_argument, NULL, OPT_LOGITS},
+    {"batch", required_argument, NULL, 'b'},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"verbose", no_argument, NULL, 'v'},
+    RR_CLI_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+    rr_cli_init(argv);
+    const char *model = getenv("RRSIS_MODEL"), *device = "auto";
+    rr_decode_opts o = {.batch = 8};
+    int verbose = 0, opt;
+    while ((opt = getopt_long(argc, argv, "m:o:b:v", options, NULL)) != -1) {
+        switch (opt) {
+        case 'm': model = optarg; break;
+        case OPT_OUTDIR: o.outdir = optarg; break;
+        case 'o': o.output = optarg; break;
+        case OPT_OVERLAY: o.overlay = optarg; break;
+        case OPT_SIZE:
+            if (strcmp(optarg, "original") == 0)
+                o.model_size = 0;
+            else if (strcmp(optarg, "model") == 0)
+                o.model_size = 1;
+            else
+                rr_cli_usage_error("--size: '%s' is not original or model", optarg);
+            break;
+        case OPT_LOGITS: o.logits = 1; break;
+        case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
+        case OPT_DEVICE: device = optarg; break;
+        case 'v': verbose = 1; break;
+        default: rr_cli_common_option(opt, help);
+        }
+    }
+    if (argc - optind > 1)
+        rr_cli_usage_error("one input at most, got %d", argc - optind);
+    if (!model || !*model)
+        rr_cli_usage_error("no model: give -m MODEL (or set RRSIS_MODEL)");
+    if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda"))
+        rr_cli_usage_error("--device: '%s' is not auto, cpu or cuda", device);
+    if (o.outdir && o.output)
+        rr_cli_usage_error("--outdir and --output exclude each other");
+    int png_out = o.output && strcmp(o.output, "-") == 0;
+    if (png_out && o.logits)
+        rr_cli_usage_error("--output=- and --logits both write to standard output");
+    if (o.logits || png_out)
+        rr_cli_refuse_tty(stdout, o.logits ? "the logits stream" : "the PNG");
+    const char *path = optind < argc ? argv[optind] : "-";
+    FILE *in = rr_cli_open_read(path);
+
+    rr_mrsnet m;
+    if (rr_stage_load(&m, model, RR_PART_DECODER, device))
+        rr_cli_die_lib();
+    if (verbose)
+        fprintf(stderr, "%s: model %s (%s) on %s\n", rr_cli_prog(), model, m.cfg.name,
+                rr_device_describe(m.params.store.device));
+    o.model = &m;
+    if (verbose) {
+        o.progress = rr_stage_progress;
+        o.progress_arg = stderr;
+    }
+    if (rr_decode_run(&o, in, stdout))
+        rr_cli_die("%s%s%s", in == stdin ? "" : path, in == stdin ? "" : ": ", rr_errmsg());
+    rr_mrsnet_free(&m);
+    if (in != stdin)
+        fclose(in);
+    return 0; /* stdout's close is checked at exit */
+}

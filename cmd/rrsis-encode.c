@@ -1,0 +1,97 @@
+/* rrsis-encode: a tokens stream to an encoded stream (the image read,
+ * resized and normalised; the sentence through the text encoder).  The work
+ * is rr_encode_run's (libcore/pipeline/encode.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+#include "pipeline/encode.h"
+
+static const char help[] =
+    "Usage: rrsis-encode -m MODEL [OPTION]... [FILE]\n"
+    "Encode the samples of a tokens stream (rrsis-tokenize) for rrsis-fuse: the\n"
+    "image a record names is read, resized to the model's input size S x S with\n"
+    "the data pipeline's bilinear filter (the aspect ratio ignored) and\n"
+    "normalised, and the token ids go through the model's text encoder (BERT).\n"
+    "Reads FILE, or standard input when FILE is - or absent.  Writes an encoded\n"
+    "stream to standard output, one record per sample in the order read: the\n"
+    "tensors image (F32 3xSxS), L (F32 D_l x N_l, the word features) and\n"
+    "attention_mask (I32 N_l), and the tokens record's metadata with the image's\n"
+    "path, width and height.\n"
+    "\n"
+    "  -m, --model=FILE   the weight file (default: the file $RRSIS_MODEL names)\n"
+    "      --image=FILE   the image of every record, instead of the one it names\n"
+    "  -b, --batch=N      records per run of the network, 1 to 4096 (default 8)\n"
+    "      --device=DEV   auto (the default: the GPU when there is one), cpu or\n"
+    "                     cuda\n"
+    "  -v, --verbose      say which model and device, and the progress, on\n"
+    "                     standard error\n"
+    "      --help         display this help and exit\n"
+    "      --version      output version information and exit\n"
+    "\n"
+    "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
+    "record, a record of another stage, an image that cannot be read) or an I/O\n"
+    "error, 2 on a usage error.\n"
+    "\n"
+    "Examples:\n"
+    "  rrsis-tokenize 'the ship on the left' | rrsis-encode -m model.safetensors \\\n"
+    "    --image scene.png | rrsis-fuse -m model.safetensors \\\n"
+    "    | rrsis-decode -m model.safetensors -o mask.png\n";
+
+enum { OPT_IMAGE = 1, OPT_DEVICE };
+
+static const struct option options[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"batch", required_argument, NULL, 'b'},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"verbose", no_argument, NULL, 'v'},
+    RR_CLI_COMMON_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+    rr_cli_init(argv);
+    const char *model = getenv("RRSIS_MODEL"), *device = "auto";
+    rr_encode_opts o = {.batch = 8};
+    int verbose = 0, opt;
+    while ((opt = getopt_long(argc, argv, "m:b:v", options, NULL)) != -1) {
+        switch (opt) {
+        case 'm': model = optarg; break;
+        case OPT_IMAGE: o.image = optarg; break;
+        case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
+        case OPT_DEVICE: device = optarg; break;
+        case 'v': verbose = 1; break;
+        default: rr_cli_common_option(opt, help);
+        }
+    }
+    if (argc - optind > 1)
+        rr_cli_usage_error("one input at most, got %d", argc - optind);
+    if (!model || !*model)
+        rr_cli_usage_error("no model: give -m MODEL (or set RRSIS_MODEL)");
+    if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda"))
+        rr_cli_usage_error("--device: '%s' is not auto, cpu or cuda", device);
+    rr_cli_refuse_tty(stdout, "the encoded stream");
+    const char *path = optind < argc ? argv[optind] : "-";
+    FILE *in = rr_cli_open_read(path);
+
+    rr_mrsnet m;
+    if (rr_stage_load(&m, model, RR_PART_TEXT, device))
+        rr_cli_die_lib();
+    if (verbose)
+        fprintf(stderr, "%s: model %s (%s) on %s\n", rr_cli_prog(), model, m.cfg.name,
+                rr_device_describe(m.params.store.device));
+    o.model = &m;
+    if (verbose) {
+        o.progress = rr_stage_progress;
+        o.progress_arg = stderr;
+    }
+    if (rr_encode_run(&o, in, stdout))
+        rr_cli_die("%s%s%s", in == stdin ? "" : path, in == stdin ? "" : ": ", rr_errmsg());
+    rr_mrsnet_free(&m);
+    if (in != stdin)
+        fclose(in);
+    return 0; /* stdout's close is checked at exit */
+}

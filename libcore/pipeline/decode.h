@@ -1,0 +1,57 @@
+/* The decode stage (rrsis-decode): a fused stream in (fuse.h); masks,
+ * overlays, and a JSON line or a logits record per sample out.
+ *
+ * RMSIN's decoder turns D1..D4 into logits at a quarter of the model's
+ * input size S, upsampled (bilinear, align_corners) to S x S: exactly the
+ * forward's logits (nn/mrsnet.h).  At the original size (the default) these
+ * S x S logits are upsampled once more, bilinear with align_corners, to the
+ * image's height x width (the record's "height" and "width"); at the model's
+ * size they are kept.  A pixel is foreground iff logit 1 > logit 0 (spec
+ * §4.3; a tie or a NaN is background).
+ *
+ * Outputs, per sample, in the order read:
+ *   - outdir: outdir/<id>.png, the mask as a gray PNG of 0 and 255 (the
+ *     layout rrsis-score --pred reads); an id holding '/', or . or .., is
+ *     an error;
+ *   - output: the one mask of a one-sample stream to that file ("-": to
+ *     out, as PNG, and nothing else is written there);
+ *   - overlay: overlay/<id>.png, the mask over the record's "image" (read
+ *     again; resized to S x S with the data pipeline's filter at the
+ *     model's size) with the sentence on it (io/overlay.h);
+ *   - logits: a logits record to out,
+ *       "logits"  F32 [2, H, W]  the two class scores at the mask's size
+ *       metadata  the fused record's, with stage "logits"
+ *     (what rrsis-score --pred reads from a stream);
+ *   - otherwise a JSON line to out:
+ *       {"id", "mask": the PNG's path or null, "overlay" (with overlay),
+ *        "width", "height": the mask's size, "empty": no foreground,
+ *        "area": foreground pixels, "bbox": [x, y, w, h] of the
+ *        foreground or null}.
+ * outdir and overlay are made when missing (not their parents). */
+#ifndef RR_PIPELINE_DECODE_H
+#define RR_PIPELINE_DECODE_H
+
+#include <stdio.h>
+
+#include "../nn/mrsnet.h"
+#include "stage.h"
+
+typedef struct {
+    const rr_mrsnet *model;  /* its decoder (RR_PART_DECODER) */
+    int batch;               /* records per run of the network, >= 1 */
+    int model_size;          /* 1: masks S x S; 0: at the image's size */
+    const char *outdir;      /* or NULL */
+    const char *output;      /* or NULL */
+    const char *overlay;     /* or NULL */
+    int logits;              /* a logits stream instead of JSON lines */
+    rr_progress_fn progress; /* or NULL */
+    void *progress_arg;
+} rr_decode_opts;
+
+int rr_decode_run(const rr_decode_opts *o, FILE *in, FILE *out);
+
+/* The mask of two-class logits (2 x n floats: class 0's, then class 1's):
+ * mask[i] = logits[n + i] > logits[i]. */
+void rr_decode_threshold(const float *logits, int64_t n, uint8_t *mask);
+
+#endif

@@ -1,0 +1,41 @@
+/* The encode stage (rrsis-encode): a tokens stream in, an encoded stream
+ * out.  Each record's image is read, resized and normalised as the data
+ * pipeline does it (data/input.h, spec §7.4), and its token ids go through
+ * the text encoder (BERT, spec §3.1), up to `batch` records at a time.
+ *
+ * A tokens record (rrsis-tokenize) holds
+ *   "input_ids"       I32 [N_l]  (any integer dtype is taken)
+ *   "attention_mask"  I32 [N_l]
+ *   metadata          id, sentence, image (a path; optional when the
+ *                     options name the image)
+ * The encoded record it becomes holds
+ *   "image"           F32 [3, S, S]    the normalised image, S the model's
+ *                                      image_size
+ *   "L"               F32 [D_l, N_l]   the word features (channel-first)
+ *   "attention_mask"  I32 [N_l]
+ *   metadata          the tokens record's, with stage "encoded", "image"
+ *                     the path read, "width" and "height" the image's size
+ *                     in pixels before resizing (decimal strings).
+ * Records are written in the order read.  Records of a batch with ids of
+ * different lengths go through the text encoder in separate runs. */
+#ifndef RR_PIPELINE_ENCODE_H
+#define RR_PIPELINE_ENCODE_H
+
+#include <stdio.h>
+
+#include "../nn/mrsnet.h"
+#include "stage.h"
+
+typedef struct {
+    const rr_mrsnet *model;  /* its text encoder (RR_PART_TEXT) */
+    int batch;               /* records per run of the network, >= 1 */
+    const char *image;       /* every record's image, instead of its own; or NULL */
+    rr_progress_fn progress; /* or NULL */
+    void *progress_arg;
+} rr_encode_opts;
+
+/* Returns 0, or -1 with a message (a record's messages name it: "record 3
+ * (id '7'): /data/x.png: not an image"). */
+int rr_encode_run(const rr_encode_opts *o, FILE *in, FILE *out);
+
+#endif

@@ -1,0 +1,157 @@
+#include "stage.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../cli.h"
+#include "../error.h"
+
+int rr_batch_init(rr_batch *b, FILE *in, const char *stage, int cap)
+{
+    memset(b, 0, sizeof *b);
+    rr_ctx_init(&b->host, RR_CPU);
+    if (cap < 1)
+        return rr_error("a batch holds at least one record, not %d", cap);
+    if (!(b->recs = calloc((size_t)cap, sizeof *b->recs)))
+        return rr_error("out of memory");
+    for (int i = 0; i < cap; i++)
+        rr_record_init(&b->recs[i]);
+    b->in = in;
+    b->stage = stage;
+    b->cap = cap;
+    b->first = 1;
+    return 0;
+}
+
+void rr_batch_free(rr_batch *b)
+{
+    for (int i = 0; b->recs && i < b->cap; i++)
+        rr_record_free(&b->recs[i]);
+    free(b->recs);
+    rr_ctx_free(&b->host);
+    memset(b, 0, sizeof *b);
+}
+
+int rr_batch_read(rr_batch *b)
+{
+    b->first += b->n;
+    b->n = 0;
+    rr_ctx_reset(&b->host);
+    while (b->n < b->cap) {
+        long recno = b->first + b->n;
+        int r = rr_stream_read(b->in, &b->recs[b->n], recno);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        if (rr_stream_expect_stage(&b->recs[b->n], b->stage, recno))
+            return -1;
+        const char *id = rr_record_meta(&b->recs[b->n], "id");
+        if (!id || !*id)
+            return rr_error("record %ld: no \"id\" in the metadata", recno);
+        b->n++;
+    }
+    return b->n;
+}
+
+int rr_batch_error(const rr_batch *b, int i, const char *fmt, ...)
+{
+    char id[64], msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return rr_error("record %ld (id '%s'): %s", b->first + i,
+                    rr_printable(rr_record_meta(&b->recs[i], "id"), id, sizeof id), msg);
+}
+
+static char *shape_str(int ndim, const int64_t *shape, char *buf, size_t n)
+{
+    int len = snprintf(buf, n, "%s", ndim ? "" : "a scalar");
+    for (int d = 0; d < ndim && (size_t)len < n; d++)
+        len += shape[d] < 0 ? snprintf(buf + len, n - (size_t)len, d ? "xN" : "N")
+                            : snprintf(buf + len, n - (size_t)len, d ? "x%lld" : "%lld", (long long)shape[d]);
+    return buf;
+}
+
+int rr_batch_tensor(rr_batch *b, int i, const char *name, rr_dtype want, int ndim, int64_t *shape, void *dst)
+{
+    const rr_record *rec = &b->recs[i];
+    const rr_entry *e = NULL;
+    for (int k = 0; k < rec->nentries && !e; k++)
+        if (strcmp(rec->entries[k].name, name) == 0)
+            e = &rec->entries[k];
+    if (!e)
+        return rr_batch_error(b, i, "no tensor '%s'", name);
+    int fits = e->ndim == ndim;
+    for (int d = 0; d < ndim && fits; d++)
+        fits = shape[d] < 0 || shape[d] == e->shape[d];
+    if (!fits) {
+        char got[128], expected[128];
+        return rr_batch_error(b, i, "tensor '%s' is %s, expected %s (what the model takes)", name,
+                              shape_str(e->ndim, e->shape, got, sizeof got),
+                              shape_str(ndim, shape, expected, sizeof expected));
+    }
+    memcpy(shape, e->shape, (size_t)ndim * sizeof *shape);
+    if (!dst)
+        return 0;
+    rr_tensor *t = rr_entry_to_tensor(&b->host, e, want);
+    if (!t)
+        return rr_batch_error(b, i, "tensor '%s': %s", name, rr_errmsg());
+    memcpy(dst, t->data, rr_tensor_bytes(t));
+    return 0;
+}
+
+const char *rr_batch_meta(const rr_batch *b, int i, const char *key)
+{
+    const char *v = rr_record_meta(&b->recs[i], key);
+    if (!v)
+        rr_batch_error(b, i, "no \"%s\" in the metadata", key);
+    return v;
+}
+
+int rr_batch_meta_int(const rr_batch *b, int i, const char *key, int *out)
+{
+    const char *v = rr_batch_meta(b, i, key);
+    if (!v)
+        return -1;
+    char *end, q[64];
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < 1 || x > 1000000)
+        return rr_batch_error(b, i, "\"%s\" is '%s', not a size in pixels", key, rr_printable(v, q, sizeof q));
+    *out = (int)x;
+    return 0;
+}
+
+int rr_batch_out(const rr_batch *b, int i, const char *stage, rr_record *out)
+{
+    const rr_record *in = &b->recs[i];
+    rr_record_init(out);
+    for (int k = 0; k < in->nmeta; k++)
+        if (rr_record_set_meta(out, in->meta[k].key, in->meta[k].value))
+            return -1;
+    return rr_record_set_meta(out, "stage", stage);
+}
+
+double rr_batch_clock(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int rr_stage_load(rr_mrsnet *m, const char *path, int part, const char *device)
+{
+    rr_device d;
+    if (rr_device_parse(device, &d))
+        return -1;
+    return rr_mrsnet_load(m, path, part, d, 0, 0, NULL);
+}
+
+void rr_stage_progress(void *stream, long records, double seconds)
+{
+    fprintf(stream, "%s: %ld record%s, %.1f s, %.2f records/s\n", rr_cli_prog(), records, records == 1 ? "" : "s",
+            seconds, seconds > 0 ? (double)records / seconds : 0.0);
+}

@@ -1,0 +1,73 @@
+/* What the stage functions of rrsis-encode, rrsis-fuse and rrsis-decode
+ * (and their programs) share: a stream read a batch of records at a time,
+ * the tensors of a record checked against the shapes the model takes, the
+ * records they write, the model's loading, and progress reports.
+ *
+ *   rr_batch b;
+ *   if (rr_batch_init(&b, in, "encoded", 8)) ...
+ *   while ((n = rr_batch_read(&b)) > 0) {
+ *       for (int i = 0; i < n; i++)
+ *           ... rr_batch_tensor(&b, i, "L", RR_F32, 2, shape, dst) ...
+ *   }
+ *   if (n < 0) ... rr_errmsg(): "record 3: stage is 'tokens', expected 'encoded' (...)"
+ *   rr_batch_free(&b);
+ */
+#ifndef RR_PIPELINE_STAGE_H
+#define RR_PIPELINE_STAGE_H
+
+#include <stdio.h>
+
+#include "../io/stream.h"
+#include "../nn/mrsnet.h"
+
+/* Called after every batch with the records written so far and the seconds
+ * since the stage began (the programs print it with --verbose). */
+typedef void (*rr_progress_fn)(void *arg, long records, double seconds);
+
+typedef struct {
+    FILE *in;
+    const char *stage; /* the stage every record must have */
+    int cap;           /* records per batch */
+    rr_record *recs;   /* the batch: recs[0..n) */
+    int n;
+    long first;        /* the number of recs[0] in the stream, from 1 */
+    rr_ctx host;       /* conversions of the entries (reset every batch) */
+} rr_batch;
+
+int rr_batch_init(rr_batch *b, FILE *in, const char *stage, int cap);
+void rr_batch_free(rr_batch *b);
+/* Reads the next batch: up to cap records, each of the stage and with an
+ * id.  Returns how many (0 at the end of the stream), or -1 with a message
+ * that names the record ("record 3: ..."). */
+int rr_batch_read(rr_batch *b);
+
+/* The tensor `name` of record i of the batch: its shape must have ndim
+ * dimensions equal to shape[] where shape[d] >= 0; a -1 takes the tensor's
+ * size (written back).  With dst, the data is then copied there as want
+ * (RR_F32 from any numeric dtype, RR_I32 from the integer ones), so dst
+ * must hold the product of the final shape.  -1 with a message ("record 3
+ * (id '7'): tensor 'L' is 16x20, expected 32xN (what the model takes)"). */
+int rr_batch_tensor(rr_batch *b, int i, const char *name, rr_dtype want, int ndim, int64_t *shape, void *dst);
+/* A metadata value of record i that must be there (else NULL with a
+ * message: "record 3 (id '7'): no \"image\" in the metadata"). */
+const char *rr_batch_meta(const rr_batch *b, int i, const char *key);
+/* A positive integer metadata value of record i (width, height). */
+int rr_batch_meta_int(const rr_batch *b, int i, const char *key, int *out);
+/* A message about record i: "record 3 (id 'x'): " + fmt; returns -1. */
+int rr_batch_error(const rr_batch *b, int i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A new record (out is initialised here) for the next stage: record i's
+ * metadata, its stage replaced. */
+int rr_batch_out(const rr_batch *b, int i, const char *stage, rr_record *out);
+
+/* Seconds on a monotonic clock. */
+double rr_batch_clock(void);
+
+/* For the programs: the given part (RR_PART_*) of the model in the weight
+ * file at path, on the device named by `device` (auto, cpu or cuda). */
+int rr_stage_load(rr_mrsnet *m, const char *path, int part, const char *device);
+/* An rr_progress_fn for --verbose: "PROG: 24 records, 3.1 s, 7.7 records/s"
+ * on the stream arg. */
+void rr_stage_progress(void *stream, long records, double seconds);
+
+#endif
