@@ -19,12 +19,18 @@ int rr_cuda_sync_each_launch(void)
     return v;
 }
 
+/* The library's stream, made once.  Should making it fail, the legacy
+ * default stream (0) serves for good: one stream either way, so the cuBLAS
+ * handle and every launch stay ordered. */
 cudaStream_t rr_cuda_stream(void)
 {
     static cudaStream_t s;
-    static int made;
-    if (!made && cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) == cudaSuccess)
-        made = 1;
+    static int tried;
+    if (!tried) {
+        tried = 1;
+        if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess)
+            s = 0;
+    }
     return s;
 }
 
@@ -112,13 +118,20 @@ extern "C" void *rr_cuda_malloc(size_t bytes)
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes);
     if (e != cudaSuccess) {
-        rr_error("cudaMalloc(%zu) failed: %s", bytes, cudaGetErrorString(e));
+        rr_error("cudaMalloc(&p, %zu) failed: %s (%s:%d)", bytes, cudaGetErrorString(e), __FILE__, __LINE__);
         return NULL;
     }
     return p;
 }
 
-extern "C" void rr_cuda_free(void *p) { cudaFree(p); }
+/* A failed free (a fault left by an earlier kernel, usually) is recorded as
+ * the last error; freeing has no caller to return it to. */
+extern "C" void rr_cuda_free(void *p)
+{
+    cudaError_t e = cudaFree(p);
+    if (e != cudaSuccess)
+        rr_error("cudaFree(p) failed: %s (%s:%d)", cudaGetErrorString(e), __FILE__, __LINE__);
+}
 
 extern "C" int rr_cuda_memset0(void *p, size_t bytes)
 {
