@@ -107,4 +107,16 @@ demo: all
 clean:
 	rm -rf build bin
 
+
+# --- the GPU checks (tests/gpu/README) -------------------------------------------
+# ops_check and golden_gpu, built against the library's objects (the CUDA ones
+# when CUDA=1); tests/gpu/check.sh runs them on a machine with a GPU.
+GPU_TOOLS := $(BUILD)/tests/gpu/ops_check $(BUILD)/tests/gpu/golden_gpu
+$(BUILD)/tests/gpu/ops_check: $(BUILD)/tests/gpu/ops_check.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/tests/gpu/golden_gpu: $(BUILD)/tests/gpu/golden_gpu.o $(BUILD)/tests/unit/golden.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+.PHONY: gpu-check
+gpu-check: $(GPU_TOOLS)
+
 -include $(shell find build -name '*.d' 2>/dev/null)

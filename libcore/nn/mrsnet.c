@@ -84,23 +84,10 @@ rr_tensor *rr_mrsnet_encode_text(rr_ctx *c, const rr_mrsnet *m, rr_tensor *ids, 
 
 rr_tensor *rr_mrsnet_lmask(rr_ctx *c, rr_tensor *mask)
 {
-    if (!mask || mask->dtype != RR_I32 || mask->ndim != 2) {
-        rr_error("the attention mask must be I32 B x N_l");
-        return NULL;
-    }
-    int32_t *host = malloc((size_t)mask->numel * sizeof *host);
-    float *f = malloc((size_t)mask->numel * sizeof *f);
-    rr_tensor *out = NULL;
-    if (host && f && rr_to_host(host, mask) == 0) {
-        for (int64_t i = 0; i < mask->numel; i++)
-            f[i] = host[i] != 0;
-        out = rr_from_host(c, RR_F32, RR_SHAPE(mask->shape[0], mask->shape[1], 1), f);
-    } else if (!host || !f) {
-        rr_error("out of memory");
-    }
-    free(host);
-    free(f);
-    return out;
+    /* A lookup in {0, 1} keeps it on the device and refuses any other value. */
+    static const float values[2] = {0, 1};
+    rr_tensor *table = rr_from_host(c, RR_F32, RR_SHAPE(2, 1), values);
+    return table ? rr_embedding(c, mask, table) : NULL;
 }
 
 rr_tensor *rr_mrsnet_decode(rr_ctx *c, const rr_mrsnet *m, rr_tensor *const d[4], int64_t out_h, int64_t out_w,

@@ -47,7 +47,8 @@ void rr_mrsnet_free(rr_mrsnet *m);
 /* Word features L (B x D_l x N_l) of token ids and their mask (I32 B x N_l);
  * records "text.L". */
 rr_tensor *rr_mrsnet_encode_text(rr_ctx *c, const rr_mrsnet *m, rr_tensor *ids, rr_tensor *mask, rr_trace *tr);
-/* The language mask the fusion modules take: B x N_l x 1, F32 0/1. */
+/* The language mask the fusion modules take: B x N_l x 1, F32 0/1, from the
+ * I32 attention mask (B x N_l). */
 rr_tensor *rr_mrsnet_lmask(rr_ctx *c, rr_tensor *mask);
 /* The logits B x 2 x out_h x out_w from the HFIM outputs D1..D4: the decoder
  * and the bilinear (align_corners) upsampling; records "decoder.out" and
