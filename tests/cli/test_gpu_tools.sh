@@ -1,0 +1,163 @@
+#!/bin/sh
+# The GPU check's tools on a machine without a GPU (tests/gpu/README):
+# tests/gpu/ops_check and golden_gpu compile and link against the library's
+# objects (the CUDA objects of build/cuda when the build has them, which
+# `make` produces wherever nvcc is); ops_check --list names exactly the
+# kernels declared with RR_KERNEL in libcore's headers; ops_check --cpu (the
+# checker run against the CPU twins) passes; golden_gpu's three modes run on
+# the CPU; and, without a GPU, each tool says "no CUDA device" in one line
+# and exits 1, and the model programs fall back to the CPU quietly with
+# --device auto and name it with --verbose.
+# Prints "PASS: name" or "FAIL: name: why" per case; exits 1 on any failure.
+#   UNIT  the unit-test binary of the build to use (make check sets it;
+#         default: build/cuda when nvcc is found, else build/cpu)
+#   BIN   the programs (default bin)
+. tests/cli/lib.sh
+
+NVCC=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+if [ -n "${UNIT:-}" ]; then
+    B=${UNIT%/tests/unit/run-unit}
+elif [ -n "$NVCC" ]; then
+    B=build/cuda
+else
+    B=build/cpu
+fi
+CC=${CC:-cc}
+CFL="-Ilibcore -D_GNU_SOURCE -O1 -std=c11 -fopenmp -Wall -Wextra -Wno-unused-parameter"
+LIBS="-lopenblas -lfftw3f -lfftw3 -lpng -ljpeg -ltiff -lcjson -lutf8proc -lm"
+OBJS=$(ls libcore/*.c libcore/*/*.c | sed "s|^|$B/|; s|\.c\$|.o|")
+if [ -e "$B/libcore/cuda/device.cu.o" ]; then
+    CUDA_HOME=$(dirname "$(dirname "$NVCC")")
+    CFL="$CFL -DRR_WITH_CUDA -I$CUDA_HOME/include"
+    OBJS="$OBJS $(ls libcore/*.cu libcore/*/*.cu 2>/dev/null | sed "s|^|$B/|; s|\.cu\$|.cu.o|")"
+    LIBS="$LIBS -L$CUDA_HOME/lib64 -Wl,-rpath,$CUDA_HOME/lib64 -lcublas -lcufft -lcudart -lstdc++"
+    what="the CUDA objects of $B"
+else
+    what="the CPU objects of $B (no CUDA build)"
+fi
+missing=""
+for o in $OBJS; do [ -e "$o" ] || missing="$missing $o"; done
+
+# --- compile and link -------------------------------------------------------------
+built=0
+if [ -n "$missing" ]; then
+    fail "objects" "not built (run make first):$(echo $missing | cut -c1-300)"
+else
+    ok=1
+    for f in tests/gpu/ops_check tests/gpu/golden_gpu tests/unit/golden; do
+        if $CC $CFL -c "$f.c" -o "$T/$(basename "$f").o" 2>"$T/cc.err"; then
+            pass "compile $f.c"
+        else
+            fail "compile $f.c" "$(head -c 600 "$T/cc.err")"
+            ok=0
+        fi
+    done
+    if [ $ok = 1 ]; then
+        if $CC -fopenmp "$T/ops_check.o" $OBJS $LIBS -o "$T/ops_check" 2>"$T/ld.err"; then
+            pass "link ops_check with $what"
+        else
+            fail "link ops_check" "$(head -c 600 "$T/ld.err")"
+            ok=0
+        fi
+        if $CC -fopenmp "$T/golden_gpu.o" "$T/golden.o" $OBJS $LIBS -o "$T/golden_gpu" 2>"$T/ld.err"; then
+            pass "link golden_gpu with $what"
+        else
+            fail "link golden_gpu" "$(head -c 600 "$T/ld.err")"
+            ok=0
+        fi
+    fi
+    built=$ok
+fi
+
+if [ $built = 1 ]; then
+    # --- every kernel of the headers, and nothing else -------------------------------
+    grep -ho 'RR_KERNEL(rr_[a-z0-9_]*' libcore/*.h libcore/*/*.h | sed 's/^RR_KERNEL(//' | sort -u >"$T/headers"
+    "$T/ops_check" --list | sort >"$T/listed"
+    if [ -s "$T/headers" ] && cmp -s "$T/headers" "$T/listed"; then
+        pass "ops_check --list: the $(lines "$T/headers") kernels of libcore's headers"
+    else
+        fail "ops_check --list" "declared but without a case: $(comm -23 "$T/headers" "$T/listed" | tr '\n' ' ')listed but not declared: $(comm -13 "$T/headers" "$T/listed" | tr '\n' ' ')"
+    fi
+
+    # --- the checker against the CPU twins: every case runs, every output written --
+    "$T/ops_check" --cpu >"$T/self" 2>&1
+    st=$?
+    if [ $st = 0 ] && tail -n1 "$T/self" | grep -q '^ops_check: [0-9]* kernels, [0-9]* cases, 0 failed'; then
+        pass "ops_check --cpu: $(tail -n1 "$T/self" | sed 's/^ops_check: //; s/;.*//')"
+    else
+        fail "ops_check --cpu" "exit $st: $(grep '^FAIL' "$T/self" | head -n5) $(tail -n1 "$T/self")"
+    fi
+
+    # --- golden_gpu's modes on the CPU ---------------------------------------------
+    for args in "parity" "forward --config share/configs/mrsnet-nano.json --runs 2" "train --steps 3 --batch 1"; do
+        # shellcheck disable=SC2086
+        "$T/golden_gpu" $args --device cpu >"$T/g" 2>&1
+        st=$?
+        if [ $st = 0 ] && tail -n1 "$T/g" | grep -q '^golden_gpu: '; then
+            pass "golden_gpu ${args%% *} --device cpu"
+        else
+            fail "golden_gpu ${args%% *} --device cpu" "exit $st: $(grep -v '^golden \|^train: \|^forward: ' "$T/g" | tail -n3)"
+        fi
+    done
+
+    # --- without a GPU: one clear line ------------------------------------------------
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+        echo "SKIP: no-GPU messages (this machine has a GPU)"
+    else
+        for tool in "ops_check" "golden_gpu parity"; do
+            # shellcheck disable=SC2086
+            "$T"/$tool >"$T/out" 2>"$T/err"
+            st=$?
+            if [ $st = 1 ] && [ ! -s "$T/out" ] && [ "$(lines "$T/err")" = 1 ] && grep -q 'no CUDA device' "$T/err"; then
+                pass "$tool without a GPU: $(cat "$T/err")"
+            else
+                fail "$tool without a GPU" "exit $st, stdout '$(head -c 200 "$T/out")', stderr '$(head -c 300 "$T/err")'"
+            fi
+        done
+    fi
+fi
+
+# --- --device on the model programs (without a GPU: auto is the CPU, quietly) ---------
+MODEL=tests/golden/mrsnet-nano/weights.safetensors
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    echo "SKIP: --device auto on the model programs (this machine has a GPU)"
+elif [ -x "$BIN/rrsis-tokenize" ] && [ -x "$BIN/rrsis-encode" ] && [ -x "$BIN/rrsis-fuse" ] &&
+     [ -x "$BIN/rrsis-decode" ] && [ -f "$MODEL" ]; then
+    IMG=tests/golden/pil/bilinear_rgb_13x7_29x31.in.png
+    "$BIN/rrsis-tokenize" 'the small ship' >"$T/tok" 2>/dev/null
+    "$BIN/rrsis-encode" -m "$MODEL" --image "$IMG" --device auto <"$T/tok" >"$T/enc" 2>"$T/e1" &&
+        "$BIN/rrsis-fuse" -m "$MODEL" --device auto <"$T/enc" >"$T/fus" 2>"$T/e2" &&
+        "$BIN/rrsis-decode" -m "$MODEL" --device auto -o "$T/mask.png" <"$T/fus" >/dev/null 2>"$T/e3"
+    st=$?
+    if [ $st = 0 ] && [ ! -s "$T/e1" ] && [ ! -s "$T/e2" ] && [ ! -s "$T/e3" ] && [ -s "$T/mask.png" ]; then
+        pass "--device auto without a GPU: encode | fuse | decode on the CPU, nothing on stderr"
+    else
+        fail "--device auto without a GPU" "exit $st: $(cat "$T/e1" "$T/e2" "$T/e3" | head -c 400)"
+    fi
+    for p in encode fuse decode; do
+        case $p in
+        encode) in=$T/tok extra="--image $IMG" ;;
+        fuse) in=$T/enc extra="" ;;
+        *) in=$T/fus extra="-o $T/m2.png" ;;
+        esac
+        # shellcheck disable=SC2086
+        "$BIN/rrsis-$p" -m "$MODEL" --device auto --verbose $extra <"$in" >/dev/null 2>"$T/v"
+        if grep -q ' on cpu' "$T/v"; then
+            pass "rrsis-$p --device auto --verbose names the CPU"
+        else
+            fail "rrsis-$p --device auto --verbose" "$(head -c 300 "$T/v")"
+        fi
+        # shellcheck disable=SC2086
+        "$BIN/rrsis-$p" -m "$MODEL" --device cuda $extra <"$in" >/dev/null 2>"$T/c"
+        st=$?
+        if [ $st != 0 ] && [ "$(lines "$T/c")" = 1 ] && grep -qi 'cuda' "$T/c"; then
+            pass "rrsis-$p --device cuda without a GPU: one line, exit $st"
+        else
+            fail "rrsis-$p --device cuda without a GPU" "exit $st: $(head -c 300 "$T/c")"
+        fi
+    done
+else
+    echo "SKIP: --device on the model programs (rrsis-tokenize, -encode, -fuse or -decode not built)"
+fi
+
+finish
