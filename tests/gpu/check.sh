@@ -121,11 +121,12 @@ if ls deps/debs/*.deb >/dev/null 2>&1; then
     done
     A=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
     case $A in x86_64-*linux-gnu) A=x86_64-linux-gnu ;; esac
-    INC="$DEPS/usr/include:$DEPS/usr/include/$A:$DEPS/usr/include/$A/openblas-pthread"
-    RUNLIBS="$DEPS/usr/lib/$A:$DEPS/usr/lib/$A/openblas-pthread:$DEPS/lib/$A"
+    INC="$DEPS/usr/include:$DEPS/usr/include/$A:$DEPS/usr/include/$A/openblas-openmp"
+    RUNLIBS="$DEPS/usr/lib/$A:$DEPS/usr/lib/$A/openblas-openmp:$DEPS/lib/$A"
     export CPATH="$INC${CPATH:+:$CPATH}"
     export LIBRARY_PATH="$RUNLIBS${LIBRARY_PATH:+:$LIBRARY_PATH}"
     LDEXTRA="-Wl,-rpath-link,$RUNLIBS"
+    BLASV="OPENBLAS_INC=$DEPS/usr/include/$A/openblas-openmp OPENBLAS_LIB=$DEPS/usr/lib/$A/openblas-openmp"
     if [ -z "$bad" ]; then
         row "deps" ok "$(since "$t")" "$n packages from deps/debs unpacked into $DEPS"
     else
@@ -140,7 +141,7 @@ rr() { LD_LIBRARY_PATH="$RUNLIBS${LD_LIBRARY_PATH:+${RUNLIBS:+:}$LD_LIBRARY_PATH
 # --- 2. the build --------------------------------------------------------------------
 # DEB_BUILD and DEB_TEST empty: make's deps step would otherwise try apt-get.
 t=$(date +%s)
-MAKEV="CUDA=1 DEB_BUILD= DEB_TEST="
+MAKEV="CUDA=1 DEB_BUILD= DEB_TEST= ${BLASV:-}"
 build_ok=0
 if [ -z "$NVCC" ]; then
     row "build" FAIL 0 "no nvcc on this machine"
