@@ -47,7 +47,7 @@ else
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 endif
 
-.PHONY: all deps check fuzz demo clean goldens bench
+.PHONY: all deps check fuzz demo demo-model clean goldens bench
 all: $(PROGS) $(BUILD)/tests/unit/run-unit
 
 # --- dependencies --------------------------------------------------------------
@@ -111,6 +111,10 @@ fuzz: | deps
 
 demo: all
 	@sh tools/demo.sh
+
+# Trains the demo model (an hour at most on 2 cores); share/models/README.
+demo-model: all
+	sh tools/demo-model.sh
 
 clean:
 	rm -rf build bin
