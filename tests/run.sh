@@ -44,7 +44,7 @@ if [ -n "$ASAN_UNIT" ]; then
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 OMP_NUM_THREADS=2 \
         suite unit-asan "$ASAN_UNIT"
 fi
-for t in tests/cli/*.sh; do
+for t in tests/cli/test_*.sh; do
     [ -e "$t" ] || continue
     suite "$(basename "$t" .sh)" sh "$t"
 done
