@@ -74,27 +74,6 @@ typedef struct {
     long sentences, cut;
 } job;
 
-/* The default vocabulary: share/vocab beside bin/ (the source tree), or
- * share/rrsis/vocab (an installed tree). */
-static char *default_vocab(void)
-{
-    static const char *const rel[] = {"/../share/vocab/", "/../share/rrsis/vocab/"};
-    const char *name = "bert-base-uncased.txt";
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        rr_cli_die("cannot find the vocabulary (/proc/self/exe: %s); give --vocab", strerror(errno));
-    exe[n] = 0;
-    *strrchr(exe, '/') = 0;
-    static char path[PATH_MAX + 64];
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s%s%s", exe, rel[i], name);
-        if (access(path, R_OK) == 0)
-            return path;
-    }
-    rr_cli_die("cannot find the vocabulary %s in %s/../share/vocab; give --vocab", name, exe);
-}
-
 /* A failed write ends the program; the check of stdout's close at exit
  * (rr_cli_init) says why, once. */
 static void exit_on_write_error(void)
@@ -311,7 +290,7 @@ int main(int argc, char **argv)
         rr_cli_usage_error("sentences in arguments and --queries exclude each other");
     if (j.format == FORMAT_STREAM)
         rr_cli_refuse_tty(stdout, "the token stream");
-    if (!(j.tok = rr_tokenizer_load(vocab ? vocab : default_vocab(), flags)))
+    if (!(j.tok = rr_tokenizer_load(vocab ? vocab : rr_cli_default_vocab(), flags)))
         rr_cli_die_lib();
     j.ids = malloc(j.max_len * sizeof *j.ids);
     j.mask = malloc(j.max_len * sizeof *j.mask);

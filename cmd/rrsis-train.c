@@ -156,26 +156,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-/* The default vocabulary: share/vocab beside bin/ (the source tree), or
- * share/rrsis/vocab (an installed tree).  NULL when neither has it. */
-static const char *default_vocab(void)
-{
-    static const char *const rel[] = {"/../share/vocab/", "/../share/rrsis/vocab/"};
-    static char path[PATH_MAX + 64];
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return NULL;
-    exe[n] = 0;
-    *strrchr(exe, '/') = 0;
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s%sbert-base-uncased.txt", exe, rel[i]);
-        if (access(path, R_OK) == 0)
-            return path;
-    }
-    return NULL;
-}
-
 static double positive(const char *opt, const char *arg)
 {
     double v = rr_cli_double(opt, arg, 0, 1e30);
@@ -269,8 +249,8 @@ int main(int argc, char **argv)
         rr_cli_usage_error("give --config (or --init with weights that carry one)");
     if (rr_device_parse(device, &o.device))
         rr_cli_usage_error("--device: %s", rr_errmsg());
-    if (!o.vocab && !(o.vocab = default_vocab()))
-        rr_cli_die("cannot find the vocabulary bert-base-uncased.txt in share/vocab beside the program; give --vocab");
+    if (!o.vocab)
+        o.vocab = rr_cli_default_vocab();
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -165,4 +166,31 @@ void rr_cli_close(FILE *f, const char *path)
     }
     if (ferror(f) | fclose(f))
         rr_cli_die("%s: write error: %s", path, strerror(errno));
+}
+
+const char *rr_cli_share_file(const char *rel)
+{
+    static const char *const dirs[] = {"/../share/", "/../share/rrsis/"};
+    static char path[PATH_MAX + 256];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = 0;
+    *strrchr(exe, '/') = 0;
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s%s%s", exe, dirs[i], rel);
+        if (access(path, R_OK) == 0)
+            return path;
+    }
+    return NULL;
+}
+
+const char *rr_cli_default_vocab(void)
+{
+    const char *rel = "vocab/bert-base-uncased.txt";
+    const char *path = rr_cli_share_file(rel);
+    if (!path)
+        rr_cli_die("cannot find the vocabulary share/%s beside the programs; give --vocab", rel);
+    return path;
 }

@@ -52,6 +52,12 @@ FILE *rr_cli_open_write(const char *path);
 void rr_cli_refuse_tty(FILE *f, const char *what);
 /* fwrite that dies on failure (EPIPE ends quietly through SIGPIPE). */
 void rr_cli_write(FILE *f, const void *buf, size_t n);
+/* A data file the programs ship: share/REL beside bin/ (the source tree)
+ * or share/rrsis/REL (an installed tree).  NULL when neither has it. */
+const char *rr_cli_share_file(const char *rel);
+/* The default WordPiece vocabulary (share/vocab/bert-base-uncased.txt);
+ * dies with a hint to give --vocab when it is missing. */
+const char *rr_cli_default_vocab(void);
 /* Flushes and closes a file opened for writing; dies on failure. */
 void rr_cli_close(FILE *f, const char *path);
 

@@ -26,8 +26,7 @@ typedef enum {
 } rr_init;
 
 typedef enum {
-    RR_PARAM_TRAIN = 0,      /* optimised, decayed */
-    RR_PARAM_NO_DECAY = 1,   /* optimised, weight decay 0 (spec §7.2 group 1) */
+    RR_PARAM_TRAIN = 0,      /* optimised (weight decay by name: train/adamw.h, spec §7.2) */
     RR_PARAM_FROZEN = 2,     /* gets a gradient, never updated (BERT embeddings, layers 10-11) */
     RR_PARAM_BUFFER = 4,     /* state, no gradient (running statistics, index tables) */
 } rr_param_kind;
