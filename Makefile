@@ -65,7 +65,7 @@ deps:
 	fi
 
 # Goldens and benchmarks against PyTorch need torch, the fuzz targets clang's libFuzzer.
-goldens: DEB_EXTRA := python3-torch
+goldens: DEB_EXTRA := python3-torch python3-pil
 fuzz: DEB_EXTRA := clang libclang-rt-14-dev
 
 # --- build ---------------------------------------------------------------------
@@ -105,6 +105,14 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 bench: $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 	$(BUILD)/bench/tokenize share/vocab/bert-base-uncased.txt 1000000
+
+# The reference values made with Debian's packages: the network's (PyTorch)
+# and the resizing ones (Pillow).  The tokenizer's and COCO's come from PyPI
+# packages in a throwaway venv: see tools/make_tokenizer_goldens.py and
+# tools/make_coco_goldens.py.
+goldens: | deps
+	$(PYTHON) tools/reference/make_goldens.py --out tests/golden/mrsnet-nano
+	$(PYTHON) tools/make_pil_goldens.py
 
 fuzz: | deps
 	$(MAKE) -C tests/fuzz run
