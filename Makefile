@@ -65,7 +65,7 @@ deps:
 	fi
 
 # Goldens and benchmarks against PyTorch need torch, the fuzz targets clang's libFuzzer.
-goldens: DEB_EXTRA := python3-torch python3-pil
+goldens bench: DEB_EXTRA := python3-torch python3-pil
 fuzz: DEB_EXTRA := clang libclang-rt-14-dev
 
 # --- build ---------------------------------------------------------------------
@@ -95,16 +95,23 @@ $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
 	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart,$(LDLIBS)) -o $@
 
 # --- tests ---------------------------------------------------------------------
-check: all $(ASAN_DIR)/run-unit
-	@PYTHON=$(PYTHON) BIN=bin UNIT=$(BUILD)/tests/unit/run-unit ASAN_UNIT=$(ASAN_DIR)/run-unit sh tests/run.sh
+# tests/tools/: programs that CLI tests run (mrsnet_forward: the mrsnet-b
+# forward against PyTorch, tests/cli/test_mrsnet_b.sh).
+$(BUILD)/tests/tools/mrsnet_forward: $(BUILD)/tests/tools/mrsnet_forward.o $(BUILD)/tests/unit/golden.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+check: all $(ASAN_DIR)/run-unit $(BUILD)/tests/tools/mrsnet_forward
+	@PYTHON=$(PYTHON) BIN=bin UNIT=$(BUILD)/tests/unit/run-unit ASAN_UNIT=$(ASAN_DIR)/run-unit \
+	  MRSNET_FORWARD=$(BUILD)/tests/tools/mrsnet_forward sh tests/run.sh
 
 # Benchmarks print timings (and ratios against PyTorch where they have one);
 # they are never part of make check.
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-bench: $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+bench: $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) | deps
 	$(BUILD)/bench/tokenize share/vocab/bert-base-uncased.txt 1000000
+	PYTHON=$(PYTHON) CPU_FORWARD=$(BUILD)/bench/cpu_forward sh bench/cpu-forward.sh
 
 # The reference values made with Debian's packages: the network's (PyTorch)
 # and the resizing ones (Pillow).  The tokenizer's and COCO's come from PyPI

@@ -2,20 +2,77 @@
 
 #include "../tape.h"
 #include "check.h"
+#include "vmath.h"
+
+/* Elements per task of the parallel loops. */
+#define CHUNK 16384
+
+/* y = f(x) on one chunk: a vectorised loop per activation (tanh keeps libm's
+ * tanhf: 1 - 2 / (e^2x + 1) loses the relative precision near 0). */
+RR_SIMD_CLONES static void act_fwd_chunk(rr_act op, const float *x, float *y, int64_t n)
+{
+    switch (op) {
+    case RR_GELU:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            y[i] = 0.5f * x[i] * (1.0f + rr_verff(x[i] * 0.70710678118654752f));
+        break;
+    case RR_RELU:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0 ? x[i] : 0.0f;
+        break;
+    case RR_SIGMOID:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            y[i] = 1.0f / (1.0f + rr_vexpf(-x[i]));
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = rr_act_value(op, x[i]);
+    }
+}
+
+/* dx += dy f'(x) on one chunk. */
+RR_SIMD_CLONES static void act_bwd_chunk(rr_act op, const float *x, const float *y, const float *dy, float *dx,
+                                         int64_t n)
+{
+    switch (op) {
+    case RR_GELU: /* Φ(x) + x·φ(x) */
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += dy[i] * (0.5f * (1.0f + rr_verff(x[i] * 0.70710678118654752f)) +
+                              x[i] * rr_vexpf(-0.5f * x[i] * x[i]) * 0.39894228040143268f);
+        break;
+    case RR_RELU:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += x[i] > 0 ? dy[i] : 0.0f;
+        break;
+    case RR_SIGMOID:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += dy[i] * rr_act_grad(op, x[i], y[i]);
+    }
+}
 
 int rr_act_fwd_cpu(rr_act op, const float *x, float *y, int64_t n)
 {
 #pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; i++)
-        y[i] = rr_act_value(op, x[i]);
+    for (int64_t i = 0; i < n; i += CHUNK)
+        act_fwd_chunk(op, x + i, y + i, n - i < CHUNK ? n - i : CHUNK);
     return 0;
 }
 
 int rr_act_bwd_cpu(rr_act op, const float *x, const float *y, const float *dy, float *dx, int64_t n)
 {
 #pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; i++)
-        dx[i] += dy[i] * rr_act_grad(op, x[i], y[i]);
+    for (int64_t i = 0; i < n; i += CHUNK)
+        act_bwd_chunk(op, x + i, y + i, dy + i, dx + i, n - i < CHUNK ? n - i : CHUNK);
     return 0;
 }
 

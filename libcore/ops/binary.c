@@ -27,15 +27,53 @@ int rr_bcast_init(rr_bcast *bc, const rr_tensor *a, const rr_tensor *b)
     return 0;
 }
 
-/* Offsets of output element i in a and b. */
-static inline void offsets(const rr_bcast *bc, int64_t i, int64_t *oa, int64_t *ob)
+/* The broadcast with its dimensions merged where both operands allow it
+ * (each operand contiguous across the pair, or broadcast along both) and
+ * dimensions of 1 dropped: the innermost merged dimension, of n elements,
+ * has strides 0 or 1 in a and b, and the others index whole rows. */
+typedef struct {
+    int nd;
+    int64_t shape[RR_MAXDIM], sa[RR_MAXDIM], sb[RR_MAXDIM];
+    int64_t n, rows; /* innermost extent, numel / n */
+} flat_bcast;
+
+static void flatten(const rr_bcast *bc, flat_bcast *f)
+{
+    f->nd = 0;
+    for (int d = 0; d < bc->ndim; d++) {
+        int64_t n = bc->shape[d];
+        if (n == 1)
+            continue;
+        int k = f->nd - 1;
+        if (k >= 0 && f->sa[k] == bc->astride[d] * n && f->sb[k] == bc->bstride[d] * n) {
+            f->shape[k] *= n;
+            f->sa[k] = bc->astride[d];
+            f->sb[k] = bc->bstride[d];
+        } else {
+            f->shape[++k] = n;
+            f->sa[k] = bc->astride[d];
+            f->sb[k] = bc->bstride[d];
+            f->nd++;
+        }
+    }
+    if (f->nd == 0) { /* a single element */
+        f->nd = 1;
+        f->shape[0] = 1;
+        f->sa[0] = f->sb[0] = 0;
+    }
+    f->n = f->shape[f->nd - 1];
+    f->rows = bc->numel / f->n;
+}
+
+/* Offsets in a and b of the first element of row r (the outer dims). */
+static inline void row_offsets(const flat_bcast *f, int64_t r, int64_t *oa, int64_t *ob)
 {
     int64_t ka = 0, kb = 0;
-    for (int d = bc->ndim - 1; d >= 0; d--) {
-        int64_t q = i % bc->shape[d];
-        i /= bc->shape[d];
-        ka += q * bc->astride[d];
-        kb += q * bc->bstride[d];
+    for (int d = f->nd - 2; d >= 0; d--) {
+        int64_t q = r % f->shape[d];
+        r /= f->shape[d];
+        ka += q * f->sa[d];
+        kb += q * f->sb[d];
     }
     *oa = ka;
     *ob = kb;
@@ -51,13 +89,59 @@ static inline float apply(rr_binop op, float x, float y)
     }
 }
 
+/* Elements per task of the parallel loops: a row is cut into tiles so that a
+ * few long rows still spread over the threads. */
+#define TILE 4096
+
+/* out[j] = a[j*sa] op b[j*sb] for j < n, sa and sb 0 or 1: one loop per case
+ * and op, so that each vectorises. */
+#define ROW_LOOP(EXPR)                                      \
+    do {                                                    \
+        if (sa && sb)                                       \
+            for (int64_t j = 0; j < n; j++)                 \
+                o[j] = EXPR(x[j], y[j]);                    \
+        else if (sa) {                                      \
+            float yv = y[0];                                \
+            for (int64_t j = 0; j < n; j++)                 \
+                o[j] = EXPR(x[j], yv);                      \
+        } else if (sb) {                                    \
+            float xv = x[0];                                \
+            for (int64_t j = 0; j < n; j++)                 \
+                o[j] = EXPR(xv, y[j]);                      \
+        } else {                                            \
+            float v = EXPR(x[0], y[0]);                     \
+            for (int64_t j = 0; j < n; j++)                 \
+                o[j] = v;                                   \
+        }                                                   \
+    } while (0)
+#define OP_ADD(u, v) ((u) + (v))
+#define OP_SUB(u, v) ((u) - (v))
+#define OP_MUL(u, v) ((u) * (v))
+#define OP_DIV(u, v) ((u) / (v))
+
+static void row_fwd(rr_binop op, const float *x, const float *y, float *o, int64_t n, int sa, int sb)
+{
+    switch (op) {
+    case RR_ADD: ROW_LOOP(OP_ADD); break;
+    case RR_SUB: ROW_LOOP(OP_SUB); break;
+    case RR_MUL: ROW_LOOP(OP_MUL); break;
+    default: ROW_LOOP(OP_DIV); break;
+    }
+}
+
 int rr_binary_fwd_cpu(rr_binop op, const float *a, const float *b, float *out, const rr_bcast *bc)
 {
+    if (bc->numel == 0)
+        return 0;
+    flat_bcast f;
+    flatten(bc, &f);
+    int64_t n = f.n, per_row = (n + TILE - 1) / TILE;
+    int sa = f.sa[f.nd - 1] != 0, sb = f.sb[f.nd - 1] != 0;
 #pragma omp parallel for if (bc->numel > 32768)
-    for (int64_t i = 0; i < bc->numel; i++) {
-        int64_t oa, ob;
-        offsets(bc, i, &oa, &ob);
-        out[i] = apply(op, a[oa], b[ob]);
+    for (int64_t t = 0; t < f.rows * per_row; t++) {
+        int64_t r = t / per_row, j0 = t % per_row * TILE, len = n - j0 < TILE ? n - j0 : TILE, oa, ob;
+        row_offsets(&f, r, &oa, &ob);
+        row_fwd(op, a + oa + (sa ? j0 : 0), b + ob + (sb ? j0 : 0), out + r * n + j0, len, sa, sb);
     }
     return 0;
 }
@@ -73,21 +157,124 @@ static inline void partials(rr_binop op, float x, float y, float *pa, float *pb)
     }
 }
 
+/* The partial derivative of out with respect to operand `which` (0: a, 1: b)
+ * at the pair (x, y). */
+static inline float partial(rr_binop op, int which, float x, float y)
+{
+    float pa, pb;
+    partials(op, x, y, &pa, &pb);
+    return which ? pb : pa;
+}
+
+/* g[j] += dy[j] * d(out)/d(operand `which`) for j in [j0, j0 + len), x and y
+ * the operands' rows (strides sa, sb of 0 or 1).  The partial is 1, -1 or the
+ * other operand for add, sub and mul: loops that vectorise. */
+static void accum_row(rr_binop op, int which, const float *x, const float *y, const float *dy, float *g,
+                      int64_t j0, int64_t len, int sa, int sb)
+{
+    int64_t j1 = j0 + len;
+    if (op == RR_ADD || (op == RR_SUB && !which)) {
+        for (int64_t j = j0; j < j1; j++)
+            g[j] += dy[j];
+    } else if (op == RR_SUB) {
+        for (int64_t j = j0; j < j1; j++)
+            g[j] -= dy[j];
+    } else if (op == RR_MUL && (which ? sa : sb)) {
+        const float *o = which ? x : y;
+        for (int64_t j = j0; j < j1; j++)
+            g[j] += dy[j] * o[j];
+    } else if (op == RR_MUL) {
+        float v = which ? x[0] : y[0];
+        for (int64_t j = j0; j < j1; j++)
+            g[j] += dy[j] * v;
+    } else {
+        for (int64_t j = j0; j < j1; j++)
+            g[j] += dy[j] * partial(op, which, x[sa ? j : 0], y[sb ? j : 0]);
+    }
+}
+
+/* acc + the terms dy[j] * partial for j < n, added one by one in order. */
+static float accum_sum(rr_binop op, int which, const float *x, const float *y, const float *dy, int64_t n,
+                       int sa, int sb, float acc)
+{
+    for (int64_t j = 0; j < n; j++)
+        acc += dy[j] * partial(op, which, x[sa ? j : 0], y[sb ? j : 0]);
+    return acc;
+}
+
+/* Accumulates dout * d(out)/d(operand `which`) into its gradient g.  Every
+ * gradient element sums its terms one by one in the order of the output
+ * elements, as a serial loop over the output would (deterministic, whatever
+ * the thread count); only different elements go to different threads.  The
+ * output rows that reach the same row of the operand (over its broadcast
+ * outer dims: `members`) are walked in order inside one task; the tasks are
+ * the operand's distinct rows (`groups`), times tiles of the innermost dim
+ * when the operand has that dim. */
+static void grad_into(rr_binop op, int which, const float *a, const float *b, const float *dout, float *g,
+                      const flat_bcast *f)
+{
+    const int64_t *sg = which ? f->sb : f->sa;
+    int kept[RR_MAXDIM], bcast[RR_MAXDIM], nk = 0, nbc = 0;
+    int64_t groups = 1, members = 1;
+    for (int d = 0; d < f->nd - 1; d++) {
+        if (sg[d]) {
+            kept[nk++] = d;
+            groups *= f->shape[d];
+        } else {
+            bcast[nbc++] = d;
+            members *= f->shape[d];
+        }
+    }
+    int64_t n = f->n;
+    int inner = sg[f->nd - 1] != 0, sa = f->sa[f->nd - 1] != 0, sb = f->sb[f->nd - 1] != 0;
+    /* Narrow tiles when rows are summed, so that there are tasks to share. */
+    int64_t tile = !inner ? n : members > 1 ? 64 : TILE, per_group = (n + tile - 1) / tile;
+#pragma omp parallel for if (f->rows * n > 32768)
+    for (int64_t t = 0; t < groups * per_group; t++) {
+        int64_t gi = t / per_group, j0 = t % per_group * tile, len = n - j0 < tile ? n - j0 : tile;
+        int64_t idx[RR_MAXDIM] = {0}; /* outer indices of the current output row */
+        for (int k = nk - 1; k >= 0; k--) {
+            idx[kept[k]] = gi % f->shape[kept[k]];
+            gi /= f->shape[kept[k]];
+        }
+        float acc = 0, *gr = NULL;
+        for (int64_t m = 0; m < members; m++) {
+            int64_t r = 0, oa = 0, ob = 0;
+            for (int d = 0; d < f->nd - 1; d++) {
+                r = r * f->shape[d] + idx[d];
+                oa += idx[d] * f->sa[d];
+                ob += idx[d] * f->sb[d];
+            }
+            if (!gr) { /* the same operand row for every member */
+                gr = g + (which ? ob : oa);
+                acc = gr[0];
+            }
+            if (inner)
+                accum_row(op, which, a + oa, b + ob, dout + r * n, gr, j0, len, sa, sb);
+            else
+                acc = accum_sum(op, which, a + oa, b + ob, dout + r * n, n, sa, sb, acc);
+            for (int k = nbc - 1; k >= 0; k--) { /* the next member: an odometer */
+                if (++idx[bcast[k]] < f->shape[bcast[k]])
+                    break;
+                idx[bcast[k]] = 0;
+            }
+        }
+        if (!inner)
+            gr[0] = acc;
+    }
+}
+
 int rr_binary_bwd_cpu(rr_binop op, const float *a, const float *b, const float *dout, float *da,
                       float *db, const rr_bcast *bc)
 {
-    /* Serial in output order: a broadcast input sums over several output
-     * elements, and a fixed order keeps the result deterministic. */
-    for (int64_t i = 0; i < bc->numel; i++) {
-        int64_t oa, ob;
-        float pa, pb;
-        offsets(bc, i, &oa, &ob);
-        partials(op, a[oa], b[ob], &pa, &pb);
-        if (da)
-            da[oa] += dout[i] * pa;
-        if (db)
-            db[ob] += dout[i] * pb;
-    }
+    if (bc->numel == 0)
+        return 0;
+    flat_bcast f;
+    flatten(bc, &f);
+    if (da)
+        grad_into(op, 0, a, b, dout, da, &f);
+    if (db)
+        grad_into(op, 1, a, b, dout, db, &f);
     return 0;
 }
 

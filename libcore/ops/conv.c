@@ -1,9 +1,11 @@
 #include "conv.h"
 
 #include <cblas.h>
+#include <string.h>
 
 #include "../tape.h"
 #include "check.h"
+#include "vmath.h"
 
 /* The column workspace of one call is at most this many floats (64 MiB):
  * a 3x3 convolution of 640 channels at 120x120 (the decoder, spec §4.1)
@@ -24,9 +26,23 @@ static inline int64_t tap(int64_t o, int t, int stride, int pad, int dil, int64_
     return i >= 0 && i < size ? i : -1;
 }
 
+/* The output positions o in [0, n) whose input o*stride + off lies in
+ * [0, size): [*lo, *hi). */
+static void valid_range(int64_t off, int stride, int64_t size, int64_t n, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t b = size - 1 - off < 0 ? 0 : (size - 1 - off) / stride + 1;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
 /* Columns of one sample xb for output positions p0 .. p0+n-1:
  * cols[(ci*kh*kw + i*kw + j)*n + q] = xb[ci, oh*sh-ph+i*dh, ow*sw-pw+j*dw]
- * (0 in the padding), where p0+q = oh*Wo + ow. */
+ * (0 in the padding), where p0+q = oh*Wo + ow.  Each column row is built a
+ * run of output positions at a time (one output row): zeros, a copy of the
+ * input row (strided by sw), zeros. */
 static void im2col(const float *xb, float *cols, const rr_conv2d_geom *g, int64_t p0, int64_t n)
 {
     int kk = g->kh * g->kw;
@@ -37,10 +53,28 @@ static void im2col(const float *xb, float *cols, const rr_conv2d_geom *g, int64_
         int i = (int)(r % kk) / g->kw, j = (int)(r % kk) % g->kw;
         const float *xc = xb + ci * g->H * g->W;
         float *col = cols + r * n;
-        for (int64_t q = 0; q < n; q++) {
-            int64_t ih = tap((p0 + q) / g->Wo, i, g->sh, g->ph, g->dh, g->H);
-            int64_t iw = tap((p0 + q) % g->Wo, j, g->sw, g->pw, g->dw, g->W);
-            col[q] = ih >= 0 && iw >= 0 ? xc[ih * g->W + iw] : 0.0f;
+        int64_t lo, hi, off = (int64_t)j * g->dw - g->pw;
+        valid_range(off, g->sw, g->W, g->Wo, &lo, &hi);
+        for (int64_t q = 0; q < n;) {
+            int64_t oh = (p0 + q) / g->Wo, ow0 = (p0 + q) % g->Wo;
+            int64_t len = g->Wo - ow0 < n - q ? g->Wo - ow0 : n - q, ow1 = ow0 + len;
+            int64_t ih = tap(oh, i, g->sh, g->ph, g->dh, g->H);
+            float *dst = col + q - ow0; /* indexed by ow */
+            int64_t a = ih < 0 ? ow1 : lo > ow0 ? (lo < ow1 ? lo : ow1) : ow0;
+            int64_t b = ih < 0 ? ow1 : hi < ow1 ? (hi > a ? hi : a) : ow1;
+            for (int64_t ow = ow0; ow < a; ow++)
+                dst[ow] = 0.0f;
+            if (b > a) {
+                const float *src = xc + ih * g->W + off;
+                if (g->sw == 1)
+                    memcpy(dst + a, src + a, (size_t)(b - a) * sizeof *dst);
+                else
+                    for (int64_t ow = a; ow < b; ow++)
+                        dst[ow] = src[ow * g->sw];
+            }
+            for (int64_t ow = b; ow < ow1; ow++)
+                dst[ow] = 0.0f;
+            q += len;
         }
     }
 }
@@ -56,11 +90,54 @@ static void col2im_add(const float *cols, float *dxb, const rr_conv2d_geom *g, i
         for (int t = 0; t < kk; t++) {
             int i = t / g->kw, j = t % g->kw;
             const float *col = cols + (ci * kk + t) * n;
-            for (int64_t q = 0; q < n; q++) {
-                int64_t ih = tap((p0 + q) / g->Wo, i, g->sh, g->ph, g->dh, g->H);
-                int64_t iw = tap((p0 + q) % g->Wo, j, g->sw, g->pw, g->dw, g->W);
-                if (ih >= 0 && iw >= 0)
-                    dxc[ih * g->W + iw] += col[q];
+            int64_t lo, hi, off = (int64_t)j * g->dw - g->pw;
+            valid_range(off, g->sw, g->W, g->Wo, &lo, &hi);
+            for (int64_t q = 0; q < n;) {
+                int64_t oh = (p0 + q) / g->Wo, ow0 = (p0 + q) % g->Wo;
+                int64_t len = g->Wo - ow0 < n - q ? g->Wo - ow0 : n - q, ow1 = ow0 + len;
+                int64_t ih = tap(oh, i, g->sh, g->ph, g->dh, g->H);
+                int64_t a = lo > ow0 ? lo : ow0, b = hi < ow1 ? hi : ow1;
+                if (ih >= 0 && b > a) {
+                    const float *src = col + q - ow0; /* indexed by ow */
+                    float *dst = dxc + ih * g->W + off;
+                    if (g->sw == 1)
+                        for (int64_t ow = a; ow < b; ow++)
+                            dst[ow] += src[ow];
+                    else
+                        for (int64_t ow = a; ow < b; ow++)
+                            dst[ow * g->sw] += src[ow];
+                }
+                q += len;
+            }
+        }
+    }
+}
+
+/* One output plane of a direct (one input channel per group) convolution:
+ * yc = bias + the taps in (i, j) order, each added over a run of the row
+ * that needs no bounds checks (y never aliases x: the rows vectorise). */
+RR_SIMD_CLONES static void direct_plane(const float *xc, const float *wc, float b, float *yc, const rr_conv2d_geom *g)
+{
+    for (int64_t oh = 0; oh < g->Ho; oh++) {
+        float *yr = yc + oh * g->Wo;
+        for (int64_t ow = 0; ow < g->Wo; ow++)
+            yr[ow] = b;
+        for (int i = 0; i < g->kh; i++) {
+            int64_t ih = tap(oh, i, g->sh, g->ph, g->dh, g->H);
+            if (ih < 0)
+                continue;
+            for (int j = 0; j < g->kw; j++) {
+                int64_t lo, hi, off = (int64_t)j * g->dw - g->pw;
+                valid_range(off, g->sw, g->W, g->Wo, &lo, &hi);
+                const float *xr = xc + ih * g->W + off;
+                float wv = wc[i * g->kw + j];
+                if (g->sw == 1)
+#pragma omp simd
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * xr[ow];
+                else
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * xr[ow * g->sw];
             }
         }
     }
@@ -71,25 +148,37 @@ static void direct_fwd(const float *x, const float *w, const float *bias, float 
     int64_t mult = g->Cout / g->groups, HW = g->H * g->W, P = g->Ho * g->Wo;
 #pragma omp parallel for collapse(2) if (g->B * g->Cout * P > 16384)
     for (int64_t b = 0; b < g->B; b++)
-        for (int64_t co = 0; co < g->Cout; co++) {
-            const float *xc = x + (b * g->Cin + co / mult) * HW, *wc = w + co * g->kh * g->kw;
-            float *yc = y + (b * g->Cout + co) * P;
-            for (int64_t oh = 0; oh < g->Ho; oh++)
-                for (int64_t ow = 0; ow < g->Wo; ow++) {
-                    float s = bias ? bias[co] : 0.0f;
-                    for (int i = 0; i < g->kh; i++) {
-                        int64_t ih = tap(oh, i, g->sh, g->ph, g->dh, g->H);
-                        if (ih < 0)
-                            continue;
-                        for (int j = 0; j < g->kw; j++) {
-                            int64_t iw = tap(ow, j, g->sw, g->pw, g->dw, g->W);
-                            if (iw >= 0)
-                                s += wc[i * g->kw + j] * xc[ih * g->W + iw];
-                        }
-                    }
-                    yc[oh * g->Wo + ow] = s;
-                }
-        }
+        for (int64_t co = 0; co < g->Cout; co++)
+            direct_plane(x + (b * g->Cin + co / mult) * HW, w + co * g->kh * g->kw, bias ? bias[co] : 0.0f,
+                         y + (b * g->Cout + co) * P, g);
+}
+
+/* sum over ow in [lo, hi) of dy[ow] x[ow * stride], in double. */
+RR_SIMD_CLONES static double row_dot(const float *dyr, const float *xr, int64_t lo, int64_t hi, int stride)
+{
+    double s = 0;
+    if (stride == 1) {
+#pragma omp simd reduction(+ : s)
+        for (int64_t ow = lo; ow < hi; ow++)
+            s += (double)dyr[ow] * xr[ow];
+    } else {
+        for (int64_t ow = lo; ow < hi; ow++)
+            s += (double)dyr[ow] * xr[ow * stride];
+    }
+    return s;
+}
+
+/* dx[ow * stride] += w dy[ow] over ow in [lo, hi) (dx never aliases dy). */
+RR_SIMD_CLONES static void row_axpy(float *dxr, const float *dyr, float wv, int64_t lo, int64_t hi, int stride)
+{
+    if (stride == 1) {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ow++)
+            dxr[ow] += wv * dyr[ow];
+    } else {
+        for (int64_t ow = lo; ow < hi; ow++)
+            dxr[ow * stride] += wv * dyr[ow];
+    }
 }
 
 static void direct_bwd(const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -103,6 +192,8 @@ static void direct_bwd(const float *x, const float *w, const float *dy, float *d
         for (int64_t co = 0; co < g->Cout; co++)
             for (int t = 0; t < kk; t++) {
                 int i = t / g->kw, j = t % g->kw;
+                int64_t lo, hi, off = (int64_t)j * g->dw - g->pw;
+                valid_range(off, g->sw, g->W, g->Wo, &lo, &hi);
                 double s = 0;
                 for (int64_t b = 0; b < g->B; b++) {
                     const float *xc = x + (b * g->Cin + co / mult) * HW, *dyc = dy + (b * g->Cout + co) * P;
@@ -110,11 +201,7 @@ static void direct_bwd(const float *x, const float *w, const float *dy, float *d
                         int64_t ih = tap(oh, i, g->sh, g->ph, g->dh, g->H);
                         if (ih < 0)
                             continue;
-                        for (int64_t ow = 0; ow < g->Wo; ow++) {
-                            int64_t iw = tap(ow, j, g->sw, g->pw, g->dw, g->W);
-                            if (iw >= 0)
-                                s += (double)dyc[oh * g->Wo + ow] * xc[ih * g->W + iw];
-                        }
+                        s += row_dot(dyc + oh * g->Wo, xc + ih * g->W + off, lo, hi, g->sw);
                     }
                 }
                 dw[co * kk + t] += (float)s;
@@ -133,12 +220,11 @@ static void direct_bwd(const float *x, const float *w, const float *dy, float *d
                             int64_t ih = tap(oh, i, g->sh, g->ph, g->dh, g->H);
                             if (ih < 0)
                                 continue;
-                            for (int64_t ow = 0; ow < g->Wo; ow++)
-                                for (int j = 0; j < g->kw; j++) {
-                                    int64_t iw = tap(ow, j, g->sw, g->pw, g->dw, g->W);
-                                    if (iw >= 0)
-                                        dxc[ih * g->W + iw] += wc[i * g->kw + j] * dyc[oh * g->Wo + ow];
-                                }
+                            for (int j = 0; j < g->kw; j++) {
+                                int64_t lo, hi, off = (int64_t)j * g->dw - g->pw;
+                                valid_range(off, g->sw, g->W, g->Wo, &lo, &hi);
+                                row_axpy(dxc + ih * g->W + off, dyc + oh * g->Wo, wc[i * g->kw + j], lo, hi, g->sw);
+                            }
                         }
                 }
             }

@@ -4,75 +4,135 @@
 
 #include "../tape.h"
 #include "check.h"
+#include "vmath.h"
 
 /* --- row norms: layer norm and instance norm -------------------------------- */
 
-/* The weight index of element j of row r. */
-static inline int64_t row_widx(int64_t r, int64_t j, int64_t channels) { return channels ? r % channels : j; }
+/* One row of d elements: its mean and 1/std (sums in double), then
+ * y = (x - mean) rstd w + b, w and b per column (wcol) or one value each. */
+RR_SIMD_CLONES static void norm_row(const float *xr, float *yr, int64_t d, float eps, const float *w, const float *b,
+                                    int wcol, float *mean, float *rstd)
+{
+    double s = 0, v = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < d; j++)
+        s += xr[j];
+    double mu = s / d;
+#pragma omp simd reduction(+ : v)
+    for (int64_t j = 0; j < d; j++)
+        v += (xr[j] - mu) * (xr[j] - mu);
+    float m = (float)mu, rs = (float)(1.0 / sqrt(v / d + eps));
+    *mean = m;
+    *rstd = rs;
+    if (wcol && w && b) {
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++)
+            yr[j] = (xr[j] - m) * rs * w[j] + b[j];
+    } else if (wcol) {
+        for (int64_t j = 0; j < d; j++)
+            yr[j] = (xr[j] - m) * rs * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
+    } else {
+        float wv = w ? *w : 1.0f, bv = b ? *b : 0.0f;
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++)
+            yr[j] = (xr[j] - m) * rs * wv + bv;
+    }
+}
 
 int rr_row_norm_fwd_cpu(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
                         int64_t rows, int64_t d, int64_t channels, float eps)
 {
 #pragma omp parallel for if (rows * d > 32768)
     for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * d;
-        double s = 0, v = 0;
-        for (int64_t j = 0; j < d; j++)
-            s += xr[j];
-        double mu = s / d;
-        for (int64_t j = 0; j < d; j++)
-            v += (xr[j] - mu) * (xr[j] - mu);
-        float m = (float)mu, rs = (float)(1.0 / sqrt(v / d + eps));
-        mean[r] = m;
-        rstd[r] = rs;
-        for (int64_t j = 0; j < d; j++) {
-            int64_t k = row_widx(r, j, channels);
-            y[r * d + j] = (xr[j] - m) * rs * (w ? w[k] : 1.0f) + (b ? b[k] : 0.0f);
-        }
+        int64_t k = channels ? r % channels : 0; /* instance norm: row r's channel */
+        norm_row(x + r * d, y + r * d, d, eps, w ? w + k : NULL, b ? b + k : NULL, !channels, mean + r, rstd + r);
     }
     return 0;
 }
 
+/* dx += rstd (g - mean(g) - x̂ mean(g x̂)) over one row, g = dy w (w per
+ * column, one value, or NULL for 1). */
+RR_SIMD_CLONES static void norm_row_bwd(const float *xr, const float *dyr, float *dxr, int64_t d, const float *w,
+                                        int wcol, float mean, float rstd)
+{
+    double sg = 0, sgx = 0;
+    float wv = w && !wcol ? *w : 1.0f;
+    const float *wc = wcol ? w : NULL;
+    if (wc) {
+#pragma omp simd reduction(+ : sg, sgx)
+        for (int64_t j = 0; j < d; j++) {
+            float g = dyr[j] * wc[j];
+            sg += g;
+            sgx += g * (xr[j] - mean) * rstd;
+        }
+    } else {
+#pragma omp simd reduction(+ : sg, sgx)
+        for (int64_t j = 0; j < d; j++) {
+            float g = dyr[j] * wv;
+            sg += g;
+            sgx += g * (xr[j] - mean) * rstd;
+        }
+    }
+    float mg = (float)(sg / d), mgx = (float)(sgx / d);
+    if (wc) {
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++)
+            dxr[j] += rstd * (dyr[j] * wc[j] - mg - (xr[j] - mean) * rstd * mgx);
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++)
+            dxr[j] += rstd * (dyr[j] * wv - mg - (xr[j] - mean) * rstd * mgx);
+    }
+}
+
+/* Columns per task of the layer norm's weight gradient. */
+#define WCOLS 16
+
 int rr_row_norm_bwd_cpu(const float *x, const float *w, const float *mean, const float *rstd, const float *dy,
                         float *dx, float *dw, float *db, int64_t rows, int64_t d, int64_t channels)
 {
-    /* dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)) with g = dy ⊙ w, per row. */
     if (dx) {
 #pragma omp parallel for if (rows * d > 32768)
         for (int64_t r = 0; r < rows; r++) {
-            const float *xr = x + r * d, *dyr = dy + r * d;
-            double sg = 0, sgx = 0;
-            for (int64_t j = 0; j < d; j++) {
-                float g = dyr[j] * (w ? w[row_widx(r, j, channels)] : 1.0f);
-                sg += g;
-                sgx += g * (xr[j] - mean[r]) * rstd[r];
-            }
-            float mg = (float)(sg / d), mgx = (float)(sgx / d);
-            for (int64_t j = 0; j < d; j++) {
-                float g = dyr[j] * (w ? w[row_widx(r, j, channels)] : 1.0f);
-                float xh = (xr[j] - mean[r]) * rstd[r];
-                dx[r * d + j] += rstd[r] * (g - mg - xh * mgx);
-            }
+            int64_t k = channels ? r % channels : 0;
+            norm_row_bwd(x + r * d, dy + r * d, dx + r * d, d, w ? w + k : NULL, !channels, mean[r], rstd[r]);
         }
     }
     if (!dw && !db)
         return 0;
-    /* dw = Σ dy ⊙ x̂ and db = Σ dy over the elements each weight scales: a
-     * column over all rows (layer norm), or every row of a channel. */
-    int64_t nw = channels ? channels : d, per = channels ? rows / channels : rows;
+    /* dw = Σ dy ⊙ x̂ and db = Σ dy over the elements each weight scales, rows
+     * in order.  Layer norm: a column over all rows, WCOLS columns per task
+     * (one cache line of each row); instance norm: every row of a channel. */
+    if (!channels) {
 #pragma omp parallel for if (rows * d > 32768)
-    for (int64_t k = 0; k < nw; k++) {
+        for (int64_t k0 = 0; k0 < d; k0 += WCOLS) {
+            int64_t n = d - k0 < WCOLS ? d - k0 : WCOLS;
+            double sw[WCOLS] = {0}, sb[WCOLS] = {0};
+            for (int64_t r = 0; r < rows; r++) {
+                const float *xr = x + r * d + k0, *dyr = dy + r * d + k0;
+                for (int64_t j = 0; j < n; j++) {
+                    sw[j] += (double)dyr[j] * ((xr[j] - mean[r]) * rstd[r]);
+                    sb[j] += dyr[j];
+                }
+            }
+            for (int64_t j = 0; j < n; j++) {
+                if (dw)
+                    dw[k0 + j] += (float)sw[j];
+                if (db)
+                    db[k0 + j] += (float)sb[j];
+            }
+        }
+        return 0;
+    }
+#pragma omp parallel for if (rows * d > 32768)
+    for (int64_t k = 0; k < channels; k++) {
         double sw = 0, sb = 0;
-        for (int64_t q = 0; q < per; q++) {
-            /* layer norm: element k of row q; instance norm: all of row q·channels + k */
-            int64_t r = channels ? q * channels + k : q;
-            int64_t j0 = channels ? 0 : k, j1 = channels ? d : k + 1;
-            for (int64_t j = j0; j < j1; j++) {
+        for (int64_t r = k; r < rows; r += channels)
+            for (int64_t j = 0; j < d; j++) {
                 int64_t i = r * d + j;
                 sw += (double)dy[i] * ((x[i] - mean[r]) * rstd[r]);
                 sb += dy[i];
             }
-        }
         if (dw)
             dw[k] += (float)sw;
         if (db)

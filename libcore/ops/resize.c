@@ -1,6 +1,7 @@
 #include "resize.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "../tape.h"
 #include "check.h"
@@ -24,41 +25,69 @@ static inline void source(int64_t o, int64_t in, int64_t out, int align_corners,
     *l1 = fminf(fmaxf(src - (float)i, 0.0f), 1.0f);
 }
 
+/* One axis's mapping for every output index, computed once per call. */
+typedef struct {
+    int64_t i0, i1;
+    float l1;
+} axis_tap;
+
+static axis_tap *axis_table(int64_t in, int64_t out, int align_corners)
+{
+    axis_tap *t = malloc((size_t)(out > 0 ? out : 1) * sizeof *t);
+    if (!t) {
+        rr_error("resize: out of memory");
+        return NULL;
+    }
+    for (int64_t o = 0; o < out; o++)
+        source(o, in, out, align_corners, &t[o].i0, &t[o].i1, &t[o].l1);
+    return t;
+}
+
 int rr_resize_bilinear_fwd_cpu(const float *x, float *y, const rr_resize_geom *g)
 {
+    axis_tap *th = axis_table(g->H, g->Ho, g->align_corners), *tw = axis_table(g->W, g->Wo, g->align_corners);
+    if (!th || !tw) {
+        free(th);
+        free(tw);
+        return -1;
+    }
     int64_t rows = g->planes * g->Ho;
 #pragma omp parallel for if (rows * g->Wo > 65536)
     for (int64_t r = 0; r < rows; r++) {
-        int64_t oh = r % g->Ho, h0, h1;
-        float lh;
-        source(oh, g->H, g->Ho, g->align_corners, &h0, &h1, &lh);
-        const float *x0 = x + (r / g->Ho * g->H + h0) * g->W, *x1 = x0 + (h1 - h0) * g->W;
+        const axis_tap *h = th + r % g->Ho;
+        float lh = h->l1;
+        const float *x0 = x + (r / g->Ho * g->H + h->i0) * g->W, *x1 = x0 + (h->i1 - h->i0) * g->W;
         for (int64_t ow = 0; ow < g->Wo; ow++) {
-            int64_t w0, w1;
-            float lw;
-            source(ow, g->W, g->Wo, g->align_corners, &w0, &w1, &lw);
+            int64_t w0 = tw[ow].i0, w1 = tw[ow].i1;
+            float lw = tw[ow].l1;
             y[r * g->Wo + ow] =
                 (1 - lh) * ((1 - lw) * x0[w0] + lw * x0[w1]) + lh * ((1 - lw) * x1[w0] + lw * x1[w1]);
         }
     }
+    free(th);
+    free(tw);
     return 0;
 }
 
 int rr_resize_bilinear_bwd_cpu(const float *dy, float *dx, const rr_resize_geom *g)
 {
+    axis_tap *th = axis_table(g->H, g->Ho, g->align_corners), *tw = axis_table(g->W, g->Wo, g->align_corners);
+    if (!th || !tw) {
+        free(th);
+        free(tw);
+        return -1;
+    }
     /* One thread per plane scatters its outputs in order: deterministic. */
 #pragma omp parallel for if (g->planes * g->Ho * g->Wo > 16384)
     for (int64_t pl = 0; pl < g->planes; pl++) {
         float *dxp = dx + pl * g->H * g->W;
         const float *dyp = dy + pl * g->Ho * g->Wo;
         for (int64_t oh = 0; oh < g->Ho; oh++) {
-            int64_t h0, h1;
-            float lh;
-            source(oh, g->H, g->Ho, g->align_corners, &h0, &h1, &lh);
+            int64_t h0 = th[oh].i0, h1 = th[oh].i1;
+            float lh = th[oh].l1;
             for (int64_t ow = 0; ow < g->Wo; ow++) {
-                int64_t w0, w1;
-                float lw, d = dyp[oh * g->Wo + ow];
-                source(ow, g->W, g->Wo, g->align_corners, &w0, &w1, &lw);
+                int64_t w0 = tw[ow].i0, w1 = tw[ow].i1;
+                float lw = tw[ow].l1, d = dyp[oh * g->Wo + ow];
                 dxp[h0 * g->W + w0] += (1 - lh) * (1 - lw) * d;
                 dxp[h0 * g->W + w1] += (1 - lh) * lw * d;
                 dxp[h1 * g->W + w0] += lh * (1 - lw) * d;
@@ -66,6 +95,8 @@ int rr_resize_bilinear_bwd_cpu(const float *dy, float *dx, const rr_resize_geom 
             }
         }
     }
+    free(th);
+    free(tw);
     return 0;
 }
 

@@ -54,30 +54,115 @@ rr_copy_map rr_copy_map_inverse(const rr_copy_map *m)
     return r;
 }
 
-int rr_copy_strided_cpu(const float *src, float *dst, const rr_copy_map *m, int accumulate)
+/* The map with dimensions of 1 dropped and neighbours merged where both src
+ * and dst run contiguously across them (fewer, longer loops). */
+static void coalesce(const rr_copy_map *m, rr_copy_map *f)
 {
-    if (m->numel == 0)
+    *f = *m;
+    f->ndim = 0;
+    for (int d = 0; d < m->ndim; d++) {
+        int64_t n = m->shape[d];
+        if (n == 1)
+            continue;
+        int k = f->ndim - 1;
+        if (k >= 0 && f->sstride[k] == m->sstride[d] * n && f->dstride[k] == m->dstride[d] * n) {
+            f->shape[k] *= n;
+        } else {
+            k = f->ndim++;
+            f->shape[k] = n;
+        }
+        f->sstride[k] = m->sstride[d];
+        f->dstride[k] = m->dstride[d];
+    }
+    if (f->ndim == 0) { /* one element */
+        f->ndim = 1;
+        f->shape[0] = 1;
+        f->sstride[0] = f->dstride[0] = 0;
+    }
+}
+
+/* Offsets of index q of the dims other than skip0 and skip1 (q in their
+ * row-major order). */
+static inline void outer_offsets(const rr_copy_map *m, int64_t q, int skip0, int skip1, int64_t *s, int64_t *d)
+{
+    *s = m->soff;
+    *d = m->doff;
+    for (int k = m->ndim - 1; k >= 0; k--) {
+        if (k == skip0 || k == skip1)
+            continue;
+        int64_t i = q % m->shape[k];
+        q /= m->shape[k];
+        *s += i * m->sstride[k];
+        *d += i * m->dstride[k];
+    }
+}
+
+/* Side of the square tiles of a transposing copy; elements per task of the
+ * other copies. */
+#define TILE 32
+#define RUN 8192
+
+int rr_copy_strided_cpu(const float *src, float *dst, const rr_copy_map *map, int accumulate)
+{
+    if (map->numel == 0)
         return 0;
-    /* One row of the last dimension per iteration; rows never share a dst
-     * element (the map is injective), so they run in parallel. */
-    int last = m->ndim - 1;
+    rr_copy_map f;
+    coalesce(map, &f);
+    const rr_copy_map *m = &f;
+    int last = m->ndim - 1, p = -1;
     int64_t inner = m->shape[last], rows = m->numel / inner;
     int64_t ss = m->sstride[last], ds = m->dstride[last];
+    /* dst contiguous along the last dim, src along another one: a transpose,
+     * copied by TILE x TILE tiles so that both sides stay in cache. */
+    if (ds == 1 && ss != 1)
+        for (int k = 0; k < last; k++)
+            if (m->sstride[k] == 1 && m->shape[k] > 1)
+                p = k;
+    if (p >= 0) {
+        int64_t np = m->shape[p], bp = (np + TILE - 1) / TILE, bl = (inner + TILE - 1) / TILE;
+        int64_t outer = rows / np, dp = m->dstride[p];
 #pragma omp parallel for if (m->numel > 32768)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t s = m->soff, d = m->doff, q = r;
-        for (int k = last - 1; k >= 0; k--) {
-            int64_t i = q % m->shape[k];
-            q /= m->shape[k];
-            s += i * m->sstride[k];
-            d += i * m->dstride[k];
+        for (int64_t t = 0; t < outer * bp * bl; t++) {
+            int64_t s0, d0;
+            outer_offsets(m, t / (bp * bl), p, last, &s0, &d0);
+            int64_t i0 = t / bl % bp * TILE, j0 = t % bl * TILE;
+            int64_t i1 = i0 + TILE < np ? i0 + TILE : np, j1 = j0 + TILE < inner ? j0 + TILE : inner;
+            for (int64_t i = i0; i < i1; i++) {
+                const float *sr = src + s0 + i;
+                float *dr = dst + d0 + i * dp;
+                if (accumulate)
+                    for (int64_t j = j0; j < j1; j++)
+                        dr[j] += sr[j * ss];
+                else
+                    for (int64_t j = j0; j < j1; j++)
+                        dr[j] = sr[j * ss];
+            }
         }
-        if (accumulate)
-            for (int64_t j = 0; j < inner; j++)
-                dst[d + j * ds] += src[s + j * ss];
-        else
-            for (int64_t j = 0; j < inner; j++)
-                dst[d + j * ds] = src[s + j * ss];
+        return 0;
+    }
+    /* Runs of up to RUN elements of a row of the last dimension per task;
+     * tasks never share a dst element (the map is injective), so they run in
+     * parallel. */
+    int64_t per_row = (inner + RUN - 1) / RUN;
+#pragma omp parallel for if (m->numel > 32768)
+    for (int64_t t = 0; t < rows * per_row; t++) {
+        int64_t s, d, j0 = t % per_row * RUN, n = inner - j0 < RUN ? inner - j0 : RUN;
+        outer_offsets(m, t / per_row, last, last, &s, &d);
+        const float *sr = src + s + j0 * ss;
+        float *dr = dst + d + j0 * ds;
+        if (ss == 1 && ds == 1) {
+            if (accumulate)
+                for (int64_t j = 0; j < n; j++)
+                    dr[j] += sr[j];
+            else
+                memcpy(dr, sr, (size_t)n * sizeof *dr);
+        } else if (accumulate) {
+            for (int64_t j = 0; j < n; j++)
+                dr[j * ds] += sr[j * ss];
+        } else {
+            for (int64_t j = 0; j < n; j++)
+                dr[j * ds] = sr[j * ss];
+        }
     }
     return 0;
 }
@@ -422,18 +507,42 @@ rr_tensor *rr_pad(rr_ctx *c, rr_tensor *x, const int64_t *pads, int npairs, floa
 
 /* --- roll ---------------------------------------------------------------------- */
 
+/* dst[i] (+)= src[j] for n contiguous elements. */
+static void copy_run(const float *src, float *dst, int64_t n, int accumulate)
+{
+    if (accumulate)
+        for (int64_t i = 0; i < n; i++)
+            dst[i] += src[i];
+    else
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+}
+
 int rr_roll_f32_cpu(const float *src, float *dst, const rr_roll_map *m, int accumulate)
 {
+    if (m->numel == 0)
+        return 0;
+    /* The dims after the last shifted one (L) are copied whole; each row of
+     * dim L is two contiguous runs, [0, n - shift) of the source to
+     * [shift, n) and the rest to [0, shift). */
+    int L = m->ndim - 1;
+    while (L > 0 && m->shift[L] == 0)
+        L--;
+    int64_t inner = 1, n = m->shape[L], sh = m->shift[L];
+    for (int d = L + 1; d < m->ndim; d++)
+        inner *= m->shape[d];
+    int64_t rows = m->numel / (n * inner);
 #pragma omp parallel for if (m->numel > 32768)
-    for (int64_t i = 0; i < m->numel; i++) {
-        int64_t q = i, s = 0, stride = 1;
-        for (int d = m->ndim - 1; d >= 0; d--) {
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t q = r, s = 0, stride = n * inner;
+        for (int d = L - 1; d >= 0; d--) {
             int64_t k = q % m->shape[d] - m->shift[d];
             q /= m->shape[d];
             s += (k < 0 ? k + m->shape[d] : k) * stride;
             stride *= m->shape[d];
         }
-        dst[i] = accumulate ? dst[i] + src[s] : src[s];
+        float *dr = dst + r * n * inner;
+        copy_run(src + s, dr + sh * inner, (n - sh) * inner, accumulate);
+        copy_run(src + s + (n - sh) * inner, dr, sh * inner, accumulate);
     }
     return 0;
 }

@@ -5,32 +5,107 @@
 #include "../tape.h"
 #include "binary.h"
 #include "check.h"
+#include "vmath.h"
+
+/* Columns per task when the softmax axis is not the last (inner > 1): the
+ * rows of a block of columns are walked together, contiguous in memory. */
+#define COLS 256
+
+/* One row of n contiguous logits (inner = 1).  The sum in double, as the
+ * column version's. */
+RR_SIMD_CLONES static void softmax_row(const float *z, float *y, int64_t n)
+{
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < n; j++)
+        m = z[j] > m ? z[j] : m;
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; j++) {
+        float e = rr_vexpf(z[j] - m);
+        y[j] = e;
+        s += e;
+    }
+    float inv = (float)(1.0 / s);
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        y[j] *= inv;
+}
+
+/* w columns (stride inner between the n rows) of one outer slice. */
+RR_SIMD_CLONES static void softmax_cols(const float *z, float *y, int64_t n, int64_t inner, int64_t w)
+{
+    float m[COLS];
+    double s[COLS];
+    for (int64_t k = 0; k < w; k++) {
+        m[k] = -INFINITY;
+        s[k] = 0;
+    }
+    for (int64_t j = 0; j < n; j++)
+#pragma omp simd
+        for (int64_t k = 0; k < w; k++)
+            m[k] = z[j * inner + k] > m[k] ? z[j * inner + k] : m[k];
+    for (int64_t j = 0; j < n; j++)
+#pragma omp simd
+        for (int64_t k = 0; k < w; k++) {
+            float e = rr_vexpf(z[j * inner + k] - m[k]);
+            y[j * inner + k] = e;
+            s[k] += e;
+        }
+    for (int64_t k = 0; k < w; k++)
+        m[k] = (float)(1.0 / s[k]); /* m now holds 1 / sum */
+    for (int64_t j = 0; j < n; j++)
+#pragma omp simd
+        for (int64_t k = 0; k < w; k++)
+            y[j * inner + k] *= m[k];
+}
 
 int rr_softmax_fwd_cpu(const float *z, float *y, int64_t outer, int64_t n, int64_t inner)
 {
-#pragma omp parallel for if (outer * inner > 256)
-    for (int64_t r = 0; r < outer * inner; r++) {
-        const float *zr = z + (r / inner) * n * inner + r % inner;
-        float *yr = y + (r / inner) * n * inner + r % inner;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < n; j++)
-            m = fmaxf(m, zr[j * inner]);
-        double s = 0;
-        for (int64_t j = 0; j < n; j++) {
-            float e = expf(zr[j * inner] - m);
-            yr[j * inner] = e;
-            s += e;
-        }
-        float inv = (float)(1.0 / s);
-        for (int64_t j = 0; j < n; j++)
-            yr[j * inner] *= inv;
+    if (inner == 1) {
+#pragma omp parallel for if (outer * n > 16384)
+        for (int64_t r = 0; r < outer; r++)
+            softmax_row(z + r * n, y + r * n, n);
+        return 0;
+    }
+    int64_t blocks = (inner + COLS - 1) / COLS;
+#pragma omp parallel for if (outer * n * inner > 16384)
+    for (int64_t t = 0; t < outer * blocks; t++) {
+        int64_t o = t / blocks, k0 = t % blocks * COLS, off = o * n * inner + k0;
+        softmax_cols(z + off, y + off, n, inner, inner - k0 < COLS ? inner - k0 : COLS);
     }
     return 0;
+}
+
+/* dz = y (dy - sum_j dy_j y_j) over one row (inner = 1), or set when not
+ * accumulating. */
+RR_SIMD_CLONES static void softmax_bwd_row(const float *y, const float *dy, float *dz, int64_t n, int accumulate)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; j++)
+        s += (double)dy[j] * y[j];
+    float sf = (float)s;
+    if (accumulate) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            dz[j] += y[j] * (dy[j] - sf);
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            dz[j] = y[j] * (dy[j] - sf);
+    }
 }
 
 int rr_softmax_bwd_cpu(const float *y, const float *dy, float *dz, int64_t outer, int64_t n, int64_t inner,
                        int accumulate)
 {
+    if (inner == 1) {
+#pragma omp parallel for if (outer * n > 16384)
+        for (int64_t r = 0; r < outer; r++)
+            softmax_bwd_row(y + r * n, dy + r * n, dz + r * n, n, accumulate);
+        return 0;
+    }
 #pragma omp parallel for if (outer * inner > 256)
     for (int64_t r = 0; r < outer * inner; r++) {
         int64_t base = (r / inner) * n * inner + r % inner;
