@@ -1,5 +1,6 @@
 #include "ctx.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -13,8 +14,26 @@ void rr_ctx_init(rr_ctx *c, rr_device d)
     rr_arena_init(&c->data, d, 0);
 }
 
+struct rr_const_entry {
+    rr_const_entry *next;
+    rr_dtype dtype;
+    int ndim;
+    int64_t shape[RR_MAXDIM];
+    size_t bytes;
+    uint64_t hash;
+    void *host; /* the contents, to tell uploads with the same hash apart */
+    void *data; /* on the context's device */
+};
+
 void rr_ctx_free(rr_ctx *c)
 {
+    for (rr_const_entry *e = c->consts, *next; e; e = next) {
+        next = e->next;
+        rr_dev_free(c->device, e->data);
+        free(e->host);
+        free(e);
+    }
+    c->consts = NULL;
     rr_arena_free(&c->meta);
     rr_arena_free(&c->data);
     c->last = NULL;
@@ -51,6 +70,56 @@ rr_tensor *rr_from_host(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, c
     rr_tensor *x = rr_new(c, t, ndim, shape);
     if (x && rr_dev_memcpy(x->device, x->data, RR_CPU, src, rr_tensor_bytes(x)) != 0)
         return NULL;
+    return x;
+}
+
+/* FNV-1a over the bytes. */
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+rr_tensor *rr_const(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const void *src)
+{
+    rr_tensor *x = rr_tensor_wrap(&c->meta, c->device, t, ndim, shape, NULL);
+    if (!x)
+        return NULL;
+    size_t bytes = rr_tensor_bytes(x);
+    uint64_t h = hash_bytes(src, bytes);
+    rr_const_entry *e;
+    for (e = c->consts; e; e = e->next)
+        if (e->hash == h && e->dtype == t && e->ndim == ndim && e->bytes == bytes &&
+            !memcmp(e->shape, shape, (size_t)ndim * sizeof *shape) && !memcmp(e->host, src, bytes))
+            break;
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e || !(e->host = malloc(bytes ? bytes : 1))) {
+            free(e);
+            rr_error("out of memory");
+            return NULL;
+        }
+        if (!(e->data = rr_dev_malloc(c->device, bytes ? bytes : 1)) ||
+            rr_dev_memcpy(c->device, e->data, RR_CPU, src, bytes)) {
+            if (e->data)
+                rr_dev_free(c->device, e->data);
+            free(e->host);
+            free(e);
+            return NULL;
+        }
+        memcpy(e->host, src, bytes);
+        e->dtype = t;
+        e->ndim = ndim;
+        memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
+        e->bytes = bytes;
+        e->hash = h;
+        e->next = c->consts;
+        c->consts = e;
+    }
+    x->data = e->data;
     return x;
 }
 

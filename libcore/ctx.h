@@ -15,6 +15,7 @@
 #include "tensor.h"
 
 typedef struct rr_node rr_node;
+typedef struct rr_const_entry rr_const_entry;
 
 typedef struct rr_ctx {
     rr_device device;
@@ -26,6 +27,7 @@ typedef struct rr_ctx {
     long nnodes;
     uint64_t seed;       /* dropout stream */
     uint64_t rng_offset; /* elements of the stream used so far */
+    rr_const_entry *consts; /* rr_const's uploads; kept across resets */
 } rr_ctx;
 
 void rr_ctx_init(rr_ctx *c, rr_device d);
@@ -42,6 +44,12 @@ rr_tensor *rr_new_like(rr_ctx *c, const rr_tensor *src);
 rr_tensor *rr_zeros_like(rr_ctx *c, const rr_tensor *src);
 /* Copies a host array into a new tensor on the context's device. */
 rr_tensor *rr_from_host(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const void *src);
+/* A constant made on the host (a mask, an index table, a scalar): the
+ * context keeps it on its device across resets.  The first call with this
+ * dtype, shape and contents uploads it; later calls find that upload and copy
+ * nothing, so a training step's forward makes no host-to-device copy for its
+ * constants (issue 7).  Ops never write to it; rr_ctx_free frees it. */
+rr_tensor *rr_const(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const void *src);
 /* Copies a tensor's data to host memory (n bytes at most). */
 int rr_to_host(void *dst, const rr_tensor *t);
 /* A copy of t in context c (possibly another device). */

@@ -94,10 +94,35 @@ int rr_dev_memset0(rr_device d, void *p, size_t bytes)
     return 0;
 }
 
+int rr_dev_sync(rr_device d)
+{
+#ifdef RR_WITH_CUDA
+    if (d == RR_CUDA)
+        return rr_cuda_sync();
+#endif
+    if (d == RR_CUDA)
+        return rr_error("CUDA memory used in a build without CUDA");
+    return 0;
+}
+
+static _Atomic long n_to_device, n_to_host;
+
+void rr_dev_transfers(long *to_device, long *to_host)
+{
+    *to_device = n_to_device;
+    *to_host = n_to_host;
+}
+
 int rr_dev_memcpy(rr_device dst_dev, void *dst, rr_device src_dev, const void *src, size_t bytes)
 {
     if (bytes == 0)
         return 0;
+    if (dst_dev != src_dev) {
+        if (dst_dev == RR_CUDA)
+            n_to_device++;
+        else
+            n_to_host++;
+    }
 #ifdef RR_WITH_CUDA
     if (dst_dev == RR_CUDA || src_dev == RR_CUDA)
         return rr_cuda_memcpy(dst_dev == RR_CUDA, dst, src_dev == RR_CUDA, src, bytes);

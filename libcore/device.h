@@ -28,6 +28,14 @@ void rr_dev_free(rr_device d, void *p);
 int rr_dev_memset0(rr_device d, void *p, size_t bytes);
 /* Copies between any two devices. */
 int rr_dev_memcpy(rr_device dst_dev, void *dst, rr_device src_dev, const void *src, size_t bytes);
+/* The copies between the host and a device so far, each way: tests count
+ * them around training steps (issue 7: a step copies its inputs in and its
+ * loss out, nothing else). */
+void rr_dev_transfers(long *to_device, long *to_host);
+/* Waits for the work queued on the device and reports a fault that a kernel
+ * found in its inputs meanwhile (cuda/common.cuh); a copy to the host does
+ * the same. */
+int rr_dev_sync(rr_device d);
 
 #ifdef RR_WITH_CUDA
 /* Implemented in cuda/device.cu. */
@@ -37,6 +45,7 @@ void *rr_cuda_malloc(size_t bytes);
 void rr_cuda_free(void *p);
 int rr_cuda_memset0(void *p, size_t bytes);
 int rr_cuda_memcpy(int dst_on_gpu, void *dst, int src_on_gpu, const void *src, size_t bytes);
+int rr_cuda_sync(void);
 /* TF32 tensor-core GEMMs on (default, unless RRSIS_TF32=0) or off. */
 void rr_cuda_set_tf32(int on);
 #endif

@@ -144,7 +144,62 @@ extern "C" int rr_cuda_memcpy(int dst_on_gpu, void *dst, int src_on_gpu, const v
     cudaMemcpyKind k = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                   : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
     RR_CUDA(cudaMemcpyAsync(dst, src, bytes, k, rr_cuda_stream()));
-    if (!dst_on_gpu) /* the host reads it next */
+    if (!dst_on_gpu) { /* the host reads it next; the kernels before it have run */
         RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));
+        return rr_cuda_faults_check();
+    }
+    return 0;
+}
+
+extern "C" int rr_cuda_sync(void)
+{
+    RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));
+    return rr_cuda_faults_check();
+}
+
+/* The fault slots (common.cuh): host memory the device writes directly;
+ * all ones is an empty slot.  The messages take the value, then the position. */
+static volatile unsigned long long *fault_slots;
+static const char *const fault_messages[RR_FAULT_KINDS] = {
+    "embedding: id %d at position %llu is outside the table",        /* RR_FAULT_EMBEDDING */
+    "cross_entropy: target value %d at index %llu is not 0 or 1",    /* RR_FAULT_CE_TARGET */
+    "dice: target value %d at index %llu is not 0 or 1",             /* RR_FAULT_DICE_TARGET */
+};
+
+unsigned long long *rr_cuda_fault_slot(int kind)
+{
+    if (!fault_slots) {
+        void *p = NULL;
+        cudaError_t e = cudaHostAlloc(&p, RR_FAULT_KINDS * sizeof *fault_slots, cudaHostAllocMapped);
+        if (e != cudaSuccess) {
+            rr_error("cudaHostAlloc(&p, %zu, cudaHostAllocMapped) failed: %s (%s:%d)",
+                     RR_FAULT_KINDS * sizeof *fault_slots, cudaGetErrorString(e), __FILE__, __LINE__);
+            return NULL;
+        }
+        fault_slots = (volatile unsigned long long *)p;
+        for (int i = 0; i < RR_FAULT_KINDS; i++)
+            fault_slots[i] = ~0ull;
+    }
+    void *dev = NULL;
+    cudaError_t e = cudaHostGetDevicePointer(&dev, (void *)(fault_slots + kind), 0);
+    if (e != cudaSuccess) {
+        rr_error("cudaHostGetDevicePointer(&dev, slot, 0) failed: %s (%s:%d)", cudaGetErrorString(e), __FILE__,
+                 __LINE__);
+        return NULL;
+    }
+    return (unsigned long long *)dev;
+}
+
+extern "C" int rr_cuda_faults_check(void)
+{
+    if (!fault_slots)
+        return 0;
+    for (int i = 0; i < RR_FAULT_KINDS; i++) {
+        unsigned long long v = fault_slots[i];
+        if (v != ~0ull) {
+            fault_slots[i] = ~0ull;
+            return rr_error(fault_messages[i], (int32_t)(uint32_t)v, v >> 32);
+        }
+    }
     return 0;
 }

@@ -131,8 +131,8 @@ rr_tensor *rr_bert_fwd(rr_ctx *c, const rr_bert *m, rr_tensor *ids, rr_tensor *m
         host[i] = (int32_t)i;
     /* position ids 0..N-1 and token types 0, shared by the batch (N x D
      * embeddings broadcast over B) */
-    rr_tensor *pos = rr_from_host(c, RR_I32, RR_SHAPE(n), host);
-    rr_tensor *type = rr_from_host(c, RR_I32, RR_SHAPE(n), host + n);
+    rr_tensor *pos = rr_const(c, RR_I32, RR_SHAPE(n), host);
+    rr_tensor *type = rr_const(c, RR_I32, RR_SHAPE(n), host + n);
     free(host);
     if (!pos || !type)
         return NULL;
@@ -143,7 +143,7 @@ rr_tensor *rr_bert_fwd(rr_ctx *c, const rr_bert *m, rr_tensor *ids, rr_tensor *m
      * mask in the table {-10000, 0}: it stays on the device, and a mask value
      * other than 0 or 1 is an error. */
     static const float ext_table[2] = {-10000.0f, 0.0f};
-    rr_tensor *table = rr_from_host(c, RR_F32, RR_SHAPE(2, 1), ext_table);
+    rr_tensor *table = rr_const(c, RR_F32, RR_SHAPE(2, 1), ext_table);
     rr_tensor *ext = rr_reshape(c, rr_embedding(c, mask, table), RR_SHAPE(b, 1, 1, n));
     if (!ext)
         return NULL;

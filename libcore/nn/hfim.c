@@ -107,7 +107,7 @@ static rr_tensor *l2_normalize(rr_ctx *c, rr_tensor *x, float eps)
     rr_tensor *z = rr_concat(c, 2, (rr_tensor *[]){x, rr_scale(c, x, -1.0f)}, -1);
     rr_tensor *u = rr_slice(c, rr_layer_norm(c, z, NULL, NULL, 1e-30f), -1, 0, len, 1);
     rr_tensor *n = rr_scale(c, rr_sum(c, rr_mul(c, x, u), 1, (int[]){-1}, 1), (float)(1.0 / sqrt((double)len)));
-    rr_tensor *e = rr_from_host(c, RR_F32, RR_SHAPE(1), &eps);
+    rr_tensor *e = rr_const(c, RR_F32, RR_SHAPE(1), &eps);
     return rr_div(c, x, rr_add(c, rr_relu(c, rr_sub(c, n, e)), e));
 }
 

@@ -93,8 +93,8 @@ static rr_tensor *selfconj_fix(rr_ctx *c, rr_tensor *z, int64_t h, int64_t w)
             keep[im] = 0.0f;
             zero[im] = 0.0f;
         }
-    rr_tensor *tk = rr_from_host(c, RR_F32, RR_SHAPE(h, w, 2), keep);
-    rr_tensor *tz = rr_from_host(c, RR_F32, RR_SHAPE(h, w, 2), zero);
+    rr_tensor *tk = rr_const(c, RR_F32, RR_SHAPE(h, w, 2), keep);
+    rr_tensor *tz = rr_const(c, RR_F32, RR_SHAPE(h, w, 2), zero);
     free(host);
     if (!tk || !tz)
         return NULL;
@@ -183,8 +183,8 @@ static rr_tensor *cma_fwd(rr_ctx *c, const rr_cma *m, rr_tensor *x, rr_tensor *l
 {
     int64_t b = x->shape[0], n = x->shape[2], nl = l->shape[2], hd = m->c / m->heads;
     float consts[2] = {1.0f, -m->mask_value};
-    rr_tensor *one = rr_from_host(c, RR_F32, RR_SHAPE(1), &consts[0]);
-    rr_tensor *neg = rr_from_host(c, RR_F32, RR_SHAPE(1), &consts[1]);
+    rr_tensor *one = rr_const(c, RR_F32, RR_SHAPE(1), &consts[0]);
+    rr_tensor *neg = rr_const(c, RR_F32, RR_SHAPE(1), &consts[1]);
 
     rr_tensor *vproj = rr_dropout(c, rr_gelu(c, rr_conv1d_m_fwd(c, &m->vis_project, x)), m->dropout);
     rr_tensor *q = rr_instance_norm1d(c, rr_conv1d_m_fwd(c, &m->f_query, vproj), NULL, NULL, m->eps);

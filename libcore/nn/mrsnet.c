@@ -86,7 +86,7 @@ rr_tensor *rr_mrsnet_lmask(rr_ctx *c, rr_tensor *mask)
 {
     /* A lookup in {0, 1} keeps it on the device and refuses any other value. */
     static const float values[2] = {0, 1};
-    rr_tensor *table = rr_from_host(c, RR_F32, RR_SHAPE(2, 1), values);
+    rr_tensor *table = rr_const(c, RR_F32, RR_SHAPE(2, 1), values);
     return table ? rr_embedding(c, mask, table) : NULL;
 }
 

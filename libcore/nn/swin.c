@@ -189,7 +189,7 @@ rr_tensor *rr_swin_shift_mask(rr_ctx *c, int64_t hp, int64_t wp, int64_t window,
             for (int64_t j = 0; j < n; j++)
                 mw[i * n + j] = label[i] == label[j] ? 0.0f : value;
     }
-    t = rr_from_host(c, RR_F32, RR_SHAPE(nh * nw, 1, n, n), mask);
+    t = rr_const(c, RR_F32, RR_SHAPE(nh * nw, 1, n, n), mask);
 done:
     free(mask);
     free(label);

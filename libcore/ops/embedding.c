@@ -9,15 +9,14 @@ int rr_embedding_fwd_cpu(const int32_t *ids, int64_t n, const float *table, int6
 {
     for (int64_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= V)
-            return rr_error("embedding: id %d at position %lld is outside [0, %lld)", ids[i], (long long)i,
-                            (long long)V);
+            return rr_error("embedding: id %d at position %lld is outside the table", ids[i], (long long)i);
 #pragma omp parallel for if (n * D > 65536)
     for (int64_t i = 0; i < n; i++)
         memcpy(out + i * D, table + ids[i] * D, (size_t)D * sizeof *out);
     return 0;
 }
 
-int rr_embedding_bwd_cpu(const int32_t *ids, int64_t n, const float *dout, int64_t D, float *dtable)
+int rr_embedding_bwd_cpu(const int32_t *ids, int64_t n, const float *dout, int64_t V, int64_t D, float *dtable)
 {
     /* Each thread owns a block of columns and walks the ids in order, so a
      * row repeated in ids accumulates in a fixed order without races. */
@@ -27,6 +26,8 @@ int rr_embedding_bwd_cpu(const int32_t *ids, int64_t n, const float *dout, int64
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t j0 = blk * COLS, j1 = j0 + COLS < D ? j0 + COLS : D;
         for (int64_t i = 0; i < n; i++) {
+            if (ids[i] < 0 || ids[i] >= V) /* the forward has failed on it */
+                continue;
             float *row = dtable + ids[i] * D;
             const float *g = dout + i * D;
             for (int64_t j = j0; j < j1; j++)
@@ -42,7 +43,7 @@ static int embedding_backward(rr_ctx *c, rr_node *n)
     if (!gt)
         return -1;
     return RR_BACKEND(table->device, rr_embedding_bwd, rr_i32(ids), ids->numel, rr_f32(n->out->grad),
-                      table->shape[1], rr_f32(gt));
+                      table->shape[0], table->shape[1], rr_f32(gt));
 }
 
 rr_tensor *rr_embedding(rr_ctx *c, rr_tensor *ids, rr_tensor *table)

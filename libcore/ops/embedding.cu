@@ -5,10 +5,10 @@ extern "C" {
 #include "embedding.h"
 }
 
-/* The first position holding an id out of range (all ones: none). */
-__device__ static unsigned long long bad_pos;
-
-__global__ static void gather(const int32_t *ids, int64_t n, const float *table, int64_t V, int64_t D, float *out)
+/* An id out of range gives a row of zeros and a fault (common.cuh): no
+ * wait here, the error comes at the next synchronisation. */
+__global__ static void gather(const int32_t *ids, int64_t n, const float *table, int64_t V, int64_t D, float *out,
+                              unsigned long long *fault)
 {
     RR_GRID_STRIDE(k, n * D)
     {
@@ -16,7 +16,7 @@ __global__ static void gather(const int32_t *ids, int64_t n, const float *table,
         int32_t id = ids[i];
         if (id < 0 || id >= V) {
             if (j == 0)
-                atomicMin(&bad_pos, (unsigned long long)i);
+                rr_fault_store(fault, i, id);
             out[k] = 0;
         } else {
             out[k] = table[id * D + j];
@@ -24,39 +24,33 @@ __global__ static void gather(const int32_t *ids, int64_t n, const float *table,
     }
 }
 
-/* The check needs the answer on the host: this waits for the gather. */
 extern "C" int rr_embedding_fwd_cuda(const int32_t *ids, int64_t n, const float *table, int64_t V, int64_t D,
                                      float *out)
 {
-    cudaStream_t s = rr_cuda_stream();
-    unsigned long long none = ~0ull, pos;
-    RR_CUDA(cudaMemcpyToSymbolAsync(bad_pos, &none, sizeof none, 0, cudaMemcpyHostToDevice, s));
-    gather<<<rr_blocks(n * D), 256, 0, s>>>(ids, n, table, V, D, out);
+    unsigned long long *fault = rr_cuda_fault_slot(RR_FAULT_EMBEDDING);
+    if (!fault)
+        return -1;
+    gather<<<rr_blocks(n * D), 256, 0, rr_cuda_stream()>>>(ids, n, table, V, D, out, fault);
     RR_LAUNCHED();
-    RR_CUDA(cudaMemcpyFromSymbolAsync(&pos, bad_pos, sizeof pos, 0, cudaMemcpyDeviceToHost, s));
-    RR_CUDA(cudaStreamSynchronize(s));
-    if (pos != none) {
-        int32_t id;
-        RR_CUDA(cudaMemcpyAsync(&id, ids + pos, sizeof id, cudaMemcpyDeviceToHost, s));
-        RR_CUDA(cudaStreamSynchronize(s));
-        return rr_error("embedding: id %d at position %llu is outside [0, %lld)", id, pos, (long long)V);
-    }
     return 0;
 }
 
 /* One thread per column, walking the ids in order: deterministic, no atomics. */
-__global__ static void scatter_add(const int32_t *ids, int64_t n, const float *dout, int64_t D, float *dtable)
+__global__ static void scatter_add(const int32_t *ids, int64_t n, const float *dout, int64_t V, int64_t D,
+                                   float *dtable)
 {
     RR_GRID_STRIDE(j, D)
     {
         for (int64_t i = 0; i < n; i++)
-            dtable[ids[i] * D + j] += dout[i * D + j];
+            if (ids[i] >= 0 && ids[i] < V)
+                dtable[ids[i] * D + j] += dout[i * D + j];
     }
 }
 
-extern "C" int rr_embedding_bwd_cuda(const int32_t *ids, int64_t n, const float *dout, int64_t D, float *dtable)
+extern "C" int rr_embedding_bwd_cuda(const int32_t *ids, int64_t n, const float *dout, int64_t V, int64_t D,
+                                     float *dtable)
 {
-    scatter_add<<<rr_blocks(D), 256, 0, rr_cuda_stream()>>>(ids, n, dout, D, dtable);
+    scatter_add<<<rr_blocks(D), 256, 0, rr_cuda_stream()>>>(ids, n, dout, V, D, dtable);
     RR_LAUNCHED();
     return 0;
 }

@@ -4,9 +4,7 @@
 
 #include "../tape.h"
 #include "check.h"
-
-/* The smoothing constant of RMSIN's Dice (spec §7.1). */
-#define DICE_EPS 1e-6
+#include "loss_combine.h"
 
 static inline int32_t target_at(const void *t, int i32, int64_t i)
 {
@@ -29,16 +27,6 @@ static inline void softmax2(const float *x, int64_t n, int64_t i, float *p0, flo
     float d = x[n + i] - x[i];
     *p1 = 1.0f / (1.0f + expf(-d));
     *p0 = 1.0f / (1.0f + expf(d));
-}
-
-float rr_ce2_combine(const float *stats, int64_t B)
-{
-    double num = 0, den = 0;
-    for (int64_t b = 0; b < B; b++) {
-        num += stats[2 * b];
-        den += stats[2 * b + 1];
-    }
-    return (float)(num / den);
 }
 
 int rr_ce2_fwd_cpu(const float *logits, const void *target, int target_i32, int64_t B, int64_t n, float w0,
@@ -85,26 +73,6 @@ int rr_ce2_bwd_cpu(const float *logits, const void *target, int target_i32, int6
         dx[n + i] += gw * (p1 - (t == 1));
     }
     return 0;
-}
-
-float rr_dice_combine(float *stats, int64_t B, int fg_only_nonempty)
-{
-    int64_t nonempty = 0;
-    for (int64_t b = 0; b < B; b++)
-        nonempty += stats[(2 * b + 1) * 5 + 2] > 0;
-    double loss = 0;
-    for (int64_t b = 0; b < B; b++)
-        for (int c = 0; c < 2; c++) {
-            float *s = stats + (2 * b + c) * 5;
-            /* the weight of (1 - Dice[b,c]) in the loss */
-            double k = !fg_only_nonempty ? 1 : c == 1 && s[2] > 0 ? 1.0 / (double)nonempty : 0;
-            double num = 2.0 * s[0] + DICE_EPS, den = (double)s[1] + s[2] + DICE_EPS;
-            loss += k * (1 - num / den);
-            /* d(1 - num/den)/dp_c = -(2 t_c den - num) / den^2 */
-            s[3] = (float)(-2 * k / den);
-            s[4] = (float)(k * num / (den * den));
-        }
-    return (float)loss;
 }
 
 int rr_dice_fwd_cpu(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,

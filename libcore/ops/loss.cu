@@ -1,19 +1,16 @@
 /* CUDA twins of loss.c.  The per-sample sums are deterministic (one block
- * per sample, a fixed stride per thread, a fixed tree); the few numbers that
- * turn them into the loss are combined on the host by loss.c's functions, in
- * the same round trip that reports a bad target value. */
-#include <stdlib.h>
-
+ * per sample, a fixed stride per thread, a fixed tree); loss_combine.h turns
+ * them into the loss in one thread on the device: no copy to the host and no
+ * wait.  A target value other than 0 or 1 is a fault (cuda/common.cuh),
+ * reported at the next synchronisation. */
 #include "../cuda/common.cuh"
 
 extern "C" {
 #include "loss.h"
+#include "loss_combine.h"
 }
 
 enum { THREADS = 512 };
-
-/* The first index of a target value that is not 0 or 1 (all ones: none). */
-__device__ static unsigned long long bad_pos;
 
 __device__ static inline int target_at(const void *t, int i32, int64_t i)
 {
@@ -38,12 +35,12 @@ template <int Q> __device__ static void block_sum(double *v)
         v[q] = part[q][0];
 }
 
-/* Target value t at pixel k, or -1 (recorded in bad_pos) when not 0 or 1. */
-__device__ static inline int checked_target(const void *target, int i32, int64_t k)
+/* Target value t at pixel k, or -1 (a fault) when not 0 or 1. */
+__device__ static inline int checked_target(const void *target, int i32, int64_t k, unsigned long long *fault)
 {
     int t = target_at(target, i32, k);
     if (t != 0 && t != 1) {
-        atomicMin(&bad_pos, (unsigned long long)k);
+        rr_fault_store(fault, k, t);
         return -1;
     }
     return t;
@@ -57,49 +54,21 @@ __device__ static inline void softmax2(const float *x, int64_t n, int64_t i, flo
     *p0 = 1.0f / (1.0f + expf(d));
 }
 
-/* Clears bad_pos before a stats kernel. */
-static int reset_bad(void)
-{
-    unsigned long long none = ~0ull;
-    RR_CUDA(cudaMemcpyToSymbolAsync(bad_pos, &none, sizeof none, 0, cudaMemcpyHostToDevice, rr_cuda_stream()));
-    return 0;
-}
+__global__ static void ce_combine(const float *stats, int64_t B, float *loss) { *loss = rr_ce2_combine(stats, B); }
 
-/* Copies the stats (nstats floats) to host memory and reports a bad target
- * value the stats kernel found. */
-static int stats_to_host(const char *op, const void *target, int i32, const float *stats, float *host,
-                         int64_t nstats)
+__global__ static void dice_combine(float *stats, int64_t B, int fg_only_nonempty, float *loss)
 {
-    cudaStream_t s = rr_cuda_stream();
-    unsigned long long pos;
-    RR_CUDA(cudaMemcpyAsync(host, stats, (size_t)nstats * sizeof *host, cudaMemcpyDeviceToHost, s));
-    RR_CUDA(cudaMemcpyFromSymbolAsync(&pos, bad_pos, sizeof pos, 0, cudaMemcpyDeviceToHost, s));
-    RR_CUDA(cudaStreamSynchronize(s));
-    if (pos == ~0ull)
-        return 0;
-    int32_t v = 0;
-    size_t size = i32 ? sizeof(int32_t) : sizeof(uint8_t);
-    RR_CUDA(cudaMemcpyAsync(&v, (const char *)target + pos * size, size, cudaMemcpyDeviceToHost, s));
-    RR_CUDA(cudaStreamSynchronize(s));
-    return rr_error("%s: target value %d at index %llu is not 0 or 1", op, v, pos);
-}
-
-/* The host's results back to the device.  Copies from pageable memory are
- * staged before cudaMemcpyAsync returns, so the buffers may go right after. */
-static int to_device(float *dst, const float *src, int64_t n)
-{
-    RR_CUDA(cudaMemcpyAsync(dst, src, (size_t)n * sizeof *src, cudaMemcpyHostToDevice, rr_cuda_stream()));
-    return 0;
+    *loss = rr_dice_combine(stats, B, fg_only_nonempty);
 }
 
 __global__ static void ce_stats(const float *logits, const void *target, int i32, int64_t n, float w0, float w1,
-                                float *stats)
+                                float *stats, unsigned long long *fault)
 {
     int64_t b = blockIdx.x;
     const float *x = logits + b * 2 * n;
     double v[2] = {0, 0};
     for (int64_t i = threadIdx.x; i < n; i += THREADS) {
-        int t = checked_target(target, i32, b * n + i);
+        int t = checked_target(target, i32, b * n + i, fault);
         if (t < 0)
             continue;
         float x0 = x[i], x1 = x[n + i], m = fmaxf(x0, x1);
@@ -118,17 +87,15 @@ __global__ static void ce_stats(const float *logits, const void *target, int i32
 extern "C" int rr_ce2_fwd_cuda(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
                                float w0, float w1, float *stats, float *loss)
 {
-    if (reset_bad())
+    unsigned long long *fault = rr_cuda_fault_slot(RR_FAULT_CE_TARGET);
+    if (!fault)
         return -1;
-    ce_stats<<<(unsigned)B, THREADS, 0, rr_cuda_stream()>>>(logits, target, target_i32, n, w0, w1, stats);
+    cudaStream_t st = rr_cuda_stream();
+    ce_stats<<<(unsigned)B, THREADS, 0, st>>>(logits, target, target_i32, n, w0, w1, stats, fault);
     RR_LAUNCHED();
-    float *host = (float *)malloc((size_t)B * 2 * sizeof *host);
-    if (!host)
-        return rr_error("cross_entropy: out of memory");
-    int err = stats_to_host("cross_entropy", target, target_i32, stats, host, B * 2);
-    float l = err ? 0 : rr_ce2_combine(host, B);
-    free(host);
-    return err ? -1 : to_device(loss, &l, 1);
+    ce_combine<<<1, 1, 0, st>>>(stats, B, loss);
+    RR_LAUNCHED();
+    return 0;
 }
 
 __global__ static void ce_bwd(const float *logits, const void *target, int i32, int64_t B, int64_t n, float w0,
@@ -161,13 +128,14 @@ extern "C" int rr_ce2_bwd_cuda(const float *logits, const void *target, int targ
 }
 
 /* Per sample and class: sum p_c t_c, sum p_c, sum t_c (stats layout of loss.h). */
-__global__ static void dice_stats(const float *logits, const void *target, int i32, int64_t n, float *stats)
+__global__ static void dice_stats(const float *logits, const void *target, int i32, int64_t n, float *stats,
+                                  unsigned long long *fault)
 {
     int64_t b = blockIdx.x;
     const float *x = logits + b * 2 * n;
     double v[6] = {0, 0, 0, 0, 0, 0}; /* {I, P, T} of class 0, then of class 1 */
     for (int64_t i = threadIdx.x; i < n; i += THREADS) {
-        int t = checked_target(target, i32, b * n + i);
+        int t = checked_target(target, i32, b * n + i, fault);
         if (t < 0)
             continue;
         float p[2];
@@ -189,18 +157,15 @@ __global__ static void dice_stats(const float *logits, const void *target, int i
 extern "C" int rr_dice_fwd_cuda(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
                                 int fg_only_nonempty, float *stats, float *loss)
 {
-    if (reset_bad())
+    unsigned long long *fault = rr_cuda_fault_slot(RR_FAULT_DICE_TARGET);
+    if (!fault)
         return -1;
-    dice_stats<<<(unsigned)B, THREADS, 0, rr_cuda_stream()>>>(logits, target, target_i32, n, stats);
+    cudaStream_t st = rr_cuda_stream();
+    dice_stats<<<(unsigned)B, THREADS, 0, st>>>(logits, target, target_i32, n, stats, fault);
     RR_LAUNCHED();
-    float *host = (float *)malloc((size_t)B * 10 * sizeof *host);
-    if (!host)
-        return rr_error("dice: out of memory");
-    int err = stats_to_host("dice", target, target_i32, stats, host, B * 10);
-    float l = err ? 0 : rr_dice_combine(host, B, fg_only_nonempty);
-    err = err || to_device(stats, host, B * 10) || to_device(loss, &l, 1);
-    free(host);
-    return err ? -1 : 0;
+    dice_combine<<<1, 1, 0, st>>>(stats, B, fg_only_nonempty, loss);
+    RR_LAUNCHED();
+    return 0;
 }
 
 __global__ static void dice_bwd(const float *logits, const void *target, int i32, int64_t B, int64_t n,

@@ -35,16 +35,11 @@ RR_KERNEL(rr_ce2_fwd, (const float *logits, const void *target, int target_i32, 
 RR_KERNEL(rr_ce2_bwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
                        float w0, float w1, const float *stats, const float *dloss, float *dlogits));
 /* Dice: stats (B, 2, 5) receives per sample and class {sum p_c t_c, sum p_c,
- * sum t_c} and then, from rr_dice_combine, {gt, g1} with dL/dp_c = gt*t_c + g1
+ * sum t_c} and then, from rr_dice_combine (loss_combine.h), {gt, g1} with dL/dp_c = gt*t_c + g1
  * at each pixel; the backward chains that through the softmax. */
 RR_KERNEL(rr_dice_fwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
                         int fg_only_nonempty, float *stats, float *loss));
 RR_KERNEL(rr_dice_bwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
                         const float *stats, const float *dloss, float *dlogits));
-
-/* The host steps shared by both backends: the per-sample sums (host memory)
- * to the loss (and, for Dice, the gradient coefficients, in place). */
-float rr_ce2_combine(const float *stats, int64_t B);
-float rr_dice_combine(float *stats, int64_t B, int fg_only_nonempty);
 
 #endif

@@ -11,8 +11,7 @@ int rr_gradnorm_init(rr_gradnorm *g, const rr_params *p)
     memset(g, 0, sizeof *g);
     g->device = p->store.device;
     g->grads = calloc((size_t)p->n + 1, sizeof *g->grads);
-    g->host = calloc((size_t)p->n + 1, sizeof *g->host);
-    if (!g->grads || !g->host) {
+    if (!g->grads) {
         rr_gradnorm_free(g);
         return rr_error("out of memory");
     }
@@ -32,20 +31,22 @@ void rr_gradnorm_free(rr_gradnorm *g)
     if (g->sums)
         rr_dev_free(g->device, g->sums);
     free(g->grads);
-    free(g->host);
     memset(g, 0, sizeof *g);
 }
 
-int rr_gradnorm_compute(rr_gradnorm *g, double scale, double *norm)
+int rr_gradnorm_sumsq(rr_gradnorm *g, double *out)
 {
     for (int i = 0; i < g->n; i++)
         if (RR_BACKEND(g->device, rr_sumsq_f32, rr_f32(g->grads[i]), g->grads[i]->numel, g->sums + i))
             return -1;
-    if (rr_dev_memcpy(RR_CPU, g->host, g->device, g->sums, (size_t)g->n * sizeof *g->sums))
+    return RR_BACKEND(g->device, rr_sum_f64, g->sums, g->n, out);
+}
+
+int rr_gradnorm_compute(rr_gradnorm *g, double scale, double *norm)
+{
+    double s;
+    if (rr_gradnorm_sumsq(g, g->sums + g->n) || rr_dev_memcpy(RR_CPU, &s, g->device, g->sums + g->n, sizeof s))
         return -1;
-    double s = 0;
-    for (int i = 0; i < g->n; i++)
-        s += g->host[i];
     *norm = fabs(scale) * sqrt(s);
     return 0;
 }
@@ -77,6 +78,15 @@ int rr_sumsq_f32_cpu(const float *x, int64_t n, double *out)
     double s = 0;
     for (int b = 0; b < SUMSQ_BLOCKS; b++)
         s += part[b];
+    *out = s;
+    return 0;
+}
+
+int rr_sum_f64_cpu(const double *x, int64_t n, double *out)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
     *out = s;
     return 0;
 }

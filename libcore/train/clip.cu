@@ -1,6 +1,8 @@
-/* CUDA twin of clip.c's sum of squares: a fixed grid of blocks, each a
- * fixed tree over a fixed stride of the array, then one block adds the
- * block sums in a fixed tree; never atomics, so the same bits every run. */
+/* CUDA twins of clip.c's sums.  The sum of squares: a fixed grid of blocks,
+ * each a fixed tree over a fixed stride of the array, then one block adds
+ * the block sums in a fixed tree; never atomics, so the same bits every
+ * run.  The total of the per-parameter sums: one thread, in order, as the
+ * CPU adds them. */
 #include "../cuda/common.cuh"
 
 extern "C" {
@@ -49,6 +51,21 @@ extern "C" int rr_sumsq_f32_cuda(const float *x, int64_t n, double *out)
     sumsq_parts<<<PARTS, RR_BLOCK, 0, rr_cuda_stream()>>>(x, n);
     RR_LAUNCHED();
     sumsq_total<<<1, RR_BLOCK, 0, rr_cuda_stream()>>>(out);
+    RR_LAUNCHED();
+    return 0;
+}
+
+__global__ static void sum_in_order(const double *x, int64_t n, double *out)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
+    *out = s;
+}
+
+extern "C" int rr_sum_f64_cuda(const double *x, int64_t n, double *out)
+{
+    sum_in_order<<<1, 1, 0, rr_cuda_stream()>>>(x, n, out);
     RR_LAUNCHED();
     return 0;
 }

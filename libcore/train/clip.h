@@ -20,14 +20,18 @@ typedef struct {
     rr_device device;
     int n;
     rr_tensor **grads;
-    double *sums; /* n sums of squares, on the device */
-    double *host; /* their copy */
+    double *sums; /* n sums of squares and their total, on the device */
 } rr_gradnorm;
 
 /* For the trainable (not frozen, not buffer) parameters of p. */
 int rr_gradnorm_init(rr_gradnorm *g, const rr_params *p);
 void rr_gradnorm_free(rr_gradnorm *g);
-/* ||scale * gradients||_2 into *norm. */
+/* The sum of the squares of every gradient element into *out, one double in
+ * the device's memory: no copy, no wait (the trainer reads it with the
+ * losses, in the step's one copy to the host).  The norm is its root. */
+int rr_gradnorm_sumsq(rr_gradnorm *g, double *out);
+/* ||scale * gradients||_2 into *norm (host memory): rr_gradnorm_sumsq and
+ * one copy. */
 int rr_gradnorm_compute(rr_gradnorm *g, double scale, double *norm);
 
 /* The factor clip_grad_norm_ multiplies the gradients by:
@@ -37,5 +41,7 @@ double rr_clip_coef(double norm, double max_norm);
 /* *out (device memory, like x) = the sum of x[i]^2 in double, in an order
  * fixed by n alone. */
 RR_KERNEL(rr_sumsq_f32, (const float *x, int64_t n, double *out));
+/* *out (device memory, like x) = x[0] + ... + x[n-1], added in that order. */
+RR_KERNEL(rr_sum_f64, (const double *x, int64_t n, double *out));
 
 #endif

@@ -162,6 +162,11 @@ typedef struct {
     int have_model;
     rr_adamw opt;
     rr_gradnorm gn;
+    /* What an update reads back, in one copy (issue 7): on the device, the
+     * gradients' sum of squares (a double) and then loss, CE and Dice of each
+     * micro-batch (floats); rb_host is its copy. */
+    void *rb, *rb_host;
+    size_t rb_bytes;
     rr_ctx c;
     rr_ctx keep;            /* copies of the BatchNorm statistics, restored on a skipped update */
     rr_tensor **buf, **buf_copy;
@@ -371,6 +376,11 @@ static int build_model(run *r)
     if (rr_adamw_init(&r->opt, &r->m.params, &ao, r->o.backbone_lr_mult) || rr_gradnorm_init(&r->gn, &r->m.params))
         return -1;
     rr_ctx_init(&r->keep, r->o.device);
+    r->rb_bytes = sizeof(double) + (size_t)r->o.accum * 3 * sizeof(float);
+    r->rb = rr_dev_malloc(r->o.device, r->rb_bytes);
+    r->rb_host = malloc(r->rb_bytes);
+    if (!r->rb || !r->rb_host)
+        return r->rb ? rr_error("out of memory") : -1;
     r->buf = calloc((size_t)r->m.params.n + 1, sizeof *r->buf);
     r->buf_copy = calloc((size_t)r->m.params.n + 1, sizeof *r->buf_copy);
     if (!r->buf || !r->buf_copy)
@@ -699,9 +709,11 @@ static int next_batch(run *r, rr_batch **b)
     }
 }
 
-/* Forward, loss and (when the loss is finite) backward of one micro-batch;
- * v receives loss, CE and Dice. */
-static int micro_step(run *r, const rr_batch *b, float v[3])
+/* Forward, loss and backward of micro-batch a of an update: loss, CE and
+ * Dice go to their places in the readback buffer, device to device, so
+ * nothing waits for the device here.  A loss that is not finite gives
+ * gradients that are not finite either, and the update is skipped. */
+static int micro_step(run *r, const rr_batch *b, int a)
 {
     rr_ctx *c = &r->c;
     int64_t S = r->cfg.image_size, L = r->cfg.text.max_len, n = b->n;
@@ -712,8 +724,12 @@ static int micro_step(run *r, const rr_batch *b, float v[3])
     rr_tensor *logits = img && ids && mask ? rr_mrsnet_fwd(c, &r->m, img, ids, mask, NULL) : NULL;
     rr_tensor *ce = NULL, *dice = NULL;
     rr_tensor *loss = logits && tgt ? rr_mrsnet_loss(c, &r->m, logits, tgt, &ce, &dice) : NULL;
-    int rc = !loss || rr_to_host(&v[0], loss) || rr_to_host(&v[1], ce) || rr_to_host(&v[2], dice) ? -1 : 0;
-    if (!rc && isfinite(v[0]))
+    rr_tensor *parts[3] = {loss, ce, dice};
+    float *v = (float *)((char *)r->rb + sizeof(double)) + 3 * a;
+    int rc = loss && ce && dice ? 0 : -1;
+    for (int k = 0; k < 3 && !rc; k++)
+        rc = rr_dev_memcpy(r->o.device, v + k, parts[k]->device, parts[k]->data, sizeof *v);
+    if (!rc)
         rc = rr_backward(c, loss);
     rr_ctx_reset(c);
     return rc;
@@ -772,21 +788,27 @@ static int update(run *r)
         return -1;
     for (int a = 0; a < o->accum; a++) {
         rr_batch *b;
-        float v[3];
-        if (next_batch(r, &b) || micro_step(r, b, v))
+        if (next_batch(r, &b) || micro_step(r, b, a))
             return -1;
         images += b->n;
-        finite &= isfinite(v[0]) != 0;
-        for (int k = 0; k < 3; k++)
-            sum[k] += v[k];
         /* where the next micro-batch comes from */
         r->st.epoch = b->index + 1 < r->micro_used ? b->epoch : b->epoch + 1;
         r->st.batch = b->index + 1 < r->micro_used ? b->index + 1 : 0;
         rr_loader_release(r->loader, b);
     }
-    double norm = NAN, lr = rr_schedule_lr(&r->sched, r->st.step);
-    if (finite && rr_gradnorm_compute(&r->gn, 1.0 / o->accum, &norm))
+    /* the update's one copy to the host: the gradients' sum of squares and
+     * the losses */
+    if (rr_gradnorm_sumsq(&r->gn, r->rb) || rr_dev_memcpy(RR_CPU, r->rb_host, o->device, r->rb, r->rb_bytes))
         return -1;
+    double sumsq;
+    memcpy(&sumsq, r->rb_host, sizeof sumsq);
+    const float *v = (const float *)((const char *)r->rb_host + sizeof(double));
+    for (int a = 0; a < o->accum; a++) {
+        finite &= isfinite(v[3 * a]) != 0;
+        for (int k = 0; k < 3; k++)
+            sum[k] += v[3 * a + k];
+    }
+    double norm = finite ? fabs(1.0 / o->accum) * sqrt(sumsq) : NAN, lr = rr_schedule_lr(&r->sched, r->st.step);
     int skip = !finite || !isfinite(norm);
     if (skip) {
         if (copy_buffers(r, 1))
@@ -924,6 +946,9 @@ static void teardown(run *r)
         fclose(r->log);
     rr_ctx_free(&r->c);
     rr_ctx_free(&r->keep);
+    if (r->rb)
+        rr_dev_free(r->o.device, r->rb);
+    free(r->rb_host);
     if (r->have_model) {
         rr_gradnorm_free(&r->gn);
         rr_adamw_free(&r->opt);

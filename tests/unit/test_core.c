@@ -22,6 +22,28 @@ TEST(arena_step_allocates_nothing_after_first)
     rr_ctx_free(&c);
 }
 
+TEST(const_uploads_once_per_contents)
+{
+    rr_ctx c;
+    rr_ctx_init(&c, RR_CPU);
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 2, 3, 4, 5, 7};
+    rr_tensor *x = rr_const(&c, RR_F32, RR_SHAPE(2, 3), a);
+    CHECK_NOTNULL(x);
+    void *first = x->data;
+    CHECK(x->ndim == 2 && x->shape[0] == 2 && x->shape[1] == 3 && !memcmp(x->data, a, sizeof a), "contents");
+    rr_ctx_reset(&c);
+    long before = c.data.mallocs;
+    x = rr_const(&c, RR_F32, RR_SHAPE(2, 3), a); /* after a reset: the same upload */
+    CHECK(x && x->data == first, "the same contents found again");
+    CHECK(c.data.mallocs == before, "no arena allocation for a constant");
+    rr_tensor *y = rr_const(&c, RR_F32, RR_SHAPE(2, 3), b), *z = rr_const(&c, RR_F32, RR_SHAPE(3, 2), a);
+    rr_tensor *w = rr_const(&c, RR_I32, RR_SHAPE(2, 3), a);
+    CHECK(y && z && w && y->data != first && z->data != first && w->data != first,
+          "other contents, shape or dtype: another upload");
+    CHECK(!memcmp(y->data, b, sizeof b) && z->shape[0] == 3 && w->dtype == RR_I32, "their contents");
+    rr_ctx_free(&c);
+}
+
 TEST(arena_alignment)
 {
     rr_arena a;

@@ -191,6 +191,9 @@ TEST(gradient_norm_and_clipping)
     }
     CHECK_OK(rr_gradnorm_compute(&g, 1.0, &n));
     CHECK(fabs(n - sqrt(want)) < 1e-12 * sqrt(want), "norm %.17g, want %.17g", n, sqrt(want));
+    double s; /* the same sum, left in (here host) device memory */
+    CHECK_OK(rr_gradnorm_sumsq(&g, &s));
+    CHECK(sqrt(s) == n, "rr_gradnorm_sumsq %.17g, the norm's square %.17g", s, n * n);
     rr_f32(big->grad)[77777] = NAN;
     CHECK_OK(rr_gradnorm_compute(&g, 1.0, &n));
     CHECK(isnan(n), "a NaN gradient gives norm %g", n);
