@@ -62,31 +62,15 @@ int main(int argc, char **argv)
         default: rr_cli_common_option(opt, help);
         }
     }
-    if (argc - optind > 1)
-        rr_cli_usage_error("one input at most, got %d", argc - optind);
-    if (!model || !*model)
-        rr_cli_usage_error("no model: give -m MODEL (or set RRSIS_MODEL)");
-    if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda"))
-        rr_cli_usage_error("--device: '%s' is not auto, cpu or cuda", device);
+    rr_stage_check(argc - optind, model, device);
     rr_cli_refuse_tty(stdout, "the fused stream");
-    const char *path = optind < argc ? argv[optind] : "-";
-    FILE *in = rr_cli_open_read(path);
-
-    rr_mrsnet m;
-    if (rr_stage_load(&m, model, RR_PART_BACKBONE, device))
-        rr_cli_die_lib();
-    if (verbose)
-        fprintf(stderr, "%s: model %s (%s) on %s\n", rr_cli_prog(), model, m.cfg.name,
-                rr_device_describe(m.params.store.device));
-    o.model = &m;
+    rr_stage_cli s;
+    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_BACKBONE, device, verbose);
+    o.model = &s.model;
     if (verbose) {
         o.progress = rr_stage_progress;
         o.progress_arg = stderr;
     }
-    if (rr_fuse_run(&o, in, stdout))
-        rr_cli_die("%s%s%s", in == stdin ? "" : path, in == stdin ? "" : ": ", rr_errmsg());
-    rr_mrsnet_free(&m);
-    if (in != stdin)
-        fclose(in);
+    rr_stage_close(&s, rr_fuse_run(&o, s.in, stdout));
     return 0; /* stdout's close is checked at exit */
 }

@@ -142,12 +142,36 @@ double rr_batch_clock(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int rr_stage_load(rr_mrsnet *m, const char *path, int part, const char *device)
+void rr_stage_check(int ninputs, const char *model, const char *device)
 {
+    if (ninputs > 1)
+        rr_cli_usage_error("one input at most, got %d", ninputs);
+    if (!model || !*model)
+        rr_cli_usage_error("no model: give -m MODEL (or set RRSIS_MODEL)");
+    if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda"))
+        rr_cli_usage_error("--device: '%s' is not auto, cpu or cuda", device);
+}
+
+void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int part, const char *device,
+                   int verbose)
+{
+    s->path = path;
+    s->in = rr_cli_open_read(path);
     rr_device d;
-    if (rr_device_parse(device, &d))
-        return -1;
-    return rr_mrsnet_load(m, path, part, d, 0, 0, NULL);
+    if (rr_device_parse(device, &d) || rr_mrsnet_load(&s->model, model, part, d, 0, 0, NULL))
+        rr_cli_die_lib();
+    if (verbose)
+        fprintf(stderr, "%s: model %s (%s) on %s\n", rr_cli_prog(), model, s->model.cfg.name,
+                rr_device_describe(s->model.params.store.device));
+}
+
+void rr_stage_close(rr_stage_cli *s, int rc)
+{
+    if (rc)
+        rr_cli_die("%s%s%s", s->in == stdin ? "" : s->path, s->in == stdin ? "" : ": ", rr_errmsg());
+    rr_mrsnet_free(&s->model);
+    if (s->in != stdin)
+        fclose(s->in);
 }
 
 void rr_stage_progress(void *stream, long records, double seconds)

@@ -63,9 +63,23 @@ int rr_batch_out(const rr_batch *b, int i, const char *stage, rr_record *out);
 /* Seconds on a monotonic clock. */
 double rr_batch_clock(void);
 
-/* For the programs: the given part (RR_PART_*) of the model in the weight
- * file at path, on the device named by `device` (auto, cpu or cuda). */
-int rr_stage_load(rr_mrsnet *m, const char *path, int part, const char *device);
+/* For the programs (rrsis-encode, -fuse, -decode), which share these steps.
+ * rr_stage_check: the usage errors of their common options (exit 2): more
+ * than one input, no model (-m or RRSIS_MODEL), a --device other than auto,
+ * cpu or cuda.  rr_stage_open: opens the input (a path or "-"), loads the
+ * given part (RR_PART_*) of the model on the device, and with verbose says
+ * which on stderr (exit 1 on an error).  rr_stage_close: rc is the stage's
+ * result; a failure exits 1 with the input's name and the library's
+ * message, else the model and input are closed. */
+typedef struct {
+    rr_mrsnet model;
+    FILE *in;
+    const char *path;
+} rr_stage_cli;
+void rr_stage_check(int ninputs, const char *model, const char *device);
+void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int part, const char *device,
+                   int verbose);
+void rr_stage_close(rr_stage_cli *s, int rc);
 /* An rr_progress_fn for --verbose: "PROG: 24 records, 3.1 s, 7.7 records/s"
  * on the stream arg. */
 void rr_stage_progress(void *stream, long records, double seconds);
