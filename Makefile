@@ -109,6 +109,7 @@ check: all $(ASAN_DIR)/run-unit $(BUILD)/tests/tools/mrsnet_forward
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/bench/gpu_bench: $(BUILD)/tests/gpu/synth_batch.o
 bench: $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) | deps
 	$(BUILD)/bench/tokenize share/vocab/bert-base-uncased.txt 1000000
 	PYTHON=$(PYTHON) CPU_FORWARD=$(BUILD)/bench/cpu_forward sh bench/cpu-forward.sh
@@ -141,7 +142,8 @@ clean:
 GPU_TOOLS := $(BUILD)/tests/gpu/ops_check $(BUILD)/tests/gpu/golden_gpu
 $(BUILD)/tests/gpu/ops_check: $(BUILD)/tests/gpu/ops_check.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/tests/gpu/golden_gpu: $(BUILD)/tests/gpu/golden_gpu.o $(BUILD)/tests/unit/golden.o $(LIB_OBJ)
+$(BUILD)/tests/gpu/golden_gpu: $(BUILD)/tests/gpu/golden_gpu.o $(BUILD)/tests/gpu/synth_batch.o \
+                               $(BUILD)/tests/unit/golden.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 .PHONY: gpu-check
 gpu-check: $(GPU_TOOLS)

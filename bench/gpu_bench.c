@@ -48,6 +48,7 @@
 #include "nn/mrsnet.h"
 #include "train/adamw.h"
 #include "train/clip.h"
+#include "../tests/gpu/synth_batch.h"
 
 static void die(const char *fmt, ...)
 {
@@ -105,48 +106,7 @@ static void device_init(rr_device d)
     (void)d;
 }
 
-/* ---- inputs (as tests/gpu/golden_gpu.c makes them) ---------------------------- */
-
-typedef struct {
-    rr_tensor *img, *ids, *mask, *target;
-} batch;
-
-/* Normal images; [CLS] words [SEP] then padding, of a different length per
- * sample; a rectangle per sample as the target. */
-static int make_batch(rr_ctx *c, const rr_config *cfg, int B, int S, uint64_t seed, batch *b)
-{
-    int64_t L = cfg->text.max_len, npix = (int64_t)B * 3 * S * S;
-    float *img = malloc((size_t)npix * sizeof *img);
-    int32_t *ids = calloc((size_t)(B * L), sizeof *ids), *mask = calloc((size_t)(B * L), sizeof *mask);
-    uint8_t *t = calloc((size_t)B * S * S, 1);
-    if (!img || !ids || !mask || !t) {
-        free(img), free(ids), free(mask), free(t);
-        return rr_error("out of memory");
-    }
-    rr_rng r = {seed, 0};
-    for (int64_t i = 0; i < npix; i++)
-        img[i] = rr_rng_normal(&r);
-    for (int s = 0; s < B; s++) {
-        int64_t len = 3 + (int64_t)(rr_rng_next(&r) % (uint64_t)(L - 3));
-        for (int64_t j = 0; j < len; j++) {
-            int32_t id = j == 0 ? 101 : j == len - 1 ? 102 : 1000 + (int32_t)(rr_rng_next(&r) % 20000);
-            if (id >= cfg->text.vocab_size)
-                id = (int32_t)(rr_rng_next(&r) % (uint64_t)cfg->text.vocab_size);
-            ids[s * L + j] = id;
-            mask[s * L + j] = 1;
-        }
-        int x0 = (int)(rr_rng_next(&r) % (uint64_t)(S / 2)), y0 = (int)(rr_rng_next(&r) % (uint64_t)(S / 2));
-        for (int y = y0; y < y0 + S / 3; y++)
-            for (int x = x0; x < x0 + S / 4; x++)
-                t[((int64_t)s * S + y) * S + x] = 1;
-    }
-    b->img = rr_from_host(c, RR_F32, RR_SHAPE(B, 3, S, S), img);
-    b->ids = rr_from_host(c, RR_I32, RR_SHAPE(B, L), ids);
-    b->mask = rr_from_host(c, RR_I32, RR_SHAPE(B, L), mask);
-    b->target = rr_from_host(c, RR_U8, RR_SHAPE(B, S, S), t);
-    free(img), free(ids), free(mask), free(t);
-    return b->img && b->ids && b->mask && b->target ? 0 : -1;
-}
+/* ---- inputs: tests/gpu/synth_batch.h -------------------------------------------- */
 
 static void load_config(const opts *o, rr_config *cfg)
 {
@@ -231,8 +191,8 @@ static int run_train(const opts *o)
     rr_ctx_init(&in, o->dev);
     rr_ctx_init(&c, o->dev);
     c.seed = o->seed;
-    batch b;
-    if (make_batch(&in, &cfg, B, S, o->seed + 1, &b))
+    synth_batch b;
+    if (synth_batch_make(&in, &cfg, B, S, o->seed + 1, &b))
         die("inputs: %s", rr_errmsg());
     fprintf(stderr, "gpu_bench: %s (%.1f M parameters) on %s, built in %.1f s\n", cfg.name,
             rr_params_count(&m.params, NULL) / 1e6, rr_device_describe(o->dev), now() - t0);
@@ -300,8 +260,8 @@ static int run_infer(const opts *o)
     rr_ctx in, c;
     rr_ctx_init(&in, o->dev);
     rr_ctx_init(&c, o->dev);
-    batch b;
-    if (make_batch(&in, &cfg, B, S, o->seed + 1, &b))
+    synth_batch b;
+    if (synth_batch_make(&in, &cfg, B, S, o->seed + 1, &b))
         die("inputs: %s", rr_errmsg());
     fprintf(stderr, "gpu_bench: %s (%.1f M parameters) on %s, built in %.1f s\n", cfg.name,
             rr_params_count(&m.params, NULL) / 1e6, rr_device_describe(o->dev), now() - t0);

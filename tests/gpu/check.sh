@@ -146,24 +146,8 @@ build_ok=0
 if [ -z "$NVCC" ]; then
     row "build" FAIL 0 "no nvcc on this machine"
 elif make -j"$JOBS" $MAKEV CUDA_ARCH="$CUDA_ARCH" LDFLAGS="-fopenmp $LDEXTRA" all >"$LOG/build.log" 2>&1; then
-    # the GPU tools: the Makefile's gpu-check target when it has one, else the same link here
-    if make -n gpu-check >/dev/null 2>&1; then
-        make -j"$JOBS" $MAKEV CUDA_ARCH="$CUDA_ARCH" LDFLAGS="-fopenmp $LDEXTRA" gpu-check >>"$LOG/build.log" 2>&1
-    else
-        {
-            CFL="-Ilibcore -D_GNU_SOURCE -DRR_WITH_CUDA -I$(dirname "$(dirname "$NVCC")")/include -O2 -g -std=c11 -fopenmp -Wall -Wextra -Wno-unused-parameter"
-            CUDALIB="$(dirname "$(dirname "$NVCC")")/lib64"
-            OBJS=$(ls libcore/*.c libcore/*/*.c | sed "s|^|$BUILD/|; s|\.c\$|.o|")
-            CUOBJS=$(ls libcore/*.cu libcore/*/*.cu 2>/dev/null | sed "s|^|$BUILD/|; s|\.cu\$|.cu.o|")
-            LIBS="-lopenblas -lfftw3f -lfftw3 -lpng -ljpeg -ltiff -lcjson -lutf8proc -lm -L$CUDALIB -Wl,-rpath,$CUDALIB -lcublas -lcufft -lcudart -lstdc++"
-            mkdir -p "$TOOLS" &&
-                gcc $CFL -c tests/gpu/ops_check.c -o "$TOOLS/ops_check.o" &&
-                gcc $CFL -c tests/gpu/golden_gpu.c -o "$TOOLS/golden_gpu.o" &&
-                gcc $CFL -c tests/unit/golden.c -o "$TOOLS/golden.o" &&
-                gcc -fopenmp $LDEXTRA "$TOOLS/ops_check.o" $OBJS $CUOBJS $LIBS -o "$TOOLS/ops_check" &&
-                gcc -fopenmp $LDEXTRA "$TOOLS/golden_gpu.o" "$TOOLS/golden.o" $OBJS $CUOBJS $LIBS -o "$TOOLS/golden_gpu"
-        } >>"$LOG/build.log" 2>&1
-    fi
+    # the GPU tools (ops_check, golden_gpu)
+    make -j"$JOBS" $MAKEV CUDA_ARCH="$CUDA_ARCH" LDFLAGS="-fopenmp $LDEXTRA" gpu-check >>"$LOG/build.log" 2>&1
     if [ -x "$TOOLS/ops_check" ] && [ -x "$TOOLS/golden_gpu" ]; then
         build_ok=1
         row "build ($(echo "$CUDA_ARCH" | sed 's/.*code=//'))" ok "$(since "$t")" "make -j$JOBS all, ops_check, golden_gpu"
