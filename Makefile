@@ -100,7 +100,7 @@ $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
 $(BUILD)/tests/tools/mrsnet_forward: $(BUILD)/tests/tools/mrsnet_forward.o $(BUILD)/tests/unit/golden.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-check: all $(ASAN_DIR)/run-unit $(BUILD)/tests/tools/mrsnet_forward
+check: all $(ASAN_DIR)/run-unit $(BUILD)/tests/tools/mrsnet_forward gpu-check
 	@PYTHON=$(PYTHON) BIN=bin UNIT=$(BUILD)/tests/unit/run-unit ASAN_UNIT=$(ASAN_DIR)/run-unit \
 	  MRSNET_FORWARD=$(BUILD)/tests/tools/mrsnet_forward sh tests/run.sh
 

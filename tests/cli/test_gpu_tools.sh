@@ -1,8 +1,8 @@
 #!/bin/sh
 # The GPU check's tools on a machine without a GPU (tests/gpu/README):
-# tests/gpu/ops_check and golden_gpu compile and link against the library's
-# objects (the CUDA objects of build/cuda when the build has them, which
-# `make` produces wherever nvcc is); ops_check --list names exactly the
+# tests/gpu/ops_check and golden_gpu are built against the library's objects
+# (make check builds them; the CUDA objects of build/cuda wherever nvcc is);
+# ops_check --list names exactly the
 # kernels declared with RR_KERNEL in libcore's headers; ops_check --cpu (the
 # checker run against the CPU twins) passes; golden_gpu's three modes run on
 # the CPU; and, without a GPU, each tool says "no CUDA device" in one line
@@ -22,52 +22,19 @@ elif [ -n "$NVCC" ]; then
 else
     B=build/cpu
 fi
-CC=${CC:-cc}
-CFL="-Ilibcore -D_GNU_SOURCE -O1 -std=c11 -fopenmp -Wall -Wextra -Wno-unused-parameter"
-LIBS="-lopenblas -lfftw3f -lfftw3 -lpng -ljpeg -ltiff -lcjson -lutf8proc -lm"
-OBJS=$(ls libcore/*.c libcore/*/*.c | sed "s|^|$B/|; s|\.c\$|.o|")
-if [ -e "$B/libcore/cuda/device.cu.o" ]; then
-    CUDA_HOME=$(dirname "$(dirname "$NVCC")")
-    CFL="$CFL -DRR_WITH_CUDA -I$CUDA_HOME/include"
-    OBJS="$OBJS $(ls libcore/*.cu libcore/*/*.cu 2>/dev/null | sed "s|^|$B/|; s|\.cu\$|.cu.o|")"
-    LIBS="$LIBS -L$CUDA_HOME/lib64 -Wl,-rpath,$CUDA_HOME/lib64 -lcublas -lcufft -lcudart -lstdc++"
-    what="the CUDA objects of $B"
-else
-    what="the CPU objects of $B (no CUDA build)"
-fi
-missing=""
-for o in $OBJS; do [ -e "$o" ] || missing="$missing $o"; done
 
-# --- compile and link -------------------------------------------------------------
-built=0
-if [ -n "$missing" ]; then
-    fail "objects" "not built (run make first):$(echo $missing | cut -c1-300)"
-else
-    ok=1
-    for f in tests/gpu/ops_check tests/gpu/golden_gpu tests/unit/golden; do
-        if $CC $CFL -c "$f.c" -o "$T/$(basename "$f").o" 2>"$T/cc.err"; then
-            pass "compile $f.c"
-        else
-            fail "compile $f.c" "$(head -c 600 "$T/cc.err")"
-            ok=0
-        fi
-    done
-    if [ $ok = 1 ]; then
-        if $CC -fopenmp "$T/ops_check.o" $OBJS $LIBS -o "$T/ops_check" 2>"$T/ld.err"; then
-            pass "link ops_check with $what"
-        else
-            fail "link ops_check" "$(head -c 600 "$T/ld.err")"
-            ok=0
-        fi
-        if $CC -fopenmp "$T/golden_gpu.o" "$T/golden.o" $OBJS $LIBS -o "$T/golden_gpu" 2>"$T/ld.err"; then
-            pass "link golden_gpu with $what"
-        else
-            fail "link golden_gpu" "$(head -c 600 "$T/ld.err")"
-            ok=0
-        fi
+# --- built (make check builds them: the Makefile's gpu-check target) -------------
+built=1
+for tool in ops_check golden_gpu; do
+    if [ -x "$B/tests/gpu/$tool" ]; then
+        if [ -e "$B/libcore/cuda/device.cu.o" ]; then what="the CUDA objects of $B"; else what="the CPU objects of $B"; fi
+        pass "$tool built and linked with $what"
+        ln -sf "$(pwd)/$B/tests/gpu/$tool" "$T/$tool"
+    else
+        fail "$tool" "$B/tests/gpu/$tool is not built (make check builds it)"
+        built=0
     fi
-    built=$ok
-fi
+done
 
 if [ $built = 1 ]; then
     # --- every kernel of the headers, and nothing else -------------------------------
