@@ -2,6 +2,7 @@
 
 #include "../tape.h"
 #include "check.h"
+#include "merge_dims.h"
 
 int rr_bcast_init(rr_bcast *bc, const rr_tensor *a, const rr_tensor *b)
 {
@@ -39,28 +40,7 @@ typedef struct {
 
 static void flatten(const rr_bcast *bc, flat_bcast *f)
 {
-    f->nd = 0;
-    for (int d = 0; d < bc->ndim; d++) {
-        int64_t n = bc->shape[d];
-        if (n == 1)
-            continue;
-        int k = f->nd - 1;
-        if (k >= 0 && f->sa[k] == bc->astride[d] * n && f->sb[k] == bc->bstride[d] * n) {
-            f->shape[k] *= n;
-            f->sa[k] = bc->astride[d];
-            f->sb[k] = bc->bstride[d];
-        } else {
-            f->shape[++k] = n;
-            f->sa[k] = bc->astride[d];
-            f->sb[k] = bc->bstride[d];
-            f->nd++;
-        }
-    }
-    if (f->nd == 0) { /* a single element */
-        f->nd = 1;
-        f->shape[0] = 1;
-        f->sa[0] = f->sb[0] = 0;
-    }
+    f->nd = rr_merge_dims(bc->ndim, bc->shape, bc->astride, bc->bstride, f->shape, f->sa, f->sb);
     f->n = f->shape[f->nd - 1];
     f->rows = bc->numel / f->n;
 }

@@ -5,6 +5,7 @@
 
 #include "../tape.h"
 #include "check.h"
+#include "merge_dims.h"
 
 /* --- the strided copy ------------------------------------------------------ */
 
@@ -59,26 +60,7 @@ rr_copy_map rr_copy_map_inverse(const rr_copy_map *m)
 static void coalesce(const rr_copy_map *m, rr_copy_map *f)
 {
     *f = *m;
-    f->ndim = 0;
-    for (int d = 0; d < m->ndim; d++) {
-        int64_t n = m->shape[d];
-        if (n == 1)
-            continue;
-        int k = f->ndim - 1;
-        if (k >= 0 && f->sstride[k] == m->sstride[d] * n && f->dstride[k] == m->dstride[d] * n) {
-            f->shape[k] *= n;
-        } else {
-            k = f->ndim++;
-            f->shape[k] = n;
-        }
-        f->sstride[k] = m->sstride[d];
-        f->dstride[k] = m->dstride[d];
-    }
-    if (f->ndim == 0) { /* one element */
-        f->ndim = 1;
-        f->shape[0] = 1;
-        f->sstride[0] = f->dstride[0] = 0;
-    }
+    f->ndim = rr_merge_dims(m->ndim, m->shape, m->sstride, m->dstride, f->shape, f->sstride, f->dstride);
 }
 
 /* Offsets of index q of the dims other than skip0 and skip1 (q in their
