@@ -106,7 +106,7 @@ static void device_init(rr_device d)
     (void)d;
 }
 
-/* ---- inputs: tests/gpu/synth_batch.h -------------------------------------------- */
+/* ---- configuration ----------------------------------------------------------- */
 
 static void load_config(const opts *o, rr_config *cfg)
 {

@@ -20,8 +20,7 @@ struct rr_const_entry {
     int ndim;
     int64_t shape[RR_MAXDIM];
     size_t bytes;
-    uint64_t hash;
-    void *host; /* the contents, to tell uploads with the same hash apart */
+    void *host; /* the contents it was uploaded from */
     void *data; /* on the context's device */
 };
 
@@ -73,26 +72,17 @@ rr_tensor *rr_from_host(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, c
     return x;
 }
 
-/* FNV-1a over the bytes. */
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
 rr_tensor *rr_const(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const void *src)
 {
     rr_tensor *x = rr_tensor_wrap(&c->meta, c->device, t, ndim, shape, NULL);
     if (!x)
         return NULL;
+    /* A context holds a handful of constants: compared directly (memcmp
+     * stops at the first differing byte; a match reads the whole anyway). */
     size_t bytes = rr_tensor_bytes(x);
-    uint64_t h = hash_bytes(src, bytes);
     rr_const_entry *e;
     for (e = c->consts; e; e = e->next)
-        if (e->hash == h && e->dtype == t && e->ndim == ndim && e->bytes == bytes &&
+        if (e->dtype == t && e->ndim == ndim && e->bytes == bytes &&
             !memcmp(e->shape, shape, (size_t)ndim * sizeof *shape) && !memcmp(e->host, src, bytes))
             break;
     if (!e) {
@@ -115,7 +105,6 @@ rr_tensor *rr_const(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const
         e->ndim = ndim;
         memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
         e->bytes = bytes;
-        e->hash = h;
         e->next = c->consts;
         c->consts = e;
     }

@@ -709,6 +709,10 @@ static int next_batch(run *r, rr_batch **b)
     }
 }
 
+/* The losses in the readback buffer (device or host copy): after the sum of
+ * squares, loss, CE and Dice of micro-batch a at 3a, 3a+1, 3a+2. */
+static float *rb_losses(void *rb) { return (float *)((char *)rb + sizeof(double)); }
+
 /* Forward, loss and backward of micro-batch a of an update: loss, CE and
  * Dice go to their places in the readback buffer, device to device, so
  * nothing waits for the device here.  A loss that is not finite gives
@@ -725,7 +729,7 @@ static int micro_step(run *r, const rr_batch *b, int a)
     rr_tensor *ce = NULL, *dice = NULL;
     rr_tensor *loss = logits && tgt ? rr_mrsnet_loss(c, &r->m, logits, tgt, &ce, &dice) : NULL;
     rr_tensor *parts[3] = {loss, ce, dice};
-    float *v = (float *)((char *)r->rb + sizeof(double)) + 3 * a;
+    float *v = rb_losses(r->rb) + 3 * a;
     int rc = loss && ce && dice ? 0 : -1;
     for (int k = 0; k < 3 && !rc; k++)
         rc = rr_dev_memcpy(r->o.device, v + k, parts[k]->device, parts[k]->data, sizeof *v);
@@ -802,7 +806,7 @@ static int update(run *r)
         return -1;
     double sumsq;
     memcpy(&sumsq, r->rb_host, sizeof sumsq);
-    const float *v = (const float *)((const char *)r->rb_host + sizeof(double));
+    const float *v = rb_losses(r->rb_host);
     for (int a = 0; a < o->accum; a++) {
         finite &= isfinite(v[3 * a]) != 0;
         for (int k = 0; k < 3; k++)

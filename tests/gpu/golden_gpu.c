@@ -154,7 +154,7 @@ static int run_parity(const opts *o)
     return rc[0] == 0 && rc[1] == 0 && same ? 0 : 1;
 }
 
-/* ---- inputs: synth_batch.h ---------------------------------------------------- */
+/* ---- configuration ----------------------------------------------------------- */
 
 static void load_config(const opts *o, rr_config *cfg, const char *fallback)
 {
