@@ -65,6 +65,7 @@ int rr_synth_scene_init(rr_synth_scene *s, int size, rr_synth_preset preset)
                         RR_SYNTH_MAX_SIZE);
     s->size = size;
     s->preset = preset;
+    s->object_pct = 100;
     s->ids = malloc((size_t)size * size);
     s->terrain = malloc((size_t)size * size);
     if (!s->ids || !s->terrain || rr_image_alloc(&s->image, size, size, 3) < 0) {
@@ -431,7 +432,7 @@ static void draw_object(rr_synth_scene *s, int k, uint64_t seed, int lw)
 /* ---- layout -------------------------------------------------------------- */
 
 /* Object sizes at 128 pixels: length (diameter for tanks), small and large
- * ranges in pixels. */
+ * ranges in pixels, before the scene's object_pct. */
 static const int len_range[RR_SYNTH_NCAT][2][2] = {
     {{17, 21}, {28, 34}}, /* plane */
     {{15, 19}, {26, 32}}, /* ship */
@@ -444,7 +445,7 @@ static const int len_range[RR_SYNTH_NCAT][2][2] = {
 static void pick_shape(rr_synth_scene *s, rr_rng *r, rr_synth_object *o)
 {
     const int *lr = len_range[o->cat][o->large];
-    o->len16 = sc(s, rnd_in(r, lr[0] * 16, lr[1] * 16));
+    o->len16 = sc(s, rnd_in(r, lr[0] * 16, lr[1] * 16)) * s->object_pct / 100;
     switch (o->cat) {
     case RR_SYNTH_SHIP: o->wid16 = imax(o->len16 / 4, 40); break;
     case RR_SYNTH_CAR: o->wid16 = o->len16 * 9 / 20; break;

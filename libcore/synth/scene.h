@@ -86,6 +86,8 @@ typedef struct {
 typedef struct {
     int size; /* width = height */
     rr_synth_preset preset;
+    int object_pct;   /* objects' lengths in percent of the standard sizes
+                         (100, set by rr_synth_scene_init) */
     rr_image image;   /* size x size, RGB */
     uint8_t *ids;     /* size * size: 0 background, k + 1 object k */
     uint8_t *terrain; /* size * size: RR_SYNTH_GROUND ... */

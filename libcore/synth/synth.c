@@ -28,6 +28,7 @@ void rr_synth_options_default(rr_synth_options *o)
     o->none_fraction = 0.15;
     o->multi_fraction = 0.25;
     o->preset = RR_SYNTH_FULL;
+    o->object_pct = 100;
 }
 
 void rr_synth_type_counts(long n, double none_fraction, double multi_fraction, long *none, long *multi)
@@ -198,6 +199,7 @@ static int write_split(const char *dir, const rr_synth_options *o, int split, sa
         rr_image mask = {0};
         int ready = rr_synth_scene_init(&s, o->size, o->preset) == 0 &&
                     rr_image_alloc(&mask, o->size, o->size, 1) == 0;
+        s.object_pct = o->object_pct;
         if (!ready) {
 #pragma omp critical(synth_error)
             if (!failed) {

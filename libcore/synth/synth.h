@@ -42,6 +42,7 @@ typedef struct {
     double none_fraction;        /* 0.15 */
     double multi_fraction;       /* 0.25 */
     rr_synth_preset preset;      /* full */
+    int object_pct;              /* object lengths, percent (100; rr_synth_scene) */
     int force;                   /* write into a folder that is not empty */
 } rr_synth_options;
 

@@ -115,6 +115,10 @@ expect_eq "splits_disjoint" "" "$dup"
                        and (.sentence | test("heading|next to|beside|green") | not))
               and (map(.image) | unique | length) == 3' "$T/e/train.jsonl" "$T/e/test.jsonl" > /dev/null
 expect_eq "counts_size_preset" "0" "$?"
+# --object-scale: other scenes, as many samples (the scaling itself: test_synth.c)
+"$SYN" -n 6 -s 9 -o "$T/std" -q 2> "$T/err" && "$SYN" -n 6 -s 9 --object-scale 1.5 -o "$T/big" -q 2> "$T/err" &&
+    [ "$(lines "$T/big/test.jsonl")" = 6 ] && ! cmp -s "$T/big/images/test_000000.png" "$T/std/images/test_000000.png"
+expect_eq "object_scale" "0" "$?"
 
 # --- a folder that is not empty ---------------------------------------------------
 mkdir "$T/busy" && echo keep > "$T/busy/notes.txt"
@@ -157,6 +161,9 @@ usage big_fraction --none-fraction 1.5 -o "$T/u"
 usage fractions_sum --none-fraction 0.6 --multi-fraction 0.5 -o "$T/u"
 usage bad_seed --seed -1 -o "$T/u"
 usage bad_preset --preset hard -o "$T/u"
+usage big_object_scale --object-scale 2.5 -o "$T/u"
+usage small_object_scale --object-scale 0.5 -o "$T/u"
+usage bad_object_scale --object-scale large -o "$T/u"
 usage per_image -k 0 -o "$T/u"
 usage count_and_train -n 5 --train 5 -o "$T/u"
 usage all_zero --train 0 --val 0 -o "$T/u"

@@ -287,6 +287,47 @@ TEST(synth_scene_invariants)
           RR_SYNTH_MIN_SIZE - 1);
 }
 
+/* rrsis-synth --object-scale: the scenes keep their invariants at every
+ * scale, and each size class's mean length (len16, before placement) scales
+ * by object_pct; the selection by placement, which favours the shorter
+ * objects of a class, is small within one class's narrow range. */
+TEST(synth_object_scale)
+{
+    const int pcts[] = {100, 75, 150, 200};
+    double mean100[RR_SYNTH_NCAT][2] = {{0}};
+    for (int z = 0; z < 4; z++) {
+        double sum[RR_SYNTH_NCAT][2] = {{0}};
+        long count[RR_SYNTH_NCAT][2] = {{0}}, area_max[RR_SYNTH_NCAT][2] = {{0}}, area_min[RR_SYNTH_NCAT][2] = {{0}};
+        rr_synth_scene s;
+        CHECK_OK(rr_synth_scene_init(&s, 128, RR_SYNTH_FULL));
+        s.object_pct = pcts[z];
+        for (int i = 0; i < 120; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "object_pct %d seed %d", pcts[z], 9000 + i);
+            rr_synth_scene_make(&s, 9000 + (uint64_t)i, i % 2);
+            check_scene(&s, what, area_max, area_min);
+            for (int k = 0; k < s.n; k++) {
+                sum[s.obj[k].cat][s.obj[k].large] += s.obj[k].len16;
+                count[s.obj[k].cat][s.obj[k].large]++;
+            }
+        }
+        rr_synth_scene_free(&s);
+        for (int c = 0; c < RR_SYNTH_NCAT; c++)
+            for (int l = 0; l < 2; l++) {
+                if (count[c][l] < 5)
+                    continue;
+                double mean = sum[c][l] / (double)count[c][l];
+                if (z == 0) {
+                    mean100[c][l] = mean;
+                    continue;
+                }
+                double ratio = mean / mean100[c][l], want = pcts[z] / 100.0;
+                CHECK(fabs(ratio - want) < 0.07 * want, "object_pct %d: %s %s lengths scaled by %.3f", pcts[z],
+                      l ? "large" : "small", rr_synth_cat_name(c), ratio);
+            }
+    }
+}
+
 /* ---- the independent matcher --------------------------------------------- */
 
 typedef struct {
