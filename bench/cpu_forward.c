@@ -131,7 +131,7 @@ static int step(bench_case *bc)
     rr_tensor *logits = rr_mrsnet_fwd(c, &bc->m, bc->img, bc->ids, bc->mask, NULL);
     int rc = logits ? 0 : -1;
     if (!rc && bc->train) {
-        rr_tensor *loss = rr_mrsnet_loss(c, &bc->m, logits, bc->target, NULL, NULL);
+        rr_tensor *loss = rr_mrsnet_loss(c, &bc->m, logits, bc->target, NULL);
         rc = loss ? rr_backward(c, loss) : -1;
     }
     rr_ctx_reset(c);

@@ -90,6 +90,9 @@ def main():
     ax[0].plot(x, moving_average(loss, a.smooth), color="C0", lw=1.5, label=f"loss, mean of {a.smooth}")
     ax[0].plot(x, moving_average([num(r, "ce") for r in steps], a.smooth), color="C1", lw=1, label="CE term")
     ax[0].plot(x, moving_average([num(r, "dice") for r in steps], a.smooth), color="C2", lw=1, label="Dice term")
+    if any("presence" in r for r in steps):
+        ax[0].plot(x, moving_average([num(r, "presence") for r in steps], a.smooth), color="C4", lw=1,
+                   label="presence term")
     if vals:
         ax[0].plot([v["step"] for v in vals], [num(v, "loss") for v in vals], "o-", color="C3", ms=3,
                    label="validation loss")

@@ -56,7 +56,7 @@ int rr_cublas_handle(cublasHandle_t *out);
  * position in its high 32 bits and the value in its low 32, written in one
  * 64-bit store; the stores are plain (no atomics on host memory), so with
  * several bad inputs any one of them may be the one reported. */
-enum { RR_FAULT_EMBEDDING, RR_FAULT_CE_TARGET, RR_FAULT_DICE_TARGET, RR_FAULT_KINDS };
+enum { RR_FAULT_EMBEDDING, RR_FAULT_CE_TARGET, RR_FAULT_DICE_TARGET, RR_FAULT_PRESENCE_TARGET, RR_FAULT_KINDS };
 /* The device address of slot `kind`; NULL after rr_error() when the slots
  * cannot be made (the first call allocates them). */
 unsigned long long *rr_cuda_fault_slot(int kind);

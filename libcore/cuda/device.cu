@@ -164,6 +164,7 @@ static const char *const fault_messages[RR_FAULT_KINDS] = {
     "embedding: id %d at position %llu is outside the table",        /* RR_FAULT_EMBEDDING */
     "cross_entropy: target value %d at index %llu is not 0 or 1",    /* RR_FAULT_CE_TARGET */
     "dice: target value %d at index %llu is not 0 or 1",             /* RR_FAULT_DICE_TARGET */
+    "presence: target value %d at index %llu is not 0 or 1",         /* RR_FAULT_PRESENCE_TARGET */
 };
 
 unsigned long long *rr_cuda_fault_slot(int kind)

@@ -110,6 +110,7 @@ static const field fields[] = {
     {"loss.dice_batch_reduction", F_ENUM, O(loss.dice_batch_mean), 0, "sum", "mean"},
     {"loss.dice_smooth", F_FLOAT, O(loss.dice_smooth), 0, NULL, NULL},
     {"loss.dice_fg_only_nonempty", F_BOOL, O(loss.dice_fg_only_nonempty), 0, NULL, NULL},
+    {"loss.presence_weight", F_FLOAT, O(loss.presence_weight), 0, NULL, NULL},
 };
 #undef O
 #define NFIELDS (int)(sizeof fields / sizeof fields[0])
@@ -269,6 +270,8 @@ int rr_config_check(const rr_config *cfg)
         return rr_error("config: decoder.arc_kernel_number must be >= 1");
     if (cfg->loss.dice_smooth != 1e-6f) /* rr_dice has RMSIN's constant built in */
         return rr_error("config: loss.dice_smooth other than 1e-6 is not supported");
+    if (!(cfg->loss.presence_weight >= 0))
+        return rr_error("config: loss.presence_weight must be >= 0");
     if (cfg->in_chans != 3 || cfg->num_classes != 2)
         return rr_error("config: in_chans must be 3 and num_classes 2");
     return 0;

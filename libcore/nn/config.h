@@ -44,6 +44,7 @@ typedef struct {
     int dice_batch_mean; /* "mean" (one-GPU parity, default) or "sum" (RMSIN per GPU) */
     float dice_smooth;
     int dice_fg_only_nonempty;
+    float presence_weight; /* ours: the weight of rr_presence2 (0: off, the default) */
 } rr_loss_config;
 
 typedef struct rr_config {

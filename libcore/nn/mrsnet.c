@@ -111,8 +111,8 @@ rr_tensor *rr_mrsnet_fwd(rr_ctx *c, const rr_mrsnet *m, rr_tensor *img, rr_tenso
     return rr_mrsnet_decode(c, m, d, img->shape[2], img->shape[3], tr);
 }
 
-rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_tensor *target, rr_tensor **ce,
-                          rr_tensor **dice)
+rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_tensor *target,
+                          rr_loss_terms *terms)
 {
     const rr_loss_config *lc = &m->cfg.loss;
     rr_tensor *ce_t = rr_cross_entropy2(c, logits, target, lc->class_weights);
@@ -120,9 +120,13 @@ rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_t
     /* rr_dice sums over the batch; the one-GPU parity default is its mean (§7.1) */
     if (dice_t && !lc->dice_fg_only_nonempty && lc->dice_batch_mean)
         dice_t = rr_scale(c, dice_t, 1.0f / (float)logits->shape[0]);
-    if (ce)
-        *ce = ce_t;
-    if (dice)
-        *dice = dice_t;
-    return rr_add(c, rr_scale(c, ce_t, lc->ce_weight), rr_scale(c, dice_t, lc->dice_weight));
+    rr_tensor *loss = rr_add(c, rr_scale(c, ce_t, lc->ce_weight), rr_scale(c, dice_t, lc->dice_weight));
+    rr_tensor *presence_t = NULL;
+    if (lc->presence_weight > 0) { /* ours, off by default (spec §7.5) */
+        presence_t = rr_presence2(c, logits, target);
+        loss = presence_t ? rr_add(c, loss, rr_scale(c, presence_t, lc->presence_weight)) : NULL;
+    }
+    if (terms)
+        *terms = (rr_loss_terms){ce_t, dice_t, presence_t};
+    return loss;
 }

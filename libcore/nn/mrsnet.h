@@ -59,11 +59,17 @@ rr_tensor *rr_mrsnet_decode(rr_ctx *c, const rr_mrsnet *m, rr_tensor *const d[4]
 rr_tensor *rr_mrsnet_fwd(rr_ctx *c, const rr_mrsnet *m, rr_tensor *img, rr_tensor *ids, rr_tensor *mask,
                          rr_trace *tr);
 
+/* The terms of the loss, unweighted; presence is NULL when its weight is 0. */
+typedef struct {
+    rr_tensor *ce, *dice, *presence;
+} rr_loss_terms;
+
 /* The loss of spec §7.1 with the configuration's weights:
- * ce_weight * CE_w + dice_weight * (Dice term, mean or sum over the batch).
- * target: U8 or I32 (B x H x W) of 0/1.  *ce and *dice (optional) receive
- * the two terms. */
-rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_tensor *target, rr_tensor **ce,
-                          rr_tensor **dice);
+ * ce_weight * CE_w + dice_weight * (Dice term, mean or sum over the batch),
+ * plus presence_weight * rr_presence2 when that weight is not 0 (ours).
+ * target: U8 or I32 (B x H x W) of 0/1.  terms (optional) receives the
+ * terms. */
+rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_tensor *target,
+                          rr_loss_terms *terms);
 
 #endif

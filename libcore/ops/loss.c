@@ -126,6 +126,42 @@ int rr_dice_bwd_cpu(const float *logits, const void *target, int target_i32, int
     return 0;
 }
 
+int rr_presence_fwd_cpu(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                        float *stats, float *loss)
+{
+    if (check_target("presence", target, target_i32, B * n))
+        return -1;
+#pragma omp parallel for
+    for (int64_t b = 0; b < B; b++) {
+        const float *x = logits + b * 2 * n;
+        float best = -INFINITY;
+        int64_t at = 0;
+        int y = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float d = x[n + i] - x[i];
+            if (d > best)
+                best = d, at = i;
+            y |= target_at(target, target_i32, b * n + i);
+        }
+        stats[4 * b] = best;
+        stats[4 * b + 1] = (float)at;
+        stats[4 * b + 2] = (float)y;
+    }
+    *loss = rr_presence_combine(stats, B);
+    return 0;
+}
+
+int rr_presence_bwd_cpu(int64_t B, int64_t n, const float *stats, const float *dloss, float *dlogits)
+{
+    for (int64_t b = 0; b < B; b++) {
+        int64_t at = (int64_t)stats[4 * b + 1];
+        float g = dloss[0] * stats[4 * b + 3];
+        dlogits[b * 2 * n + n + at] += g;
+        dlogits[b * 2 * n + at] -= g;
+    }
+    return 0;
+}
+
 typedef struct {
     rr_tensor *stats;
     float w[2];
@@ -212,6 +248,41 @@ rr_tensor *rr_dice(rr_ctx *c, rr_tensor *logits, rr_tensor *target, int fg_only_
     int err;
     rr_node *nd = rr_tape_record(c, "dice", dice_backward, out, 2, (rr_tensor *[]){logits, target}, sizeof s,
                                  &err);
+    if (err)
+        return NULL;
+    if (nd)
+        *(loss_saved *)nd->saved = s;
+    return out;
+}
+
+static int presence_backward(rr_ctx *c, rr_node *n)
+{
+    const loss_saved *s = n->saved;
+    rr_tensor *x = n->in[0], *gx = rr_grad_of(c, x);
+    if (!gx)
+        return -1;
+    return RR_BACKEND(x->device, rr_presence_bwd, x->shape[0], x->shape[2] * x->shape[3], rr_f32(s->stats),
+                      rr_f32(n->out->grad), rr_f32(gx));
+}
+
+rr_tensor *rr_presence2(rr_ctx *c, rr_tensor *logits, rr_tensor *target)
+{
+    int64_t B, n;
+    if (check_inputs("presence", logits, target, &B, &n))
+        return NULL;
+    if (n > (int64_t)1 << 24) {
+        rr_error("presence: %lld pixels per sample, more than 2^24", (long long)n);
+        return NULL;
+    }
+    loss_saved s = {rr_new(c, RR_F32, RR_SHAPE(B, 4)), {0, 0}};
+    rr_tensor *out = rr_new(c, RR_F32, 0, (int64_t[1]){0});
+    if (!s.stats || !out ||
+        RR_BACKEND(logits->device, rr_presence_fwd, rr_f32(logits), target->data, target->dtype == RR_I32, B, n,
+                   rr_f32(s.stats), rr_f32(out)))
+        return NULL;
+    int err;
+    rr_node *nd = rr_tape_record(c, "presence", presence_backward, out, 2, (rr_tensor *[]){logits, target},
+                                 sizeof s, &err);
     if (err)
         return NULL;
     if (nd)

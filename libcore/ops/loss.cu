@@ -195,3 +195,79 @@ extern "C" int rr_dice_bwd_cuda(const float *logits, const void *target, int tar
     RR_LAUNCHED();
     return 0;
 }
+
+/* Per sample: the largest margin logit_1 - logit_0 and its pixel (the first
+ * on ties, as the CPU's scan), and whether the target has a foreground
+ * pixel. */
+__global__ static void presence_stats(const float *logits, const void *target, int i32, int64_t n, float *stats,
+                                      unsigned long long *fault)
+{
+    __shared__ float best[THREADS];
+    __shared__ int64_t at[THREADS];
+    __shared__ int any[THREADS];
+    int64_t b = blockIdx.x;
+    const float *x = logits + b * 2 * n;
+    float m = -INFINITY;
+    int64_t a = 0;
+    int y = 0;
+    for (int64_t i = threadIdx.x; i < n; i += THREADS) {
+        float d = x[n + i] - x[i];
+        if (d > m)
+            m = d, a = i;
+        y |= checked_target(target, i32, b * n + i, fault) == 1;
+    }
+    best[threadIdx.x] = m, at[threadIdx.x] = a, any[threadIdx.x] = y;
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        int t = threadIdx.x;
+        if (t < s) {
+            float o = best[t + s];
+            if (o > best[t] || (o == best[t] && at[t + s] < at[t]))
+                best[t] = o, at[t] = at[t + s];
+            any[t] |= any[t + s];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        stats[4 * b] = best[0];
+        stats[4 * b + 1] = (float)at[0];
+        stats[4 * b + 2] = (float)any[0];
+    }
+}
+
+__global__ static void presence_combine(float *stats, int64_t B, float *loss)
+{
+    *loss = rr_presence_combine(stats, B);
+}
+
+extern "C" int rr_presence_fwd_cuda(const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                                    float *stats, float *loss)
+{
+    unsigned long long *fault = rr_cuda_fault_slot(RR_FAULT_PRESENCE_TARGET);
+    if (!fault)
+        return -1;
+    cudaStream_t st = rr_cuda_stream();
+    presence_stats<<<(unsigned)B, THREADS, 0, st>>>(logits, target, target_i32, n, stats, fault);
+    RR_LAUNCHED();
+    presence_combine<<<1, 1, 0, st>>>(stats, B, loss);
+    RR_LAUNCHED();
+    return 0;
+}
+
+__global__ static void presence_bwd(int64_t B, int64_t n, const float *stats, const float *dloss, float *dlogits)
+{
+    int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= B)
+        return;
+    int64_t at = (int64_t)stats[4 * b + 1];
+    float g = dloss[0] * stats[4 * b + 3];
+    dlogits[b * 2 * n + n + at] += g;
+    dlogits[b * 2 * n + at] -= g;
+}
+
+extern "C" int rr_presence_bwd_cuda(int64_t B, int64_t n, const float *stats, const float *dloss, float *dlogits)
+{
+    presence_bwd<<<(unsigned)((B + 255) / 256), 256, 0, rr_cuda_stream()>>>(B, n, stats, dloss, dlogits);
+    RR_LAUNCHED();
+    return 0;
+}

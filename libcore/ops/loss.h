@@ -24,6 +24,18 @@ rr_tensor *rr_cross_entropy2(rr_ctx *c, rr_tensor *logits, rr_tensor *target, co
  * over the samples whose target has a foreground pixel, 0 when none has. */
 rr_tensor *rr_dice(rr_ctx *c, rr_tensor *logits, rr_tensor *target, int fg_only_nonempty);
 
+/* Ours (spec §7.5; a research knob like ReLA's no-target head, with no
+ * parameters): whether a sample has a target, learnt on the mask logits
+ * themselves.  Per sample b, s_b = the largest margin logit_1 - logit_0 over
+ * its pixels (the first such pixel on ties), y_b = 1 when its target has a
+ * foreground pixel; the term is the batch mean of BCE-with-logits(s_b, y_b).
+ * s_b < 0 exactly when the decoded mask is empty ("no target", spec §7.5),
+ * so the term trains the decision rrsis-decode makes: a no-target sentence
+ * pays for its most confident foreground pixel, however small the region.
+ * The gradient reaches each sample's arg-max pixel only.  H*W at most 2^24
+ * (the pixel index is kept in the F32 stats). */
+rr_tensor *rr_presence2(rr_ctx *c, rr_tensor *logits, rr_tensor *target);
+
 /* The kernels.  n = H*W pixels per sample; target_i32 tells the target's
  * dtype (I32, else U8).
  *
@@ -41,5 +53,12 @@ RR_KERNEL(rr_dice_fwd, (const float *logits, const void *target, int target_i32,
                         int fg_only_nonempty, float *stats, float *loss));
 RR_KERNEL(rr_dice_bwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
                         const float *stats, const float *dloss, float *dlogits));
+/* Presence: stats (B, 4) receives per sample {s_b, the index of its pixel,
+ * y_b} and, from rr_presence_combine (loss_combine.h), dL/ds_b; the backward
+ * adds dloss[0] * dL/ds_b to that pixel's class-1 logit and subtracts it from
+ * its class-0 one. */
+RR_KERNEL(rr_presence_fwd, (const float *logits, const void *target, int target_i32, int64_t B, int64_t n,
+                            float *stats, float *loss));
+RR_KERNEL(rr_presence_bwd, (int64_t B, int64_t n, const float *stats, const float *dloss, float *dlogits));
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef RR_OPS_LOSS_COMBINE_H
 #define RR_OPS_LOSS_COMBINE_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "../rng.h" /* RR_HD */
@@ -41,6 +42,21 @@ static inline RR_HD float rr_dice_combine(float *stats, int64_t B, int fg_only_n
             s[4] = (float)(k * num / (den * den));
         }
     return (float)loss;
+}
+
+/* BCE-with-logits of each sample's margin s against y, averaged; stores
+ * dL/ds = (sigmoid(s) - y) / B in the stats' fourth column. */
+static inline RR_HD float rr_presence_combine(float *stats, int64_t B)
+{
+    double loss = 0;
+    for (int64_t b = 0; b < B; b++) {
+        float *st = stats + 4 * b;
+        double s = st[0], y = st[2];
+        /* softplus(s) - y s, with softplus(s) = max(s, 0) + log1p(exp(-|s|)) */
+        loss += (s > 0 ? s : 0) + log1p(exp(-fabs(s))) - y * s;
+        st[3] = (float)((1 / (1 + exp(-s)) - y) / (double)B);
+    }
+    return (float)(loss / (double)B);
 }
 
 #endif

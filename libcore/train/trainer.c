@@ -27,6 +27,8 @@
 
 /* The streams derived from the seed (rr_rand64(seed, tag)). */
 enum { TAG_INIT = 0, TAG_DATA = 1, TAG_DROPOUT = 2 };
+/* Values per micro-batch in the readback buffer: loss, CE, Dice, presence. */
+enum { NLOSS = 4 };
 
 /* ---- options --------------------------------------------------------------- */
 
@@ -376,7 +378,7 @@ static int build_model(run *r)
     if (rr_adamw_init(&r->opt, &r->m.params, &ao, r->o.backbone_lr_mult) || rr_gradnorm_init(&r->gn, &r->m.params))
         return -1;
     rr_ctx_init(&r->keep, r->o.device);
-    r->rb_bytes = sizeof(double) + (size_t)r->o.accum * 3 * sizeof(float);
+    r->rb_bytes = sizeof(double) + (size_t)r->o.accum * NLOSS * sizeof(float);
     r->rb = rr_dev_malloc(r->o.device, r->rb_bytes);
     r->rb_host = malloc(r->rb_bytes);
     if (!r->rb || !r->rb_host)
@@ -619,7 +621,7 @@ static int validate(run *r, val_result *v)
         rr_tensor *mask = rr_from_host(c, RR_I32, RR_SHAPE(n, L), b->mask);
         rr_tensor *tgt = rr_from_host(c, RR_U8, RR_SHAPE(n, S, S), b->target);
         rr_tensor *logits = img && ids && mask ? rr_mrsnet_fwd(c, &r->m, img, ids, mask, NULL) : NULL;
-        rr_tensor *loss = logits && tgt ? rr_mrsnet_loss(c, &r->m, logits, tgt, NULL, NULL) : NULL;
+        rr_tensor *loss = logits && tgt ? rr_mrsnet_loss(c, &r->m, logits, tgt, NULL) : NULL;
         float lv;
         if (!loss || rr_to_host(&lv, loss) || rr_to_host(r->logits, logits)) {
             rc = rr_error_prefix("validation: ");
@@ -710,11 +712,12 @@ static int next_batch(run *r, rr_batch **b)
 }
 
 /* The losses in the readback buffer (device or host copy): after the sum of
- * squares, loss, CE and Dice of micro-batch a at 3a, 3a+1, 3a+2. */
+ * squares, loss, CE, Dice and presence (when weighted) of micro-batch a at
+ * NLOSS a + 0..3. */
 static float *rb_losses(void *rb) { return (float *)((char *)rb + sizeof(double)); }
 
-/* Forward, loss and backward of micro-batch a of an update: loss, CE and
- * Dice go to their places in the readback buffer, device to device, so
+/* Forward, loss and backward of micro-batch a of an update: the loss and its
+ * terms go to their places in the readback buffer, device to device, so
  * nothing waits for the device here.  A loss that is not finite gives
  * gradients that are not finite either, and the update is skipped. */
 static int micro_step(run *r, const rr_batch *b, int a)
@@ -726,13 +729,14 @@ static int micro_step(run *r, const rr_batch *b, int a)
     rr_tensor *mask = rr_from_host(c, RR_I32, RR_SHAPE(n, L), b->mask);
     rr_tensor *tgt = rr_from_host(c, RR_U8, RR_SHAPE(n, S, S), b->target);
     rr_tensor *logits = img && ids && mask ? rr_mrsnet_fwd(c, &r->m, img, ids, mask, NULL) : NULL;
-    rr_tensor *ce = NULL, *dice = NULL;
-    rr_tensor *loss = logits && tgt ? rr_mrsnet_loss(c, &r->m, logits, tgt, &ce, &dice) : NULL;
-    rr_tensor *parts[3] = {loss, ce, dice};
-    float *v = rb_losses(r->rb) + 3 * a;
-    int rc = loss && ce && dice ? 0 : -1;
-    for (int k = 0; k < 3 && !rc; k++)
-        rc = rr_dev_memcpy(r->o.device, v + k, parts[k]->device, parts[k]->data, sizeof *v);
+    rr_loss_terms t = {0};
+    rr_tensor *loss = logits && tgt ? rr_mrsnet_loss(c, &r->m, logits, tgt, &t) : NULL;
+    rr_tensor *parts[NLOSS] = {loss, t.ce, t.dice, t.presence};
+    float *v = rb_losses(r->rb) + NLOSS * a;
+    int rc = loss ? 0 : -1;
+    for (int k = 0; k < NLOSS && !rc; k++)
+        if (parts[k])
+            rc = rr_dev_memcpy(r->o.device, v + k, parts[k]->device, parts[k]->data, sizeof *v);
     if (!rc)
         rc = rr_backward(c, loss);
     rr_ctx_reset(c);
@@ -786,7 +790,7 @@ static void progress(run *r, double loss, double lr)
 static int update(run *r)
 {
     const rr_train_opts *o = &r->o;
-    double t0 = now(), sum[3] = {0, 0, 0};
+    double t0 = now(), sum[NLOSS] = {0};
     int finite = 1, images = 0;
     if (copy_buffers(r, 0))
         return -1;
@@ -808,9 +812,9 @@ static int update(run *r)
     memcpy(&sumsq, r->rb_host, sizeof sumsq);
     const float *v = rb_losses(r->rb_host);
     for (int a = 0; a < o->accum; a++) {
-        finite &= isfinite(v[3 * a]) != 0;
-        for (int k = 0; k < 3; k++)
-            sum[k] += v[3 * a + k];
+        finite &= isfinite(v[NLOSS * a]) != 0;
+        for (int k = 0; k < NLOSS; k++)
+            sum[k] += v[NLOSS * a + k];
     }
     double norm = finite ? fabs(1.0 / o->accum) * sqrt(sumsq) : NAN, lr = rr_schedule_lr(&r->sched, r->st.step);
     int skip = !finite || !isfinite(norm);
@@ -832,7 +836,7 @@ static int update(run *r)
     r->line_time += dt;
     r->line_images += images;
     r->steps_here++;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < NLOSS; k++)
         sum[k] /= o->accum;
     fprintf(r->log, "{\"type\": \"%s\", \"step\": %" PRId64 ", \"epoch\": %" PRId64 ", \"loss\": ",
             skip ? "skip" : "step", r->st.step, (r->st.step - 1) / r->per_epoch);
@@ -841,6 +845,10 @@ static int update(run *r)
     json_num(r->log, sum[1]);
     fputs(", \"dice\": ", r->log);
     json_num(r->log, sum[2]);
+    if (r->cfg.loss.presence_weight > 0) {
+        fputs(", \"presence\": ", r->log);
+        json_num(r->log, sum[3]);
+    }
     fputs(", \"lr\": ", r->log);
     json_num(r->log, lr);
     fputs(", \"grad_norm\": ", r->log);

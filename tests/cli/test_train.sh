@@ -92,6 +92,23 @@ else
     fail "progress lines" "$(grep '^step' "$T/err" | tail -1)"
 fi
 
+# ------------------------------------------------------- the presence term
+# loss.presence_weight > 0: every update logs the term, and the loss is the
+# weighted sum of the three; without it, no update logs one.
+jq '.loss.presence_weight = 0.5' "$T/nano64.json" >"$T/nano64p.json"
+"$TRAIN" -c "$T/nano64p.json" --train "$T/syn/train.jsonl" --val "$T/syn/val.jsonl" --batch 4 --epochs 1 \
+    --max-steps 6 --val-every 1000 --ckpt-every 0 -o "$T/presence" 2>"$T/err"
+st=$?
+if [ $st -eq 0 ] && [ "$(steps "$T/presence/log.jsonl")" = 6 ] &&
+    jq -e -s '[.[] | select(.type == "step")] | length == 6 and all(.[]; .presence > 0
+              and ((.loss - (0.9 * .ce + 0.2 * .dice + 0.5 * .presence)) | fabs) < 1e-5 * .loss)' \
+        "$T/presence/log.jsonl" >/dev/null &&
+    ! grep -q '"presence"' "$T/smoke/log.jsonl"; then
+    pass "presence term"
+else
+    fail "presence term" "exit $st: $(grep '"type": "step"' "$T/presence/log.jsonl" | head -1)"
+fi
+
 # ------------------------------------------------------------------- resume
 fast -o "$T/straight" --max-steps 8 2>"$T/err" &&
     fast -o "$T/resumed" --max-steps 4 2>>"$T/err" &&

@@ -285,7 +285,7 @@ static int run_train(const opts *o)
         c.training = 1;
         rr_params_zero_grad(&m.params);
         rr_tensor *logits = rr_mrsnet_fwd(&c, &m, b.img, b.ids, b.mask, NULL);
-        rr_tensor *loss = logits ? rr_mrsnet_loss(&c, &m, logits, b.target, NULL, NULL) : NULL;
+        rr_tensor *loss = logits ? rr_mrsnet_loss(&c, &m, logits, b.target, NULL) : NULL;
         double norm = NAN;
         float l = NAN;
         if (!loss || rr_backward(&c, loss) || rr_gradnorm_compute(&gn, 1.0, &norm) ||

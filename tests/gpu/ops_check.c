@@ -76,6 +76,8 @@ static const char *const kernels[] = {
     "rr_fft_half_pad",
     "rr_fft_r2c",
     "rr_fill_f32",
+    "rr_presence_bwd",
+    "rr_presence_fwd",
     "rr_real_complex",
     "rr_reduce_expand",
     "rr_reduce_sum",
@@ -628,6 +630,34 @@ static int c_dice_bwd(kc *k)
     return CALL(k, rr_dice_bwd, F(logits), PV(t), i32, LB, LN, F(stats), F(dloss), F(dl));
 }
 
+/* variant: 0 U8; 1 I32, sample 1 empty; 2 U8, every logit 0 (ties: the
+ * first pixel wins); 3 U8 with a value 3 (both sides must fail alike) */
+static int c_presence_fwd(kc *k)
+{
+    int v = k->variant, i32 = v == 1;
+    buf *logits = U("logits", LB * 2 * LN, -4, 4), *t = target_in(k, i32);
+    buf *stats = O("stats", LB * 4), *loss = O("loss", 1);
+    if (k->pass == 0) {
+        for (int64_t i = 0; v == 1 && i < LN; i++)
+            INIT_I(t)[LN + i] = 0;
+        for (int64_t i = 0; v == 2 && i < LB * 2 * LN; i++)
+            INIT_F(logits)[i] = 0;
+        if (v == 3)
+            INIT_U8(t)[2 * LN + 5] = 3;
+    }
+    return CALL(k, rr_presence_fwd, F(logits), PV(t), i32, LB, LN, F(stats), F(loss));
+}
+
+/* stats as the forward leaves them: a pixel index, and dL/ds */
+static int c_presence_bwd(kc *k)
+{
+    buf *stats = U("stats", LB * 4, -1, 1), *dloss = U("dloss", 1, 0.5, 1.5), *dl = A("dlogits", LB * 2 * LN);
+    if (k->pass == 0)
+        for (int64_t b = 0; b < LB; b++)
+            INIT_F(stats)[4 * b + 1] = (float)((b * 97 + 13) % LN);
+    return CALL(k, rr_presence_bwd, LB, LN, F(stats), F(dloss), F(dl));
+}
+
 /* Elements a batch of matrices of `rows` rows with leading dimension ld spans. */
 static int64_t span(int64_t batch, int64_t stride, int64_t rows, int64_t ld)
 {
@@ -972,6 +1002,8 @@ static const kcase cases[] = {
     {"cross-entropy backward", c_ce2_bwd, 2, 0},
     {"dice forward", c_dice_fwd, 4, 4},
     {"dice backward", c_dice_bwd, 2, 0},
+    {"presence forward", c_presence_fwd, 4, 4},
+    {"presence backward", c_presence_bwd, 1, 0},
     {"sgemm", c_sgemm, 5, 0},
     {"row norm forward", c_row_norm_fwd, 4, 0},
     {"row norm backward", c_row_norm_bwd, 6, 0},

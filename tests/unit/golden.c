@@ -145,15 +145,15 @@ int golden_mrsnet_run(const char *dir, rr_device d, const golden_opts *o)
         goto done;
     }
     rr_tensor *logits = rr_mrsnet_fwd(&c, &m, img, ids, mask, tr);
-    rr_tensor *ce = NULL, *dice = NULL;
-    rr_tensor *loss = logits ? rr_mrsnet_loss(&c, &m, logits, target, &ce, &dice) : NULL;
+    rr_loss_terms terms = {0};
+    rr_tensor *loss = logits ? rr_mrsnet_loss(&c, &m, logits, target, &terms) : NULL;
     if (!loss) {
         rr_error_prefix("forward: ");
         goto done;
     }
     rr_trace_put(tr, "", "loss", loss);
-    rr_trace_put(tr, "", "loss.ce", ce);
-    rr_trace_put(tr, "", "loss.dice", dice);
+    rr_trace_put(tr, "", "loss.ce", terms.ce);
+    rr_trace_put(tr, "", "loss.dice", terms.dice);
     if (rr_backward(&c, loss)) {
         rr_error_prefix("backward: ");
         goto done;

@@ -1,4 +1,5 @@
-/* The MRSNet loss terms: weighted cross-entropy and Dice on 2-class logits. */
+/* The MRSNet loss terms: weighted cross-entropy, Dice and presence on
+ * 2-class logits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +9,15 @@
 static const float ce_weight[2] = {0.9f, 1.1f}; /* spec §7.1 */
 
 typedef struct {
-    int dice, fg_only;
+    int dice, fg_only, presence;
 } loss_arg;
 
 static rr_tensor *apply_loss(rr_ctx *c, rr_tensor *const *in, const void *arg)
 {
     const loss_arg *l = arg;
-    return l->dice ? rr_dice(c, in[0], in[1], l->fg_only) : rr_cross_entropy2(c, in[0], in[1], ce_weight);
+    return l->presence ? rr_presence2(c, in[0], in[1])
+           : l->dice   ? rr_dice(c, in[0], in[1], l->fg_only)
+                       : rr_cross_entropy2(c, in[0], in[1], ce_weight);
 }
 
 static int tgt(const rr_tensor *t, int64_t i) { return t->dtype == RR_I32 ? rr_i32(t)[i] : rr_u8(t)[i]; }
@@ -60,9 +63,28 @@ static double naive_dice(const double *x, const rr_tensor *t, int64_t B, int64_t
     return fg_only ? (nonempty ? fg / (double)nonempty : 0) : sum;
 }
 
+/* Mean over samples of BCE-with-logits(max margin, target not empty). */
+static double naive_presence(const double *x, const rr_tensor *t, int64_t B, int64_t n)
+{
+    double sum = 0;
+    for (int64_t b = 0; b < B; b++) {
+        double s = -INFINITY;
+        int y = 0;
+        for (int64_t i = 0; i < n; i++) {
+            s = fmax(s, x[b * 2 * n + n + i] - x[b * 2 * n + i]);
+            y |= tgt(t, b * n + i);
+        }
+        double p = 1 / (1 + exp(-s));
+        sum += -(y ? log(p) : log(1 - p));
+    }
+    return sum / (double)B;
+}
+
 static double naive_loss(const loss_arg *l, const double *x, const rr_tensor *t, int64_t B, int64_t n)
 {
-    return l->dice ? naive_dice(x, t, B, n, l->fg_only) : naive_ce(x, t, B, n);
+    return l->presence ? naive_presence(x, t, B, n)
+           : l->dice   ? naive_dice(x, t, B, n, l->fg_only)
+                       : naive_ce(x, t, B, n);
 }
 
 /* The float loss's finite differences are coarse (its rounding over a step
@@ -105,20 +127,21 @@ TEST(loss_cross_entropy_and_dice)
 {
     rr_ctx *c = test_ctx();
     for (int i32 = 0; i32 < 2; i32++)
-        for (int kind = 0; kind < 3; kind++) {
-            loss_arg arg = {kind > 0, kind == 2};
+        for (int kind = 0; kind < 4; kind++) {
+            loss_arg arg = {kind == 1 || kind == 2, kind == 2, kind == 3};
             rr_tensor *x = test_randn(c, 60 + i32, RR_SHAPE(3, 2, 15, 15));
             rr_tensor *t = rr_new(c, i32 ? RR_I32 : RR_U8, RR_SHAPE(3, 15, 15));
             rr_rng r = {70 + (uint64_t)i32, 0};
             for (int64_t i = 0; i < t->numel; i++) {
-                /* sample 1 has no foreground: the fg-only Dice skips it */
+                /* sample 1 has no foreground: the fg-only Dice skips it,
+                   presence wants it absent */
                 int v = i / 225 == 1 ? 0 : rr_rng_uniform(&r) < 0.3f;
                 if (i32)
                     rr_i32(t)[i] = v;
                 else
                     rr_u8(t)[i] = (uint8_t)v;
             }
-            const char *name = arg.dice ? "dice" : "cross_entropy";
+            const char *name = arg.presence ? "presence" : arg.dice ? "dice" : "cross_entropy";
             rr_tensor *l = apply_loss(c, (rr_tensor *[]){x, t}, &arg);
             CHECK(l && l->numel == 1 && l->ndim == 0, "%s: a 0-dimensional loss", name);
             double *xd = malloc((size_t)x->numel * sizeof *xd);
@@ -153,6 +176,29 @@ TEST(loss_hand_computed)
           dice ? rr_f32(dice)[0] : NAN);
     CHECK(fg && fabs(rr_f32(fg)[0] - (1 - 0.7099140430)) < 1e-6, "fg-only dice %.9f, want 0.2900859570",
           fg ? rr_f32(fg)[0] : NAN);
+    /* presence: both samples' largest margin is 3 (pixel 1); sample 0 has a
+       target, sample 1 none: (softplus(3) - 3 + softplus(3)) / 2, and the
+       gradient (sigmoid(3) - y) / 2 on pixel 1's class-1 logit only */
+    rr_ctx g;
+    rr_ctx_init(&g, RR_CPU);
+    rr_ctx_grad(&g, 1);
+    x->requires_grad = 1;
+    rr_tensor *pr = rr_presence2(&g, x, t);
+    CHECK(pr && fabs(rr_f32(pr)[0] - 1.5485873516) < 1e-6, "presence %.9f, want 1.5485873516",
+          pr ? rr_f32(pr)[0] : NAN);
+    CHECK_OK(rr_backward(&g, pr));
+    const float want[8] = {0, 0.0237129366f, 0, -0.0237129366f, 0, -0.4762870634f, 0, 0.4762870634f};
+    CHECK(x->grad && rel_error_f(rr_f32(x->grad), want, 8) < 1e-6, "presence gradient");
+    x->grad = NULL;
+    x->requires_grad = 0;
+    /* ties: the first pixel of the largest margin takes the gradient */
+    rr_tensor *flat = rr_zeros(&g, RR_F32, RR_SHAPE(1, 2, 2, 2)), *none = rr_zeros(&g, RR_U8, RR_SHAPE(1, 2, 2));
+    flat->requires_grad = 1;
+    rr_tensor *pf = rr_presence2(&g, flat, none);
+    CHECK_OK(rr_backward(&g, pf));
+    const float first[8] = {-0.5f, 0, 0, 0, 0.5f, 0, 0, 0};
+    CHECK(flat->grad && rel_error_f(rr_f32(flat->grad), first, 8) < 1e-6, "presence gradient on a tie");
+    rr_ctx_free(&g);
 }
 
 TEST(loss_rejects_bad_inputs)
@@ -165,6 +211,9 @@ TEST(loss_rejects_bad_inputs)
           rr_errmsg());
     CHECK(rr_dice(c, x, t, 0) == NULL, "a target of 2 must fail");
     CHECK(strstr(rr_errmsg(), "dice: target value 2") != NULL, "message: %s", rr_errmsg());
+    CHECK(rr_presence2(c, x, t) == NULL, "a target of 2 must fail");
+    CHECK(strstr(rr_errmsg(), "presence: target value 2 at index 10 is not 0 or 1") != NULL, "message: %s",
+          rr_errmsg());
     rr_tensor *t2 = rr_zeros(c, RR_U8, RR_SHAPE(2, 3, 4));
     CHECK(rr_dice(c, x, t2, 0) == NULL, "a 2x3x4 target for 2x2x3x3 logits must fail");
     CHECK(strstr(rr_errmsg(), "dice: expected logits Bx2xHxW and target BxHxW, got 2x2x3x3 and 2x3x4") != NULL,

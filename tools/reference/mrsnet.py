@@ -107,6 +107,7 @@ DEFAULTS = {
         "dice_batch_reduction": "mean",
         "dice_smooth": 1e-6,
         "dice_fg_only_nonempty": False,
+        "presence_weight": 0.0,
     },
 }
 
@@ -943,7 +944,18 @@ def loss_fn(logits, target, cfg):
     else:
         dice = one_minus.sum()
     loss = lc["ce_weight"] * ce + lc["dice_weight"] * dice
+    if lc["presence_weight"] > 0:
+        loss = loss + lc["presence_weight"] * presence_loss(logits, target)
     return loss, {"ce": ce, "dice": dice}
+
+
+def presence_loss(logits, target):
+    """Ours (loss.presence_weight): BCE-with-logits of each sample's largest margin
+    logit_1 - logit_0 against "its target has a foreground pixel", averaged over the
+    batch.  The margin is negative exactly when the decoded mask is empty."""
+    margin = (logits[:, 1] - logits[:, 0]).flatten(1).max(dim=1).values
+    present = (target.flatten(1) > 0).any(dim=1).to(logits.dtype)
+    return F.binary_cross_entropy_with_logits(margin, present)
 
 
 # ---------------------------------------------------------------------------
