@@ -129,7 +129,7 @@ demo: all
 	@sh tools/demo.sh
 
 # Trains the demo model (an hour at most on 2 cores); share/models/README.
-demo-model: all
+demo-model: all | deps
 	sh tools/demo-model.sh
 
 clean:

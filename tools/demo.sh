@@ -16,9 +16,10 @@ fi
 out=${DEMO_OUT:-build/demo}
 rm -rf "$out"
 set -e
-# Scenes like the demo model's training data (the easy preset), from a seed
-# it never saw; single-target, multi-target and no-target sentences.
-bin/rrsis-synth --preset easy --seed 2026 -n 60 -o "$out/data" -q
+# Scenes like the demo model's training data (the easy preset with objects
+# twice the standard length, as in tools/demo-model.sh), from a seed it
+# never saw; single-target, multi-target and no-target sentences.
+bin/rrsis-synth --preset easy --object-scale 2 --seed 2026 -n 60 -o "$out/data" -q
 bin/rrsis-tokenize --queries "$out/data/test.jsonl" \
     | bin/rrsis-encode -m "$model" | bin/rrsis-fuse -m "$model" \
     | bin/rrsis-decode -m "$model" --outdir "$out/masks" --overlay "$out/overlays" >"$out/results.jsonl"
