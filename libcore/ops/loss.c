@@ -192,6 +192,19 @@ static int check_inputs(const char *op, const rr_tensor *logits, const rr_tensor
     return 0;
 }
 
+/* Records a loss on the tape, its stats saved for the backward; out or NULL. */
+static rr_tensor *record(rr_ctx *c, const char *op, rr_backward_fn bw, rr_tensor *out, rr_tensor *logits,
+                         rr_tensor *target, const loss_saved *s)
+{
+    int err;
+    rr_node *nd = rr_tape_record(c, op, bw, out, 2, (rr_tensor *[]){logits, target}, sizeof *s, &err);
+    if (err)
+        return NULL;
+    if (nd)
+        *(loss_saved *)nd->saved = *s;
+    return out;
+}
+
 static int ce_backward(rr_ctx *c, rr_node *n)
 {
     const loss_saved *s = n->saved;
@@ -214,14 +227,7 @@ rr_tensor *rr_cross_entropy2(rr_ctx *c, rr_tensor *logits, rr_tensor *target, co
         RR_BACKEND(logits->device, rr_ce2_fwd, rr_f32(logits), target->data, target->dtype == RR_I32, B, n,
                    s.w[0], s.w[1], rr_f32(s.stats), rr_f32(out)))
         return NULL;
-    int err;
-    rr_node *nd = rr_tape_record(c, "cross_entropy", ce_backward, out, 2, (rr_tensor *[]){logits, target},
-                                 sizeof s, &err);
-    if (err)
-        return NULL;
-    if (nd)
-        *(loss_saved *)nd->saved = s;
-    return out;
+    return record(c, "cross_entropy", ce_backward, out, logits, target, &s);
 }
 
 static int dice_backward(rr_ctx *c, rr_node *n)
@@ -245,14 +251,7 @@ rr_tensor *rr_dice(rr_ctx *c, rr_tensor *logits, rr_tensor *target, int fg_only_
         RR_BACKEND(logits->device, rr_dice_fwd, rr_f32(logits), target->data, target->dtype == RR_I32, B, n,
                    fg_only_nonempty, rr_f32(s.stats), rr_f32(out)))
         return NULL;
-    int err;
-    rr_node *nd = rr_tape_record(c, "dice", dice_backward, out, 2, (rr_tensor *[]){logits, target}, sizeof s,
-                                 &err);
-    if (err)
-        return NULL;
-    if (nd)
-        *(loss_saved *)nd->saved = s;
-    return out;
+    return record(c, "dice", dice_backward, out, logits, target, &s);
 }
 
 static int presence_backward(rr_ctx *c, rr_node *n)
@@ -280,12 +279,5 @@ rr_tensor *rr_presence2(rr_ctx *c, rr_tensor *logits, rr_tensor *target)
         RR_BACKEND(logits->device, rr_presence_fwd, rr_f32(logits), target->data, target->dtype == RR_I32, B, n,
                    rr_f32(s.stats), rr_f32(out)))
         return NULL;
-    int err;
-    rr_node *nd = rr_tape_record(c, "presence", presence_backward, out, 2, (rr_tensor *[]){logits, target},
-                                 sizeof s, &err);
-    if (err)
-        return NULL;
-    if (nd)
-        *(loss_saved *)nd->saved = s;
-    return out;
+    return record(c, "presence", presence_backward, out, logits, target, &s);
 }
