@@ -383,6 +383,9 @@ static int build_model(run *r)
     r->rb_host = malloc(r->rb_bytes);
     if (!r->rb || !r->rb_host)
         return r->rb ? rr_error("out of memory") : -1;
+    /* zeros: the presence slots stay 0 when the term is not weighted */
+    if (rr_dev_memset0(r->o.device, r->rb, r->rb_bytes))
+        return -1;
     r->buf = calloc((size_t)r->m.params.n + 1, sizeof *r->buf);
     r->buf_copy = calloc((size_t)r->m.params.n + 1, sizeof *r->buf_copy);
     if (!r->buf || !r->buf_copy)
@@ -712,8 +715,8 @@ static int next_batch(run *r, rr_batch **b)
 }
 
 /* The losses in the readback buffer (device or host copy): after the sum of
- * squares, loss, CE, Dice and presence (when weighted) of micro-batch a at
- * NLOSS a + 0..3. */
+ * squares, loss, CE, Dice and presence (0 when not weighted) of micro-batch a
+ * at NLOSS a + 0..3. */
 static float *rb_losses(void *rb) { return (float *)((char *)rb + sizeof(double)); }
 
 /* Forward, loss and backward of micro-batch a of an update: the loss and its
