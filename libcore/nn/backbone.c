@@ -48,6 +48,18 @@ int rr_backbone_init(rr_params *p, rr_backbone *m, const rr_config *cfg, const c
     snprintf(name, sizeof name, "%s.patch_embed", prefix);
     if (rr_patch_embed_init(p, &m->patch_embed, cfg, name))
         return -1;
+    /* Swin's optional absolute position embedding (lib/backbone.py: ape),
+     * added after the patch embedding's norm.  Off in MRSNet (spec §2.1);
+     * without it the backbone knows a token's place only from the borders,
+     * which a small model trained from scratch does not learn to use
+     * (share/configs/README). */
+    if (s->ape) {
+        int64_t g = cfg->image_size / s->patch_size;
+        m->ape = rr_param_add(p, RR_PARAM_TRAIN, RR_INIT_TRUNC_NORMAL, 0.02f, RR_SHAPE(1, s->embed_dim, g, g),
+                              "%s.absolute_pos_embed", prefix);
+        if (!m->ape)
+            return -1;
+    }
     int total = 0;
     for (int i = 0; i < 4; i++)
         total += s->depths[i];
@@ -105,6 +117,15 @@ int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *
         return -1;
     int64_t B = img->shape[0], h, w;
     rr_tensor *x = rr_patch_embed_fwd(c, &m->patch_embed, img, &h, &w);
+    if (x && m->ape) {
+        /* The table is image_size / patch_size square; Swin interpolates it
+         * to other grids, the pipeline always feeds image_size. */
+        int64_t C = m->ape->shape[1];
+        if (h != m->ape->shape[2] || w != m->ape->shape[3])
+            return rr_error("backbone: swin.ape needs a %lld x %lld patch grid, not %lld x %lld (images of image_size)",
+                            (long long)m->ape->shape[2], (long long)m->ape->shape[3], (long long)h, (long long)w);
+        x = rr_add(c, x, rr_transpose(c, rr_reshape(c, m->ape, RR_SHAPE(1, C, h * w)), 1, 2));
+    }
     rr_trace_put(tr, "", "patch_embed", x);
     x = rr_dropout(c, x, m->drop_rate); /* pos_drop */
     if (!x)

@@ -3,8 +3,9 @@
  * x <- X + tanh(W2 relu(W1 F)) * F and (stages 1-3) PatchMerging, the
  * out-norms norm0..3 that turn each stage's F into E_i, and the HFIM over
  * E1..E4.  Parameter names are tools/reference/mrsnet.py's Backbone under
- * "backbone.": patch_embed.*, layers.{i}.{blocks.{j}.*, ifim.*,
- * res_gate.{0,2}.weight, downsample.*}, norm{i}.*, hfim.*. */
+ * "backbone.": patch_embed.*, absolute_pos_embed (with swin.ape),
+ * layers.{i}.{blocks.{j}.*, ifim.*, res_gate.{0,2}.weight, downsample.*},
+ * norm{i}.*, hfim.*. */
 #ifndef RR_NN_BACKBONE_H
 #define RR_NN_BACKBONE_H
 
@@ -27,6 +28,7 @@ typedef struct {
 
 typedef struct rr_backbone {
     rr_patch_embed patch_embed;
+    rr_tensor *ape;                 /* 1 x C x gh x gw with swin.ape, else NULL */
     rr_stage layers[4];
     rr_layer_norm_m norm[4];        /* norm0..norm3 */
     rr_hfim hfim;

@@ -61,6 +61,7 @@ static const field fields[] = {
     {"swin.window_size", F_INT, O(swin.window_size), 0, NULL, NULL},
     {"swin.mlp_ratio", F_FLOAT, O(swin.mlp_ratio), 0, NULL, NULL},
     {"swin.qkv_bias", F_BOOL, O(swin.qkv_bias), 0, NULL, NULL},
+    {"swin.ape", F_BOOL, O(swin.ape), 0, NULL, NULL},
     {"swin.drop_rate", F_FLOAT, O(swin.drop_rate), 0, NULL, NULL},
     {"swin.attn_drop_rate", F_FLOAT, O(swin.attn_drop_rate), 0, NULL, NULL},
     {"swin.drop_path_rate", F_FLOAT, O(swin.drop_path_rate), 0, NULL, NULL},

@@ -217,3 +217,62 @@ TEST(backbone_gradient_reaches_every_part)
     }
     rr_params_free(&p);
 }
+
+/* swin.ape (share/configs/README): a learned 1 x C x g x g table added to
+ * the patch embedding, position by position; its gradient summed over the
+ * positions equals the patch-embedding norm's bias gradient (both receive
+ * the same dL/dx, per channel); another grid is refused. */
+TEST(backbone_absolute_position_embedding)
+{
+    rr_config cfg = tiny_config();
+    cfg.swin.ape = 1;
+    CHECK_OK(rr_config_check(&cfg));
+    rr_params p;
+    rr_params_init(&p, RR_CPU, 1, 1);
+    rr_backbone m;
+    CHECK_OK(rr_backbone_init(&p, &m, &cfg, "backbone"));
+    const int64_t B = 2, S = cfg.image_size, g = S / cfg.swin.patch_size, C = cfg.swin.embed_dim;
+    CHECK(m.ape && rr_params_find(&p, "backbone.absolute_pos_embed") && m.ape->ndim == 4 && m.ape->shape[0] == 1 &&
+              m.ape->shape[1] == C && m.ape->shape[2] == g && m.ape->shape[3] == g,
+          "the table");
+    rr_ctx *c = test_ctx();
+    c->training = 1;
+    rr_ctx_grad(c, 1);
+    rr_tensor *l, *lmask, *d[4];
+    text_inputs(c, &cfg, B, &l, &lmask);
+    rr_tensor *img = test_randn(c, 1, RR_SHAPE(B, 3, S, S));
+    rr_trace *tr = calloc(1, sizeof *tr);
+    CHECK_OK(rr_backbone_fwd(c, &m, img, l, lmask, d, tr));
+    int64_t gh, gw;
+    rr_tensor *x = rr_trace_get(tr, "patch_embed"), *pe = rr_patch_embed_fwd(c, &m.patch_embed, img, &gh, &gw);
+    double worst = x && pe ? 0 : INFINITY;
+    for (int64_t b = 0; x && pe && b < B; b++)
+        for (int64_t n = 0; n < g * g; n++)
+            for (int64_t ch = 0; ch < C; ch++) {
+                int64_t i = (b * g * g + n) * C + ch;
+                worst = fmax(worst, fabs((double)rr_f32(pe)[i] + rr_f32(m.ape)[ch * g * g + n] - rr_f32(x)[i]));
+            }
+    CHECK(worst < 1e-6, "patch_embed + ape off by %g", worst);
+    for (int i = 0; i < 4; i++)
+        d[i] = rr_reshape(c, d[i], RR_SHAPE(-1));
+    rr_tensor *y = rr_concat(c, 4, d, 0);
+    CHECK_OK(y ? rr_backward_from(c, y, test_randn(c, 3, 1, y->shape)) : -1);
+    const rr_tensor *ga = m.ape->grad, *gb = m.patch_embed.norm.bias->grad;
+    worst = ga && gb ? 0 : INFINITY;
+    double scale = 0;
+    for (int64_t ch = 0; ga && gb && ch < C; ch++) {
+        double s = 0;
+        for (int64_t n = 0; n < g * g; n++)
+            s += rr_f32(ga)[ch * g * g + n];
+        worst = fmax(worst, fabs(s - rr_f32(gb)[ch]));
+        scale = fmax(scale, fabs(rr_f32(gb)[ch]));
+    }
+    CHECK(scale > 0 && worst <= 1e-4 * scale, "ape gradient summed over positions off by %g (scale %g)", worst, scale);
+    rr_ctx_grad(c, 0);
+    rr_tensor *big = test_randn(c, 4, RR_SHAPE(1, 3, 2 * S, 2 * S));
+    text_inputs(c, &cfg, 1, &l, &lmask);
+    CHECK(rr_backbone_fwd(c, &m, big, l, lmask, d, NULL) != 0 && strstr(rr_errmsg(), "swin.ape needs a 16 x 16"),
+          "another grid: %s", rr_errmsg());
+    free(tr);
+    rr_params_free(&p);
+}

@@ -48,6 +48,7 @@ DEFAULTS = {
         "window_size": 12,
         "mlp_ratio": 4.0,
         "qkv_bias": True,
+        "ape": False,
         "drop_rate": 0.0,
         "attn_drop_rate": 0.0,
         "drop_path_rate": 0.3,
@@ -637,6 +638,11 @@ class Backbone(nn.Module):
         super().__init__()
         s = cfg["swin"]
         self.patch_embed = PatchEmbed(s["patch_size"], cfg["in_chans"], s["embed_dim"], s["ln_eps"])
+        # Swin's optional absolute position embedding (lib/backbone.py: ape; off in MRSNet, section 2.1).
+        self.absolute_pos_embed = None
+        if s.get("ape"):
+            g = cfg["image_size"] // s["patch_size"]
+            self.absolute_pos_embed = nn.Parameter(torch.zeros(1, s["embed_dim"], g, g))
         self.pos_drop = nn.Dropout(s["drop_rate"])
         depths = s["depths"]
         dpr = [v.item() for v in torch.linspace(0, s["drop_path_rate"], sum(depths))]
@@ -648,6 +654,8 @@ class Backbone(nn.Module):
 
     def forward(self, img, l, m, trace=None):
         x, h, w = self.patch_embed(img)
+        if self.absolute_pos_embed is not None:
+            x = x + self.absolute_pos_embed.flatten(2).transpose(1, 2)
         _put(trace, "patch_embed", x)
         x = self.pos_drop(x)
         es = []
@@ -985,6 +993,8 @@ def init_weights(model, seed=2401):
     for m in model.backbone.modules():
         if isinstance(m, WindowAttention):
             nn.init.trunc_normal_(m.relative_position_bias_table, std=0.02)
+    if model.backbone.absolute_pos_embed is not None:
+        nn.init.trunc_normal_(model.backbone.absolute_pos_embed, std=0.02)
         if isinstance(m, HFIM):
             nn.init.ones_(m.freq_temperature)
     # Decoder: ARC base weight kaiming_normal(fan_out, relu); routing trunc_normal(.02).

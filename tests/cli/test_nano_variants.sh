@@ -1,0 +1,38 @@
+#!/bin/sh
+# Options of the configuration that mrsnet-b leaves off, against the PyTorch
+# reference: for each variant of mrsnet-nano below, one forward at 128x128
+# with seeded random weights (tools/reference/make_goldens.py --forward-only,
+# eval mode), then tests/tools/mrsnet_forward runs the C forward on the same
+# weights and inputs and compares every stage (relative error <= 1e-4).  A
+# few seconds each.  Skipped where $PYTHON cannot import torch.
+#   swin.ape  Swin's absolute position embedding (the demo model has it)
+. tests/cli/lib.sh
+
+if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+    echo "SKIP: nano variants against the reference: $PYTHON cannot import torch"
+    exit 0
+fi
+prog=${MRSNET_FORWARD:-build/cpu/tests/tools/mrsnet_forward}
+for variant in ape:'.swin.ape = true'; do
+    tag=${variant%%:*}
+    name=nano_${tag}_forward_matches_pytorch
+    if [ ! -x "$prog" ]; then
+        fail "$name" "$prog is not built (make check builds it)"
+        continue
+    fi
+    jq "${variant#*:}" share/configs/mrsnet-nano.json >"$T/$tag.json"
+    if ! "$PYTHON" tools/reference/make_goldens.py --config "$T/$tag.json" --forward-only --size 128 \
+        --out "$T/$tag" >"$T/$tag.log" 2>&1; then
+        fail "$name" "the reference run failed: $(tail -c 600 "$T/$tag.log")"
+        continue
+    fi
+    "$prog" "$T/$tag/weights.safetensors" "$T/$tag/inputs.safetensors" "$T/$tag/stages.safetensors" \
+        >"$T/$tag.table" 2>"$T/$tag.err"
+    rc=$?
+    case $rc in
+    0) pass "$name ($(tail -n 1 "$T/$tag.table"))" ;;
+    1) fail "$name" "$(grep ' FAIL' "$T/$tag.table" | head -n 3 | tr '\n' ';')" ;;
+    *) fail "$name" "mrsnet_forward exited with status $rc: $(cat "$T/$tag.err")" ;;
+    esac
+done
+finish
