@@ -277,6 +277,28 @@ else
     fail "a folder with a run is refused" "exit $st: $(cat "$T/err")"
 fi
 
+# ------------------------------------------------------- the demo model's README
+# tools/demo-model.sh --readme on the smoke run, scored as all-empty masks:
+# its numbers are those of the log, rrsis-score's JSON and the times file.
+mkdir -p "$T/demo" "$T/nomasks"
+cp -r "$T/smoke" "$T/demo/run"
+printf 'synth 1\ntrain 20\nscore 3\n' >"$T/demo/times"
+"$BIN/rrsis-score" --gt "$T/syn/val.jsonl" --pred "$T/nomasks" --missing empty --resolution native \
+    --format json >"$T/demo/scores.json"
+DEMO_MODEL_DIR=$T/demo sh tools/demo-model.sh --readme >"$T/README" 2>"$T/err"
+st=$?
+params=$(jq -r 'select(.type == "start") | .parameters' "$T/smoke/log.jsonl")
+giou=$(jq .gres.all.giou "$T/demo/scores.json" | awk '{ printf "%.2f", $1 }')
+if [ $st -eq 0 ] && [ ! -s "$T/err" ] && grep -q "^mrsnet-nano (share/configs/mrsnet-nano.json, $params parameters" "$T/README" &&
+    grep -q "^    gres:  gIoU $giou  cIoU" "$T/README" && grep -q "no GPU: 24 s in all$" "$T/README" &&
+    grep -q "^    training   20 s (640 images, 32.0 images/s)$" "$T/README" &&
+    grep -A1 "^Validation during training" "$T/README" | grep -q '^[0-9.]*/[0-9.]*/[0-9.]*, [0-9.]*/[0-9.]*/[0-9.]*\.$' &&
+    [ "$(tail -n 1 "$T/README")" = "$(tail -n 1 tools/demo-model-history.txt)" ]; then
+    pass "demo-model.sh --readme describes the run"
+else
+    fail "demo-model.sh --readme" "exit $st: $(cat "$T/err") $(head -c 600 "$T/README")"
+fi
+
 # ------------------------------------------------------------- the curves
 if "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
     if "$PYTHON" tools/plot_log.py "$T/smoke/log.jsonl" -o "$T/curves.png" >/dev/null 2>"$T/err" &&
