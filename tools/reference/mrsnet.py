@@ -993,10 +993,10 @@ def init_weights(model, seed=2401):
     for m in model.backbone.modules():
         if isinstance(m, WindowAttention):
             nn.init.trunc_normal_(m.relative_position_bias_table, std=0.02)
-    if model.backbone.absolute_pos_embed is not None:
-        nn.init.trunc_normal_(model.backbone.absolute_pos_embed, std=0.02)
         if isinstance(m, HFIM):
             nn.init.ones_(m.freq_temperature)
+    if model.backbone.absolute_pos_embed is not None:
+        nn.init.trunc_normal_(model.backbone.absolute_pos_embed, std=0.02)
     # Decoder: ARC base weight kaiming_normal(fan_out, relu); routing trunc_normal(.02).
     for m in model.classifier.modules():
         if isinstance(m, AdaptiveRotatedConv2d):
