@@ -4,7 +4,8 @@
 # length), on the CPU, and scores it on a held-out test split under the gres
 # protocol.  Writes share/models/mrsnet-nano-synth.safetensors,
 # share/models/scores.json and share/models/README (the commands, seeds,
-# times and scores of this run, then tools/demo-model-history.txt).
+# times and scores of this run between the model card,
+# tools/demo-model-card.txt, and tools/demo-model-history.txt).
 #
 #   sh tools/demo-model.sh            train, score, write the three files
 #   sh tools/demo-model.sh --readme   print that README for the finished run
@@ -51,6 +52,10 @@ readme() {
     cat <<EOF
 mrsnet-nano-synth.safetensors: the demo model
 =============================================
+
+EOF
+    cat tools/demo-model-card.txt
+    cat <<EOF
 
 mrsnet-nano (share/configs/mrsnet-nano.json, $params parameters, 128x128 input;
 trained without dropout, with the presence term at 0.2 and with Swin's
