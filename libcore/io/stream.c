@@ -174,16 +174,30 @@ static uint64_t exponent_bits(rr_dtype t)
 
 /* The first element of e whose exponent bits (exp) are all set: its index
  * and, in *bits, its bits; or -1.  T: an unsigned type of the dtype's size
- * (entry data may be unaligned: memcpy, which compiles to a load). */
+ * (entry data may be unaligned: memcpy, which compiles to a load).  Blocks
+ * are checked first with a loop that vectorises, and only a block that
+ * holds such an element is searched: a fused record of mrsnet-b (14 MB) is
+ * checked at memory speed. */
 #define FIRST_NONFINITE(T)                                                                                           \
     do {                                                                                                             \
         const unsigned char *p = e->data;                                                                           \
-        for (size_t i = 0, n = e->nbytes / sizeof(T); i < n; i++) {                                                  \
-            T u;                                                                                                     \
-            memcpy(&u, p + i * sizeof u, sizeof u);                                                                  \
-            if ((u & (T)exp) == (T)exp) {                                                                            \
-                *bits = u;                                                                                           \
-                return (int64_t)i;                                                                                   \
+        size_t n = e->nbytes / sizeof(T);                                                                            \
+        for (size_t lo = 0; lo < n; lo += 4096) {                                                                    \
+            size_t hi = n - lo < 4096 ? n : lo + 4096;                                                               \
+            int bad = 0;                                                                                             \
+            _Pragma("omp simd reduction(|:bad)") for (size_t i = lo; i < hi; i++)                                    \
+            {                                                                                                        \
+                T u;                                                                                                 \
+                memcpy(&u, p + i * sizeof u, sizeof u);                                                              \
+                bad |= (u & (T)exp) == (T)exp;                                                                       \
+            }                                                                                                        \
+            for (size_t i = lo; bad && i < hi; i++) {                                                                \
+                T u;                                                                                                 \
+                memcpy(&u, p + i * sizeof u, sizeof u);                                                              \
+                if ((u & (T)exp) == (T)exp) {                                                                        \
+                    *bits = u;                                                                                       \
+                    return (int64_t)i;                                                                               \
+                }                                                                                                    \
             }                                                                                                        \
         }                                                                                                            \
         return -1;                                                                                                   \
