@@ -14,19 +14,22 @@ static const char help[] =
     "Usage: rrsis-inspect [OPTION]... [FILE]...\n"
     "Print what each record of rrsis tensor streams (or safetensors files) holds:\n"
     "one JSON line per record with the file, the record number, the metadata and\n"
-    "every tensor's dtype and shape.  Every record is read and checked in full.\n"
+    "every tensor's dtype and shape.  Every record is read and checked in full,\n"
+    "and so is a stream's end mark (its count of records), which is not listed.\n"
     "With no FILE, or when FILE is -, read standard input.\n"
     "\n"
     "  -s, --stats    add min, max, mean and the count of NaN and infinite values\n"
     "                 of every floating-point tensor\n"
     "  -c, --count    print only the number of records (of all FILEs together)\n"
     "      --copy     write the records to standard output, re-serialised (checks\n"
-    "                 a stream and normalises its layout)\n"
+    "                 a stream and normalises its layout), and one end mark after\n"
+    "                 them all: streams in several FILEs become one\n"
     "      --help     display this help and exit\n"
     "      --version  output version information and exit\n"
     "\n"
     "Exit status: 0 when every record was read, 1 on a malformed or truncated\n"
-    "record or an I/O error, 2 on a usage error.\n"
+    "record, a stream without its end mark (or an empty input) or an I/O error,\n"
+    "2 on a usage error.\n"
     "\n"
     "Examples:\n"
     "  rrsis-tokenize 'the white plane' | rrsis-inspect | jq .tensors\n"
@@ -133,12 +136,14 @@ int main(int argc, char **argv)
     rr_record rec;
     rr_record_init(&rec);
     long total = 0;
+    int streams = 0; /* inputs that ended with a stream's end mark */
     for (; *files; files++) {
         FILE *f = rr_cli_open_read(*files);
         const char *name = f == stdin ? "standard input" : *files;
         long recno = 1;
-        int r;
+        int r, stream = 0;
         for (; (r = rr_stream_read(f, &rec, recno)) == 1; recno++) {
+            stream = rr_stream_is_record(&rec);
             if (copy && rr_stream_write(stdout, &rec) < 0)
                 exit(1); /* the check of stdout's close at exit says why */
             if (!copy && !count)
@@ -146,12 +151,17 @@ int main(int argc, char **argv)
             if (ferror(stdout))
                 exit(1);
         }
-        if (r < 0)
+        /* records of no stream (a weight file, a stream of an older rrsis)
+         * have no end mark to wait for */
+        if (r < 0 && !(r == RR_STREAM_UNENDED && !stream))
             rr_cli_die("%s: %s", name, rr_errmsg());
+        streams += r == 0;
         total += recno - 1;
         if (f != stdin)
             fclose(f);
     }
+    if (copy && streams && rr_stream_end(stdout, total) < 0)
+        exit(1);
     if (count)
         printf("%ld\n", total);
     rr_record_free(&rec);

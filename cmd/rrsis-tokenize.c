@@ -22,7 +22,7 @@ static const char help[] =
     "or else from standard input, one a line (the id is the line number).\n"
     "Writes a tokens stream to standard output: one record per sentence with\n"
     "input_ids and attention_mask (I32, MAX_LEN values), and the id, sentence and\n"
-    "image in the metadata.\n"
+    "image in the metadata, then the stream's end mark.\n"
     "\n"
     "      --queries=FILE   read queries from JSON Lines FILE (- for standard input):\n"
     "                       {\"id\", \"sentence\", \"image\"}, image optional, relative\n"
@@ -308,6 +308,11 @@ int main(int argc, char **argv)
         }
     else
         from_lines(&j);
+    /* the end mark, once every sentence is written (an error exits before) */
+    if (j.format == FORMAT_STREAM && rr_stream_end(stdout, j.sentences) < 0) {
+        exit_on_write_error();
+        rr_cli_die_lib();
+    }
 
     if (j.cut)
         rr_cli_warn("%ld of %ld sentences had more than %d ids and were cut%s", j.cut, j.sentences, j.max_len,

@@ -9,7 +9,14 @@
 A stream is a sequence of safetensors blobs: an 8-byte little-endian header
 length N, N bytes of JSON ({name: {"dtype", "shape", "data_offsets"},
 "__metadata__": {str: str}}), then the data.  Records are concatenated, so
-reading needs no seeking and pipes work.
+reading needs no seeking and pipes work.  A stream ends with its end mark, a
+record with no tensors and the metadata {"format": FORMAT, "stage": "end",
+"records": the count of the records before it}: write_end(f, n) writes it,
+read_records checks it (its count, and that nothing follows it) and does
+not yield it.  Without it, a stream's reader cannot tell a writer that
+finished from one that stopped at a record boundary, so read_records raises
+when the input ends without it after records of this FORMAT, or is empty;
+safetensors files that are no stream (weight files) need none.
 
 BF16 has no numpy dtype.  read_records returns it as float32 (exact: a bf16
 value is the top half of a float32); with bf16="raw" it returns the raw bits
@@ -17,7 +24,7 @@ as arrays of the structured dtype BF16 (field "bf16"), which write_record
 writes back as BF16.  to_bf16() rounds float32 to such an array.
 
 Run as a program, it copies a stream from stdin to stdout, parsing and
-re-serialising every record; the bytes are those the C writer produces
+re-serialising every record and the end mark; the bytes are those the C writer produces
 (libcore/io/safetensors.c): metadata first, tensors largest dtype first and
 then by name, the header padded with spaces to a multiple of 8 bytes.
 """
@@ -26,7 +33,7 @@ import sys
 
 import numpy as np
 
-FORMAT = "rrsis-stream/1"
+FORMAT = "rrsis-stream/2"  # rrsis-stream/1 had no end mark
 MAX_HEADER = 100_000_000
 BF16 = np.dtype([("bf16", "<u2")])
 
@@ -80,18 +87,44 @@ def _layout(header, where):
     return end
 
 
+def _plural(n):
+    return "" if n == 1 else "s"
+
+
+def _check_end(f, meta, tensors, before):
+    """The end mark after `before` records: its count, and nothing after it."""
+    count = meta.get("records")
+    if tensors:
+        raise ValueError(f"the end mark holds tensors ({len(tensors)}): it holds none")
+    if count is None:
+        raise ValueError('the end mark has no "records"')
+    if not (count.isascii() and count.isdigit()):
+        raise ValueError(f"the end mark's \"records\" is {count!r}, not a count")
+    if int(count) != before:
+        raise ValueError(f"the end mark counts {int(count)} record{_plural(int(count))}, but {before} came "
+                         "before it: records were lost or added on the way")
+    if f.read(1):
+        raise ValueError(f"data after the end mark of {before} record{_plural(before)}: an input holds one stream")
+
+
 def read_records(f, bf16="float32"):
     """Yields (metadata dict, {name: ndarray}) for each record of a binary file.
 
     Tensors come in header order; arrays are read-only views of the record's
-    data.  Raises ValueError naming the record on a malformed input."""
+    data.  Raises ValueError naming the record on a malformed input, and on a
+    stream that ends without its end mark (see above)."""
     if bf16 not in ("float32", "raw"):
         raise ValueError("bf16 must be 'float32' or 'raw'")
-    recno = 0
+    recno, stream = 0, False
     while True:
         recno += 1
         where = f"record {recno}: "
         head = _read_exact(f, 8)
+        if not head and recno == 1:
+            raise ValueError("the stream is empty, without even its end mark: the program writing it stopped early")
+        if not head and stream:
+            raise ValueError(f"stream ended after {recno - 1} record{_plural(recno - 1)} without its end mark: "
+                             "the program writing it stopped early")
         if not head:
             return
         if len(head) < 8:
@@ -125,6 +158,10 @@ def read_records(f, bf16="float32"):
                 dt = np.dtype(_DTYPES[info["dtype"]])
                 a = np.frombuffer(data, dt, (end - begin) // dt.itemsize, begin)
             tensors[name] = a.reshape(info["shape"])
+        stream = meta.get("format") == FORMAT
+        if stream and meta.get("stage") == "end":
+            _check_end(f, meta, tensors, recno - 1)
+            return
         yield meta, tensors
 
 
@@ -169,11 +206,45 @@ def write_record(f, metadata, tensors):
         f.write(np.ascontiguousarray(a).tobytes())
 
 
+def write_end(f, records):
+    """Writes the end mark of a stream of `records` records: the last write
+    of a writer that wrote every record."""
+    write_record(f, {"format": FORMAT, "stage": "end", "records": str(records)}, {})
+
+
+class StreamWriter:
+    """Writes a stream: its records, then, when the with block ends without
+    an exception, its end mark.
+
+        with open(path, "wb") as f, rrsis_stream.StreamWriter(f) as w:
+            w.write({"format": rrsis_stream.FORMAT, "stage": "tokens", "id": "1"}, tensors)
+    """
+
+    def __init__(self, f):
+        self.f, self.records = f, 0
+
+    def write(self, metadata, tensors):
+        write_record(self.f, metadata, tensors)
+        self.records += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            write_end(self.f, self.records)
+        return False
+
+
 def main():
     out = sys.stdout.buffer
     try:
+        n, stream = 0, True  # a stream, unless its last record is no stream's
         for meta, tensors in read_records(sys.stdin.buffer, bf16="raw"):
             write_record(out, meta, tensors)
+            n, stream = n + 1, meta.get("format") == FORMAT
+        if stream:
+            write_end(out, n)
         out.flush()
     except ValueError as e:
         sys.stderr.write(f"rrsis_stream.py: error: {e}\n")

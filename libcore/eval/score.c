@@ -351,6 +351,10 @@ int rr_score_stream(rr_score *s, FILE *in, const char *name)
                           m->path);
             break;
         }
+        if (rr_stream_check_finite(&rec)) {
+            rc = rr_error_prefix("%s: record %ld (sample '%s'): ", name, recno, rr_printable(id, q, sizeof q));
+            break;
+        }
         size_t k = pos[hit->index];
         if (k == NONE)
             continue; /* another split */

@@ -250,6 +250,8 @@ int rr_decode_run(const rr_decode_opts *o, FILE *in, FILE *out)
     }
     if (n < 0)
         rc = -1;
+    if (!rc && o->logits)
+        rc = rr_stream_end(out, done); /* only a stream written in full ends with its mark */
     rr_batch_free(&b);
     rr_ctx_free(&c);
     for (int k = 0; k < 4; k++)

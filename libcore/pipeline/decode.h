@@ -21,7 +21,8 @@
  *   - logits: a logits record to out,
  *       "logits"  F32 [2, H, W]  the two class scores at the mask's size
  *       metadata  the fused record's, with stage "logits"
- *     (what rrsis-score --pred reads from a stream);
+ *     (what rrsis-score --pred reads from a stream), and the stream's end
+ *     mark (io/stream.h) after the last, when every sample went through;
  *   - otherwise a JSON line to out:
  *       {"id", "mask": the PNG's path or null, "overlay" (with overlay),
  *        "width", "height": the mask's size, "empty": no foreground,

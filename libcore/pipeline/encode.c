@@ -192,6 +192,8 @@ int rr_encode_run(const rr_encode_opts *o, FILE *in, FILE *out)
     }
     if (n < 0)
         rc = -1;
+    if (!rc)
+        rc = rr_stream_end(out, done); /* only a stream written in full ends with its mark */
     rr_batch_free(&b);
     images_free(&im, cap);
     rr_ctx_free(&c);

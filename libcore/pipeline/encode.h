@@ -16,8 +16,10 @@
  *   metadata          the tokens record's, with stage "encoded", "image"
  *                     the path read, "width" and "height" the image's size
  *                     in pixels before resizing (decimal strings).
- * Records are written in the order read.  Records of a batch with ids of
- * different lengths go through the text encoder in separate runs. */
+ * Records are written in the order read, and the stream's end mark
+ * (io/stream.h) after the last, when every record went through.  Records of
+ * a batch with ids of different lengths go through the text encoder in
+ * separate runs. */
 #ifndef RR_PIPELINE_ENCODE_H
 #define RR_PIPELINE_ENCODE_H
 

@@ -102,6 +102,8 @@ int rr_fuse_run(const rr_fuse_opts *o, FILE *in, FILE *out)
     }
     if (n < 0)
         rc = -1;
+    if (!rc)
+        rc = rr_stream_end(out, done); /* only a stream written in full ends with its mark */
     rr_batch_free(&b);
     rr_ctx_free(&c);
     free(img);

@@ -11,8 +11,9 @@
  *                                      8 patches)
  *   metadata      the encoded record's, with stage "fused" (so id,
  *                 sentence, image, width and height travel on).
- * Records are written in the order read.  Records of a batch whose
- * sentences have different lengths run separately. */
+ * Records are written in the order read, and the stream's end mark
+ * (io/stream.h) after the last, when every record went through.  Records of
+ * a batch whose sentences have different lengths run separately. */
 #ifndef RR_PIPELINE_FUSE_H
 #define RR_PIPELINE_FUSE_H
 

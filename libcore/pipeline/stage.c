@@ -39,18 +39,22 @@ int rr_batch_read(rr_batch *b)
     b->first += b->n;
     b->n = 0;
     rr_ctx_reset(&b->host);
-    while (b->n < b->cap) {
+    while (b->n < b->cap && !b->ended) {
         long recno = b->first + b->n;
         int r = rr_stream_read(b->in, &b->recs[b->n], recno);
         if (r < 0)
             return -1;
-        if (r == 0)
+        if (r == 0) {
+            b->ended = 1; /* the end mark: nothing is read after it */
             break;
+        }
         if (rr_stream_expect_stage(&b->recs[b->n], b->stage, recno))
             return -1;
         const char *id = rr_record_meta(&b->recs[b->n], "id");
         if (!id || !*id)
             return rr_error("record %ld: no \"id\" in the metadata", recno);
+        if (rr_stream_check_finite(&b->recs[b->n]))
+            return rr_batch_error(b, b->n, "%s", rr_errmsg());
         b->n++;
     }
     return b->n;

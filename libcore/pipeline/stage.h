@@ -31,14 +31,18 @@ typedef struct {
     rr_record *recs;   /* the batch: recs[0..n) */
     int n;
     long first;        /* the number of recs[0] in the stream, from 1 */
+    int ended;         /* the stream's end mark was read */
     rr_ctx host;       /* conversions of the entries (reset every batch) */
 } rr_batch;
 
 int rr_batch_init(rr_batch *b, FILE *in, const char *stage, int cap);
 void rr_batch_free(rr_batch *b);
-/* Reads the next batch: up to cap records, each of the stage and with an
- * id.  Returns how many (0 at the end of the stream), or -1 with a message
- * that names the record ("record 3: ..."). */
+/* Reads the next batch: up to cap records, each of the stage, with an id
+ * and with finite values in its floating-point tensors.  Returns how many
+ * (0 at the end of the stream: its end mark), or -1 with a message that
+ * names the record ("record 3: ...", "record 2 (id '7'): tensor 'D3' holds
+ * NaN at element 1234") or says that the stream ended without its end mark
+ * (io/stream.h). */
 int rr_batch_read(rr_batch *b);
 
 /* The tensor `name` of record i of the batch: its shape must have ndim

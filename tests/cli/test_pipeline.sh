@@ -257,10 +257,10 @@ expect_error "bad_model" "q.jsonl"
 "$PYTHON" - "$T/fused.st" "$T/odd.st" <<'EOF'
 import sys
 import rrsis_stream as rs
-with open(sys.argv[2], "wb") as f:
+with open(sys.argv[2], "wb") as f, rs.StreamWriter(f) as w:
     for meta, t in rs.read_records(open(sys.argv[1], "rb")):
         t["D2"] = t["D2"][:, :8, :8].copy()
-        rs.write_record(f, meta, t)
+        w.write(meta, t)
 EOF
 "$DEC" -m "$W" "$T/odd.st" > /dev/null 2> "$T/err"
 st=$?

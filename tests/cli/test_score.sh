@@ -244,30 +244,30 @@ def meta(sid, stage="logits"):
 
 order = list(every)
 random.Random(5).shuffle(order)
-with open(f"{D}/logits.st", "wb") as f:
+with open(f"{D}/logits.st", "wb") as f, rs.StreamWriter(f) as w:
     for k in order:
-        rs.write_record(f, meta(f"s{k:02d}"), {"logits": logits(preds[k])})
-with open(f"{D}/mixed.st", "wb") as f:     # U8 masks, [1,2,H,W] F16 logits and [2,H,W] F64
+        w.write(meta(f"s{k:02d}"), {"logits": logits(preds[k])})
+with open(f"{D}/mixed.st", "wb") as f, rs.StreamWriter(f) as w:     # U8 masks, [1,2,H,W] F16 logits and [2,H,W] F64
     for k in order:
         p = preds[k]
         t = ({"mask": p.astype(np.uint8)} if k % 3 == 0 else
              {"logits": logits(p)[None].astype(np.float16)} if k % 3 == 1 else
              {"logits": logits(p).astype(np.float64)})
-        rs.write_record(f, meta(f"s{k:02d}"), t)
-with open(f"{D}/short.st", "wb") as f:     # s01 missing
+        w.write(meta(f"s{k:02d}"), t)
+with open(f"{D}/short.st", "wb") as f, rs.StreamWriter(f) as w:     # s01 missing
     for k in order:
         if k != 1:
-            rs.write_record(f, meta(f"s{k:02d}"), {"logits": logits(preds[k])})
-with open(f"{D}/dup.st", "wb") as f:
+            w.write(meta(f"s{k:02d}"), {"logits": logits(preds[k])})
+with open(f"{D}/dup.st", "wb") as f, rs.StreamWriter(f) as w:
     for k in (0, 2, 0):
-        rs.write_record(f, meta(f"s{k:02d}"), {"logits": logits(preds[k])})
-with open(f"{D}/unknown.st", "wb") as f:
-    rs.write_record(f, meta("s00"), {"logits": logits(preds[0])})
-    rs.write_record(f, meta("nobody"), {"logits": logits(preds[0])})
-with open(f"{D}/tokens.st", "wb") as f:
-    rs.write_record(f, meta("s00", "tokens"), {"input_ids": np.zeros(20, np.int32)})
-with open(f"{D}/badshape.st", "wb") as f:
-    rs.write_record(f, meta("s00"), {"logits": np.zeros((2, 3, 3), np.float32)})
+        w.write(meta(f"s{k:02d}"), {"logits": logits(preds[k])})
+with open(f"{D}/unknown.st", "wb") as f, rs.StreamWriter(f) as w:
+    w.write(meta("s00"), {"logits": logits(preds[0])})
+    w.write(meta("nobody"), {"logits": logits(preds[0])})
+with open(f"{D}/tokens.st", "wb") as f, rs.StreamWriter(f) as w:
+    w.write(meta("s00", "tokens"), {"input_ids": np.zeros(20, np.int32)})
+with open(f"{D}/badshape.st", "wb") as f, rs.StreamWriter(f) as w:
+    w.write(meta("s00"), {"logits": np.zeros((2, 3, 3), np.float32)})
 EOF
 pass "setup: dataset, predictions and streams written"
 

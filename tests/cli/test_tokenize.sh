@@ -63,7 +63,7 @@ with open(sys.argv[1], "rb") as f:
 want = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8")]
 assert len(records) == len(want) == 4, len(records)
 for (meta, tensors), w in zip(records, want):
-    assert meta["format"] == "rrsis-stream/1" and meta["stage"] == "tokens", meta
+    assert meta["format"] == "rrsis-stream/2" and meta["stage"] == "tokens", meta
     assert meta["id"] == w["id"] and meta["sentence"] == w["sentence"], meta
     assert meta.get("image") == w.get("image"), meta
     assert sorted(tensors) == ["attention_mask", "input_ids"], sorted(tensors)

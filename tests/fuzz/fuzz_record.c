@@ -1,5 +1,5 @@
-/* libFuzzer target: arbitrary bytes as a tensor stream (through fmemopen)
- * and as one safetensors blob.  Beyond "no crash, no leak, no undefined
+/* libFuzzer target: arbitrary bytes as a tensor stream (through fmemopen,
+ * to its end mark or an error) and as one safetensors blob.  Beyond "no crash, no leak, no undefined
  * behaviour", every record that is accepted must survive a write and a
  * read back unchanged, and convert to a tensor. */
 #include <stdint.h>
@@ -40,6 +40,7 @@ static void exercise(const rr_record *rec)
     }
     rr_ctx_reset(&ctx);
     rr_stream_expect_stage(rec, "tokens", 1);
+    rr_stream_check_finite(rec);
 
     char *buf = NULL;
     size_t len = 0;

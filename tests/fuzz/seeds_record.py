@@ -11,10 +11,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import rrsis_stream as rs  # noqa: E402
 
 
-def stream(*records):
+def stream(*records, end=True):
+    """The records, then (with end) the end mark of a stream."""
     b = io.BytesIO()
     for meta, tensors in records:
         rs.write_record(b, meta, tensors)
+    if end:
+        rs.write_end(b, len(records))
     return b.getvalue()
 
 
@@ -39,14 +42,22 @@ def main(out):
                             "c.empty": np.zeros((0, 5), np.float32), "d.flag": np.array([True]),
                             "e.u64": np.array([2**63], np.uint64), "f.i8": np.array([-3], np.int8),
                             "g.u16": np.array([9], np.uint16), "h.i16": np.array([-9], np.int16),
-                            "i.u32": np.array([1 << 31], np.uint32)})),
-        "empty": stream(({}, {})),
+                            "i.u32": np.array([1 << 31], np.uint32)}), end=False),
+        "empty": stream(({}, {}), end=False),
+        "no-records": stream(),
+        "nonfinite": stream(({**tag, "id": "n"}, {"x": np.array([1, np.nan, np.inf], np.float32),
+                                                  "h": np.array([-np.inf], np.float16)})),
         "unaligned": raw({"u": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
                           "f": {"dtype": "F32", "shape": [1], "data_offsets": [1, 5]}}, bytes(5)),
         "bad-offsets": raw({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, bytes(4)),
         "bad-meta": raw({"__metadata__": {"k": 1}}, b""),
     }
     seeds["truncated"] = seeds["tokens"][:-7]
+    seeds["unended"] = stream(*[({**tag, "id": "1"}, {"ids": np.zeros(3, np.int32)})], end=False)
+    seeds["after-end"] = seeds["no-records"] + seeds["unended"]
+    b = io.BytesIO()
+    rs.write_record(b, {**tag, "stage": "end", "records": "2"}, {})
+    seeds["bad-count"] = seeds["unended"] + b.getvalue()
     for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)

@@ -144,6 +144,7 @@ TEST(pipeline_matches_forward)
         CHECK_OK(k < 2 ? write_tokens(tokens, id, paths[k], ids20[k], 20)
                        : write_tokens(tokens, id, paths[k], ids12, 12));
     }
+    CHECK_OK(rr_stream_end(tokens, NSAMPLE));
     snprintf(masks, sizeof masks, "%s/masks", dir);
 
     /* the stages: one batch that holds the three records (two runs: 20 and 12 ids) */
@@ -242,20 +243,23 @@ TEST(pipeline_rejects_bad_streams)
     rr_mrsnet m;
     CHECK_OK(load_model(&m));
     FILE *tokens = tmpfile(), *noimage = tmpfile(), *encoded = tmpfile(), *small = tmpfile();
-    CHECK_OK(write_tokens(tokens, "a", "/nonexistent/x.png", ids20[0], 20));
-    CHECK_OK(write_tokens(noimage, "a", NULL, ids20[0], 20));
+    CHECK_OK(write_tokens(tokens, "a", "/nonexistent/x.png", ids20[0], 20) || rr_stream_end(tokens, 1));
+    CHECK_OK(write_tokens(noimage, "a", NULL, ids20[0], 20) || rr_stream_end(noimage, 1));
 
     expect_failure("wrong stage", run_fuse, &m, tokens, "record 1: stage is 'tokens', expected 'encoded'");
     expect_failure("missing file", run_encode, &m, tokens, "record 1 (id 'a'): /nonexistent/x.png");
     expect_failure("no image", run_encode, &m, noimage, "record 1 (id 'a'): no \"image\" in the metadata");
 
     /* truncated: the first record whole, the second cut short */
-    long whole = ftell(tokens);
-    CHECK_OK(write_tokens(tokens, "b", "/x.png", ids20[1], 20));
-    fflush(tokens);
+    FILE *two = tmpfile();
+    CHECK_OK(write_tokens(two, "a", "/x.png", ids20[0], 20));
+    long whole = ftell(two);
+    CHECK_OK(write_tokens(two, "b", "/x.png", ids20[1], 20));
+    fflush(two);
     char *buf = malloc((size_t)whole + 40);
-    rewind(tokens);
-    CHECK(fread(buf, 1, (size_t)whole + 40, tokens) == (size_t)whole + 40, "short read");
+    rewind(two);
+    CHECK(fread(buf, 1, (size_t)whole + 40, two) == (size_t)whole + 40, "short read");
+    fclose(two);
     FILE *cut = fmemopen(buf, (size_t)whole + 40, "rb");
     expect_failure("truncated", run_encode, &m, cut, "record 2: truncated");
     fclose(cut);
@@ -268,7 +272,8 @@ TEST(pipeline_rejects_bad_streams)
     CHECK_OK(rr_stream_tag(&rec, "encoded", "x") ||
              rr_record_add(&rec, "image", RR_F32, 3, (int64_t[]){3, 64, 64}, NULL) ||
              rr_record_add(&rec, "L", RR_F32, 2, (int64_t[]){m.cfg.text.hidden_size, 20}, NULL) ||
-             rr_record_add(&rec, "attention_mask", RR_I32, 1, (int64_t[]){20}, mask) || rr_stream_write(small, &rec));
+             rr_record_add(&rec, "attention_mask", RR_I32, 1, (int64_t[]){20}, mask) || rr_stream_write(small, &rec) ||
+             rr_stream_end(small, 1));
     expect_failure("image size", run_fuse, &m, small, "tensor 'image' is 3x64x64, expected 3x128x128");
     rr_record_free(&rec);
 
@@ -281,7 +286,7 @@ TEST(pipeline_rejects_bad_streams)
         rr_fuse_shape(&m.cfg, k, shape);
         CHECK_OK(rr_record_add(&rec, name, RR_F32, 3, shape, NULL));
     }
-    CHECK_OK(rr_stream_write(encoded, &rec) || rr_stream_write(encoded, &rec));
+    CHECK_OK(rr_stream_write(encoded, &rec) || rr_stream_write(encoded, &rec) || rr_stream_end(encoded, 2));
     rr_record_free(&rec);
     expect_failure("one output", run_decode_one, &m, encoded, "record 2 (id 'x'): a second sample");
 

@@ -170,12 +170,15 @@ TEST(safetensors_header_layout)
     rr_record_free(&rec);
 }
 
-static char *stream_of(const rr_record *recs, int n, size_t *len)
+/* The records written as a stream, with its end mark when `end`. */
+static char *stream_of(const rr_record *recs, int n, int end, size_t *len)
 {
     char *buf = NULL;
     FILE *f = open_memstream(&buf, len);
     for (int i = 0; i < n; i++)
         CHECK_OK(rr_stream_write(f, &recs[i]));
+    if (end)
+        CHECK_OK(rr_stream_end(f, n));
     fclose(f);
     return buf;
 }
@@ -189,7 +192,7 @@ TEST(stream_round_trip)
     }
     rr_record_set_meta(&w[2], "id", "third");
     size_t len;
-    char *buf = stream_of(w, 3, &len);
+    char *buf = stream_of(w, 3, 1, &len);
     FILE *f = fmemopen(buf, len, "rb");
     rr_record_init(&r);
     for (int i = 0; i < 3; i++) {
@@ -342,9 +345,11 @@ TEST(stream_truncated_at_every_offset)
         CHECK_OK(rr_record_add(&w[i], "ids", RR_I32, RR_SHAPE(5), (int32_t[]){101, 7, 8, 102, 0}));
         CHECK_OK(rr_record_add(&w[i], "mask", RR_U8, RR_SHAPE(5), "\1\1\1\1\0"));
     }
-    size_t len, len1;
-    char *one = stream_of(w, 1, &len1), *buf = stream_of(w, 2, &len);
-    free(one);
+    /* the records end at len1 and len2, the end mark at len */
+    size_t len, len1, len2;
+    free(stream_of(w, 1, 0, &len1));
+    free(stream_of(w, 2, 0, &len2));
+    char *buf = stream_of(w, 2, 1, &len);
     rr_record_init(&r);
     for (size_t cut = 0; cut <= len; cut++) {
         /* fmemopen wants a non-empty buffer: read an empty file instead */
@@ -353,14 +358,24 @@ TEST(stream_truncated_at_every_offset)
         while ((rc = rr_stream_read(f, &r, got + 1)) == 1)
             got++;
         fclose(f);
-        int boundary = cut == 0 || cut == len1 || cut == len;
-        int want_records = cut >= len ? 2 : cut >= len1 ? 1 : 0;
+        int want_records = cut >= len2 ? 2 : cut >= len1 ? 1 : 0;
         CHECK(got == want_records, "cut %zu: %d records", cut, got);
-        CHECK(boundary ? rc == 0 : rc < 0, "cut %zu: rc %d", cut, rc);
-        if (rc < 0) {
-            char want[32];
+        char want[128];
+        if (cut == len)
+            CHECK(rc == 0, "cut %zu: rc %d: %s", cut, rc, rr_errmsg());
+        else if (cut == 0)
+            CHECK(rc == -1 && strcmp(rr_errmsg(), "the stream is empty, without even its end mark: the program "
+                                                  "writing it stopped early") == 0,
+                  "cut 0: rc %d: %s", rc, rr_errmsg());
+        else if (cut == len1 || cut == len2) {
+            snprintf(want, sizeof want, "stream ended after %d record%s without its end mark: the program writing it "
+                     "stopped early", got, got == 1 ? "" : "s");
+            CHECK(rc == RR_STREAM_UNENDED && strcmp(rr_errmsg(), want) == 0, "cut %zu: rc %d: %s", cut, rc,
+                  rr_errmsg());
+        } else {
             snprintf(want, sizeof want, "record %d: truncated: ", want_records + 1);
-            CHECK(strncmp(rr_errmsg(), want, strlen(want)) == 0, "cut %zu: %s", cut, rr_errmsg());
+            CHECK(rc == -1 && strncmp(rr_errmsg(), want, strlen(want)) == 0, "cut %zu: rc %d: %s", cut, rc,
+                  rr_errmsg());
         }
     }
     /* the three kinds of truncation, word for word */
@@ -420,7 +435,7 @@ TEST(stream_expect_stage_messages)
     CHECK(rr_stream_expect_stage(&rec, "encoded", 2) < 0 &&
               strncmp(rr_errmsg(),
                       "record 2: stream format 'rrsis-stream/9' is not supported, this program reads "
-                      "'rrsis-stream/1' (HINT: ",
+                      "'rrsis-stream/2' (HINT: ",
                       101) == 0,
           "%s", rr_errmsg());
     CHECK_OK(rr_record_set_meta(&rec, "format", RR_STREAM_FORMAT));
