@@ -370,7 +370,7 @@ static int run_train(const opts *o)
     if (o->dev == RR_CUDA)
         slots = rr_cuda_fault_slots_way();
 #endif
-    printf("golden_gpu: %d training steps of %s (batch %d, every %dth %d, validation at %d; %dx%d) on %s%s: loss "
+    printf("golden_gpu: %d training steps of %s (batch %d, every %dth step at %d, validation at batch %d after it; %dx%d) on %s%s: loss "
            "%.4f -> %.4f, %.1f ms/step (%.1f images/s) at batch %d after the first; %ld allocations (arenas, cuFFT) "
            "after step %d; %ld copies to the device and %ld to the host in steps %d-%d%s; fault slots %s; losses %s, "
            "weights %s\n",
