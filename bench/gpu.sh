@@ -84,19 +84,7 @@ set -u
     exit 2
 }
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
-PLACEHOLDER='^No GPU run has happened yet'
-
-# Appends the row of file $1 to RESULTS (and drops the "no run yet" line).
-record_row() {
-    [ -s "$1" ] || {
-        echo "gpu.sh: no row in '$1'" >&2
-        return 1
-    }
-    if grep -q "$PLACEHOLDER" "$RESULTS" 2>/dev/null; then
-        tmp=$(mktemp) && grep -v "$PLACEHOLDER" "$RESULTS" >"$tmp" && cat "$tmp" >"$RESULTS" && rm -f "$tmp"
-    fi
-    cat "$1" >>"$RESULTS" && echo "gpu.sh: row appended to $RESULTS" >&2
-}
+. tests/gpu/toolchain.sh
 
 REHEARSAL=0
 RECORD=1
@@ -109,7 +97,7 @@ while [ $# -gt 0 ]; do
             echo "gpu.sh: --record needs a file" >&2
             exit 2
         }
-        record_row "$2"
+        tc_record "$2" "$RESULTS"
         exit $?
         ;;
     -h | --help)
@@ -152,7 +140,6 @@ if [ -z "${BENCH_COMMIT:-}" ] && [ -n "$(git status --porcelain 2>/dev/null | gr
 fi
 
 # --- 0. the machine and the toolchain, first -----------------------------------------
-. tests/gpu/toolchain.sh
 tc_report >&2
 if [ "$REHEARSAL" != 1 ]; then
     [ -n "$GPU" ] || fail "no GPU ($GPU_WHY); --cpu-rehearsal runs the script on the CPU"
@@ -378,7 +365,7 @@ printf '| %s | %s | %s | %s %sx%s, train b%s / infer b%s | %s (%s img/s) | %s (%
 if [ "$REHEARSAL" = 1 ] || [ "$RECORD" = 0 ]; then
     note "row (not recorded): $(cat "$LOG/results-row.md")"
 else
-    record_row "$LOG/results-row.md"
+    tc_record "$LOG/results-row.md" "$RESULTS"
 fi
 
 [ -z "$FAILED" ] && [ "$OF" = 1111 ] || exit 1

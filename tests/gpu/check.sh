@@ -48,25 +48,14 @@ set -u
     exit 2
 }
 RESULTS=${GPU_CHECK_RESULTS:-tests/gpu/RESULTS.md}
-PLACEHOLDER='^No GPU run has happened yet'
-# Appends the section of file $1 to RESULTS (and drops the "no run yet" line).
-record() {
-    [ -s "$1" ] || {
-        echo "check.sh: no table in '$1'" >&2
-        return 1
-    }
-    if grep -q "$PLACEHOLDER" "$RESULTS" 2>/dev/null; then
-        tmp=$(mktemp) && grep -v "$PLACEHOLDER" "$RESULTS" >"$tmp" && cat "$tmp" >"$RESULTS" && rm -f "$tmp"
-    fi
-    { echo; cat "$1"; } >>"$RESULTS" && echo "check.sh: table appended to $RESULTS" >&2
-}
+. tests/gpu/toolchain.sh
 case ${1:-} in
 --record)
     [ $# -ge 2 ] || {
         echo "check.sh: --record needs a file" >&2
         exit 2
     }
-    record "$2"
+    tc_record "$2" "$RESULTS"
     exit $?
     ;;
 "") ;;
@@ -123,6 +112,7 @@ step() {
 summary() { l=$(grep "^$2" "$1" 2>/dev/null | tail -n1); [ -n "$l" ] || l=$(tail -n1 "$1" 2>/dev/null); echo "${l#"$2"}"; }
 
 print_table() {
+    echo
     echo "### $MACHINE"
     echo
     echo "commit $COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(since "$T0") s in all (budget $BUDGET s)"
@@ -141,10 +131,9 @@ print_table() {
 }
 
 finish() {
-    echo
     print_table | tee "$LOG/table.md"
     if [ -n "$GPU" ] && [ "$REHEARSAL" != 1 ] && [ "${GPU_CHECK_BUILD_ONLY:-0}" != 1 ]; then
-        record "$LOG/table.md"
+        tc_record "$LOG/table.md" "$RESULTS"
     fi
     tail -n1 "$LOG/table.md" | grep -q '^[0-9]* passed, 0 failed$'
     exit $?
@@ -154,7 +143,6 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain 2>/dev/null | grep -v '^??' | head -n1)" ]; then COMMIT="$COMMIT+changes"; fi
 
 # --- 0. the toolchain, first ------------------------------------------------------
-. tests/gpu/toolchain.sh
 tc_report
 REHEARSAL=${GPU_CHECK_CPU:-0}
 [ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ] || [ "$REHEARSAL" = 1 ] && GPU=""

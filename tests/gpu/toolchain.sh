@@ -14,8 +14,9 @@
 #                 a Python wheel's nvidia/cuda_nvcc), the GPU (nvidia-smi: name,
 #                 driver, compute capability), and where libcublas, libcufft,
 #                 libcudart and libnccl are (an unversioned .so links; a Python
-#                 wheel's versioned one gets an unversioned link in $TC_DEPS/cuda);
-#                 says plainly what is missing.  Sets NVCC, NVCCV, CUDA_HOME_TC,
+#                 wheel's versioned one gets an unversioned link in $TC_DEPS/cuda),
+#                 and where cuda_runtime.h, cublas_v2.h and cufft.h are (a
+#                 wheel's go on CPATH); says plainly what is missing.  Sets NVCC, NVCCV, CUDA_HOME_TC,
 #                 GPU ("name, cc, driver"), SM (e.g. 90), GPU_WHY (why no GPU).
 # tc_deps         unpacks deps/debs/*.deb ($GPU_CHECK_DEBS/*.deb) into $TC_DEPS (default /tmp/deps;
 #                 never into /) and points CPATH, LIBRARY_PATH at it; sets
@@ -28,18 +29,34 @@
 #                 GPU_CHECK_SYSTEM_INCLUDE replaces the system's include
 #                 directories (the compiler's own and OpenBLAS's) in the header
 #                 search (a test points it at an empty directory).
+# tc_record FILE RESULTS   appends FILE (a GPU run's table or row, brought home
+#                 from the device tool's $OUT) to RESULTS, and drops RESULTS'
+#                 line "No GPU run has happened yet".
 # TC_LINES holds every line printed, for a log.
 
 TC_DEPS=${GPU_CHECK_DEPS:-/tmp/deps}
 TC_DEBS=${GPU_CHECK_DEBS:-deps/debs}
 TC_LINES=""
+# tc_say WHAT TEXT: one line of the report.
 tc_say() {
-    echo "toolchain: $*"
+    l=$(printf 'toolchain: %-14s %s' "$1" "$2")
+    echo "$l"
     TC_LINES="$TC_LINES
-toolchain: $*"
+$l"
 }
 
-# The directory of the first of the files named (globs allowed) that exists, else nothing.
+tc_record() {
+    [ -s "$1" ] || {
+        echo "$(basename "$0"): nothing to record in '$1'" >&2
+        return 1
+    }
+    if grep -q '^No GPU run has happened yet' "$2" 2>/dev/null; then
+        tmp=$(mktemp) && grep -v '^No GPU run has happened yet' "$2" >"$tmp" && cat "$tmp" >"$2" && rm -f "$tmp"
+    fi
+    cat "$1" >>"$2" && echo "$(basename "$0"): $1 appended to $2" >&2
+}
+
+# The first of the files named (globs allowed) that exists, else nothing.
 tc_first() {
     for f in "$@"; do
         [ -e "$f" ] && {
@@ -59,8 +76,8 @@ tc_sites() {
 }
 
 tc_report() {
-    tc_say "make     $(command -v make 2>/dev/null || echo 'NOT FOUND: no make on PATH') ($(make --version 2>/dev/null | head -n1))"
-    tc_say "gcc      $(command -v gcc 2>/dev/null || echo 'NOT FOUND: no gcc on PATH') (gcc $(gcc -dumpfullversion 2>/dev/null))"
+    tc_say make "$(command -v make 2>/dev/null || echo 'NOT FOUND: no make on PATH') ($(make --version 2>/dev/null | head -n1))"
+    tc_say gcc "$(command -v gcc 2>/dev/null || echo 'NOT FOUND: no gcc on PATH') (gcc $(gcc -dumpfullversion 2>/dev/null))"
 
     # nvcc: PATH, the usual places, a wheel
     SITES=$(tc_sites)
@@ -77,10 +94,10 @@ tc_report() {
     if [ -n "$NVCC" ]; then
         NVCCV=$("$NVCC" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p')
         CUDA_HOME_TC=$(dirname "$(dirname "$NVCC")")
-        tc_say "nvcc     $NVCC ($where), CUDA ${NVCCV:-? (nvcc --version failed)}; CUDA_HOME $CUDA_HOME_TC"
+        tc_say nvcc "$NVCC ($where), CUDA ${NVCCV:-? (nvcc --version failed)}; CUDA_HOME $CUDA_HOME_TC"
     else
         CUDA_HOME_TC=${CUDA_HOME:-}
-        tc_say "nvcc     NOT FOUND: not on PATH, nor in \$CUDA_HOME/bin (${CUDA_HOME:-CUDA_HOME unset}), /usr/local/cuda/bin, /usr/local/cuda-*/bin, /opt/cuda/bin or a Python wheel (nvidia/cuda_nvcc): the CUDA build is impossible"
+        tc_say nvcc "NOT FOUND: not on PATH, nor in \$CUDA_HOME/bin (${CUDA_HOME:-CUDA_HOME unset}), /usr/local/cuda/bin, /usr/local/cuda-*/bin, /opt/cuda/bin or a Python wheel (nvidia/cuda_nvcc): the CUDA build is impossible"
     fi
 
     # the GPU
@@ -99,11 +116,30 @@ tc_report() {
     fi
     if [ -n "$GPU" ]; then
         cuda_drv=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -n1)
-        tc_say "GPU      $(echo "$GPU" | cut -d, -f1 | sed 's/^ *//'), compute capability $(echo "$GPU" | cut -d, -f2 | tr -d ' ')${SM:+ (sm_$SM)}, driver$(echo "$GPU" | cut -d, -f3) (CUDA ${cuda_drv:-?} at most)"
-        [ -n "$SM" ] || tc_say "GPU      this nvidia-smi gives no compute capability: sm_90 is assumed"
+        tc_say GPU "$(echo "$GPU" | cut -d, -f1 | sed 's/^ *//'), compute capability $(echo "$GPU" | cut -d, -f2 | tr -d ' ')${SM:+ (sm_$SM)}, driver$(echo "$GPU" | cut -d, -f3) (CUDA ${cuda_drv:-?} at most)"
+        [ -n "$SM" ] || tc_say GPU "this nvidia-smi gives no compute capability: sm_90 is assumed"
     else
-        tc_say "GPU      NOT FOUND: $GPU_WHY"
+        tc_say GPU "NOT FOUND: $GPU_WHY"
     fi
+
+    # the CUDA headers the .cu files include: the toolkit's, else a wheel's (CUDA 13's
+    # wheels keep them in nvidia/cu13/include), put on CPATH for gcc and nvcc
+    for h in cuda_runtime.h cublas_v2.h cufft.h; do
+        d=$(tc_first ${CUDA_HOME_TC:+"$CUDA_HOME_TC/include/$h" "$CUDA_HOME_TC/targets/x86_64-linux/include/$h"} \
+            $(for s in $SITES; do ls "$s"/nvidia/*/include/$h 2>/dev/null; done))
+        if [ -z "$d" ]; then
+            tc_say "$h" "NOT FOUND in ${CUDA_HOME_TC:-(no CUDA_HOME)}/include or a Python wheel: the CUDA build will fail"
+            continue
+        fi
+        d=$(dirname "$d")
+        case $d in
+        "${CUDA_HOME_TC:-/nowhere}"/*) tc_say "$h" "$d" ;;
+        *)
+            export CPATH="${CPATH:+$CPATH:}$d"
+            tc_say "$h" "$d (a Python wheel's: put on CPATH)"
+            ;;
+        esac
+    done
 
     # the CUDA libraries: an unversioned .so links; a wheel's versioned one gets a link
     libdirs=""
@@ -120,7 +156,7 @@ tc_report() {
         done
         [ -n "$found" ] || found=$(ldconfig -p 2>/dev/null | awk -v l="lib$lib.so" '$1 == l { print $NF; exit }')
         if [ -n "$found" ]; then
-            tc_say "lib$lib $(printf '%*s' $((8 - ${#lib})) '')$found -> $(readlink -f "$found" | sed 's|.*/||') (links)$note"
+            tc_say "lib$lib" "$found -> $(readlink -f "$found" | sed 's|.*/||') (links)$note"
             continue
         fi
         wheel=""
@@ -135,11 +171,11 @@ tc_report() {
                 TC_CUDALINK="$TC_DEPS/cuda:$(dirname "$wheel")${TC_CUDALINK:+:$TC_CUDALINK}"
                 note=" (a Python wheel's, versioned only: linked through $TC_DEPS/cuda/lib$lib.so)"
             fi
-            tc_say "lib$lib $(printf '%*s' $((8 - ${#lib})) '')$wheel$note"
+            tc_say "lib$lib" "$wheel$note"
         elif [ $lib = nccl ]; then
-            tc_say "lib$lib  not found$note"
+            tc_say "lib$lib" "not found$note"
         else
-            tc_say "lib$lib $(printf '%*s' $((8 - ${#lib})) '')NOT FOUND: no lib$lib.so in${libdirs:- (no CUDA library directory)}, ldconfig's cache or a Python wheel: the CUDA link will fail"
+            tc_say "lib$lib" "NOT FOUND: no lib$lib.so in${libdirs:- (no CUDA library directory)}, ldconfig's cache or a Python wheel: the CUDA link will fail"
         fi
     done
 }
@@ -149,7 +185,7 @@ tc_deps() {
     case $A in x86_64-*linux-gnu) A=x86_64-linux-gnu ;; esac
     RUNLIBS="${TC_CUDALINK:-}" LDEXTRA="" BLASV=""
     if ! ls "$TC_DEBS"/*.deb >/dev/null 2>&1; then
-        tc_say "deps     none carried (no $TC_DEBS/*.deb): the system's libraries"
+        tc_say deps "none carried (no $TC_DEBS/*.deb): the system's libraries"
         return 0
     fi
     mkdir -p "$TC_DEPS"
@@ -172,10 +208,10 @@ tc_deps() {
     LDEXTRA="-Wl,-rpath-link,$libs"
     BLASV="OPENBLAS_INC=$TC_DEPS/usr/include/$A/openblas-openmp OPENBLAS_LIB=$TC_DEPS/usr/lib/$A/openblas-openmp"
     if [ -n "$bad" ]; then
-        tc_say "deps     MISSING: could not unpack:$bad"
+        tc_say deps "MISSING: could not unpack:$bad"
         return 1
     fi
-    tc_say "deps     $n packages from $TC_DEBS unpacked into $TC_DEPS"
+    tc_say deps "$n packages from $TC_DEBS unpacked into $TC_DEPS"
 }
 
 # The header and library of each build dependency, with its Debian package.
@@ -208,10 +244,10 @@ tc_check() {
         fi
     done
     if [ -n "$missing" ]; then
-        tc_say "deps     MISSING, in neither $TC_DEBS nor the system:$missing; run 'sh tests/gpu/fetch-deps.sh' on a Debian 12 machine and carry deps/"
+        tc_say deps "MISSING, in neither $TC_DEBS nor the system:$missing; run 'sh tests/gpu/fetch-deps.sh' on a Debian 12 machine and carry deps/"
         return 1
     fi
-    tc_say "deps     every header and library of the build found ($(echo $TC_NEEDS | sed 's/:[^ ]*//g'))"
+    tc_say deps "every header and library of the build found ($(echo $TC_NEEDS | sed 's/:[^ ]*//g'))"
 }
 
 # Run as a program: the report and the checks.
