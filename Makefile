@@ -75,7 +75,7 @@ $(BUILD)/%.o: %.c | deps
 
 $(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -Ilibcore -DRR_WITH_CUDA -c $< -o $@
+	$(NVCC) $(NVFLAGS) -Ilibcore -DRR_WITH_CUDA -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 
 bin/%: $(BUILD)/cmd/%.o $(LIB_OBJ)
 	@mkdir -p bin

@@ -10,15 +10,22 @@
 #                                      $OUT/results-row.md) to bench/RESULTS.md
 #
 # What it does:
+#  0. prints the toolchain it found (tests/gpu/toolchain.sh, as check.sh does);
 #  1. unpacks deps/debs/*.deb (tests/gpu/fetch-deps.sh fetches them on a Debian
 #     machine; the GPU machine has none of our libraries and no network) with
-#     dpkg -x into /tmp/deps, never into /, as tests/gpu/check.sh does;
+#     dpkg -x into /tmp/deps, never into /, and stops, naming them, when a
+#     header or library of the build is found neither there nor on the system;
 #  2. builds the library for the GPU present (sm from nvidia-smi) and
-#     build/cuda/bench/gpu_bench (make's bench rule; no other program);
+#     build/cuda/bench/gpu_bench (make's bench rule; no other program): after
+#     tests/gpu/check.sh, which builds gpu_bench too, there is nothing to do;
 #  3. counts the FLOPs of the configuration (gpu_bench flops: nn/flops.h, spec
 #     section 10; a training step = 3 x forward) and looks the card's dense
 #     TF32 peak up (nn/flops.c's table, by the name nvidia-smi gives);
 #  4. measures, each in its own process, one after the other:
+#       ours probe    gpu_bench train at batch 1 and 2 (1 warm-up + 1 step each):
+#                     a smaller batch first, and from their device memory an
+#                     estimate of batch 8's, printed with the card's free
+#                     memory; batch 8 is not tried when the estimate does not fit
 #       ours train    gpu_bench train: mrsnet-b, 480x480, batch 8, seeded
 #                     weights, a fixed synthetic batch; per step zero_grad,
 #                     forward (training mode), loss, backward, gradient norm,
@@ -44,9 +51,17 @@
 # Exit status: 0 when all four measurements ran and the three goals are met;
 # 3 when they ran and a goal is not met; 1 when something failed; 2 on usage.
 #
-# Logs (8 files at most, for the device tool's $OUT): $BENCH_LOG, else $OUT,
-# else tests/out/bench.  With the device tool: carry ["deps"], timeout_s 600;
-# about 4 to 6 minutes on an H100 (an estimate: the build is 2 to 3 of them).
+# Logs (8 files, the most the device tool's $OUT gives back): $BENCH_LOG, else
+# $OUT, else tests/out/bench: build.log (the toolchain, the build, the FLOPs),
+# probes.log, ours-train.log, torch-train.log, ours-infer.log, torch-infer.log,
+# table.txt and results-row.md.  With the device tool: carry ["deps"],
+# timeout_s 600; run tests/gpu/check.sh first, in a command of its own (its
+# build serves this one; each brings back 8 files).
+# Time: the whole run keeps within BENCH_BUDGET (480 s), so that one command
+# of the device tool (600 s at most) has room to spare: every step has its own
+# timeout (the build 300 s, each probe 60 s, each training measurement 120 s,
+# each inference one 60 s), cut to what is left of the budget; a step with
+# less than 20 s left is skipped and named in the FAILED line.
 #
 # Settings (environment):
 #   BENCH_CONFIG        share/configs/mrsnet-b.json (rehearsal: mrsnet-nano.json)
@@ -54,7 +69,8 @@
 #   BENCH_TRAIN_BATCH   8 (rehearsal 2)      BENCH_INFER_BATCH   1
 #   BENCH_TRAIN_WARMUP  2 (rehearsal 1)      BENCH_TRAIN_STEPS   5 (rehearsal 2)
 #   BENCH_INFER_WARMUP  3 (rehearsal 1)      BENCH_INFER_RUNS    10 (rehearsal 2)
-#   BENCH_TIMEOUT       seconds per measurement (300)
+#   BENCH_BUDGET        seconds for the whole run (480)
+#   BENCH_TIMEOUT       a cap on every measurement's own timeout (none)
 #   BENCH_BIN           a gpu_bench already built: no build step
 #   BENCH_COMMIT        the commit to record (default git rev-parse --short HEAD)
 #   BENCH_CUDNN_BENCHMARK=1  torch.backends.cudnn.benchmark on (default off)
@@ -68,19 +84,7 @@ set -u
     exit 2
 }
 RESULTS=${BENCH_RESULTS:-bench/RESULTS.md}
-PLACEHOLDER='^No GPU run has happened yet'
-
-# Appends the row of file $1 to RESULTS (and drops the "no run yet" line).
-record_row() {
-    [ -s "$1" ] || {
-        echo "gpu.sh: no row in '$1'" >&2
-        return 1
-    }
-    if grep -q "$PLACEHOLDER" "$RESULTS" 2>/dev/null; then
-        tmp=$(mktemp) && grep -v "$PLACEHOLDER" "$RESULTS" >"$tmp" && cat "$tmp" >"$RESULTS" && rm -f "$tmp"
-    fi
-    cat "$1" >>"$RESULTS" && echo "gpu.sh: row appended to $RESULTS" >&2
-}
+. tests/gpu/toolchain.sh
 
 REHEARSAL=0
 RECORD=1
@@ -93,7 +97,7 @@ while [ $# -gt 0 ]; do
             echo "gpu.sh: --record needs a file" >&2
             exit 2
         }
-        record_row "$2"
+        tc_record "$2" "$RESULTS"
         exit $?
         ;;
     -h | --help)
@@ -109,10 +113,21 @@ while [ $# -gt 0 ]; do
 done
 
 T0=$(date +%s)
+BUDGET=${BENCH_BUDGET:-480}
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
 LOG=${BENCH_LOG:-${OUT:-tests/out/bench}}
 mkdir -p "$LOG"
 JOBS=$(nproc 2>/dev/null || echo 8)
 since() { echo $(($(date +%s) - $1)); }
+# The timeout of a step: its own ($1 s, capped by BENCH_TIMEOUT), cut to what
+# is left of the budget less 15 s for the table; 0 when less than 20 s would be left.
+limit() {
+    own=$1
+    [ -n "${BENCH_TIMEOUT:-}" ] && [ "$BENCH_TIMEOUT" -lt "$own" ] && own=$BENCH_TIMEOUT
+    left=$((BUDGET - $(since "$T0") - 15))
+    if [ "$left" -lt 20 ]; then echo 0; elif [ "$own" -lt "$left" ]; then echo "$own"; else echo "$left"; fi
+}
 note() { echo "gpu.sh: $*" >&2; }
 fail() {
     note "$*"
@@ -124,16 +139,14 @@ if [ -z "${BENCH_COMMIT:-}" ] && [ -n "$(git status --porcelain 2>/dev/null | gr
     COMMIT="$COMMIT+changes"
 fi
 
-# --- the machine ------------------------------------------------------------------
-GPU=""
+# --- 0. the machine and the toolchain, first -----------------------------------------
+tc_report >&2
 if [ "$REHEARSAL" != 1 ]; then
-    command -v nvidia-smi >/dev/null 2>&1 &&
-        GPU=$(nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader 2>/dev/null | head -n1)
-    [ -n "$GPU" ] || fail "no GPU (nvidia-smi found none); --cpu-rehearsal runs the script on the CPU"
+    [ -n "$GPU" ] || fail "no GPU ($GPU_WHY); --cpu-rehearsal runs the script on the CPU"
     CARD=$(echo "$GPU" | cut -d, -f1 | sed 's/^ *//; s/ *$//')
-    SM=$(echo "$GPU" | cut -d, -f2 | tr -d ' .')
-    case $SM in [1-9][0-9]*) ;; *) SM=90 ;; esac
+    SM=${SM:-90}
     DRIVER=$(echo "$GPU" | cut -d, -f3 | tr -d ' ')
+    FREE_MIB=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits 2>/dev/null | head -n1 | tr -d ' ')
     DEV=cuda
     CONFIG=${BENCH_CONFIG:-share/configs/mrsnet-b.json}
     TB=${BENCH_TRAIN_BATCH:-8} TW=${BENCH_TRAIN_WARMUP:-2} TN=${BENCH_TRAIN_STEPS:-5}
@@ -143,6 +156,7 @@ if [ "$REHEARSAL" != 1 ]; then
 else
     CARD="CPU (rehearsal)"
     SM=""
+    FREE_MIB=""
     DRIVER=""
     DEV=cpu
     CONFIG=${BENCH_CONFIG:-share/configs/mrsnet-nano.json}
@@ -154,39 +168,13 @@ fi
 [ -f "$CONFIG" ] || fail "no configuration '$CONFIG'"
 SIZEOPT=""
 [ -n "${BENCH_SIZE:-}" ] && SIZEOPT="--size $BENCH_SIZE"
-TIMEOUT=${BENCH_TIMEOUT:-300}
 unset RRSIS_CUDA_SYNC RRSIS_TF32 # no launch-by-launch sync; TF32 GEMMs (our default)
-NVCC=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-NVCCV=$([ -n "$NVCC" ] && "$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
 
-# --- 1. the carried Debian packages (tests/gpu/check.sh's step 1) -------------------
-RUNLIBS=""
-LDEXTRA=""
-BLASV=""
-if [ "$REHEARSAL" != 1 ] && [ -z "${BENCH_BIN:-}" ] && ls deps/debs/*.deb >/dev/null 2>&1; then
-    t=$(date +%s)
-    DEPS=${BENCH_DEPS:-/tmp/deps}
-    rm -rf "$DEPS"
-    mkdir -p "$DEPS"
-    n=0
-    for f in deps/debs/*.deb; do
-        if command -v dpkg >/dev/null 2>&1; then
-            dpkg -x "$f" "$DEPS" || fail "could not unpack $f"
-        else # a .deb is an ar archive holding data.tar.xz (or .gz, .zst)
-            data=$(ar t "$f" | grep '^data\.tar')
-            case $data in *.xz) z=-J ;; *.gz) z=-z ;; *.zst) z=--zstd ;; *) z= ;; esac
-            ar p "$f" "$data" | tar $z -x -f - -C "$DEPS" || fail "could not unpack $f"
-        fi
-        n=$((n + 1))
-    done
-    A=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
-    case $A in x86_64-*linux-gnu) A=x86_64-linux-gnu ;; esac
-    RUNLIBS="$DEPS/usr/lib/$A:$DEPS/usr/lib/$A/openblas-openmp:$DEPS/lib/$A"
-    export CPATH="$DEPS/usr/include:$DEPS/usr/include/$A:$DEPS/usr/include/$A/openblas-openmp${CPATH:+:$CPATH}"
-    export LIBRARY_PATH="$RUNLIBS${LIBRARY_PATH:+:$LIBRARY_PATH}"
-    LDEXTRA="-Wl,-rpath-link,$RUNLIBS"
-    BLASV="OPENBLAS_INC=$DEPS/usr/include/$A/openblas-openmp OPENBLAS_LIB=$DEPS/usr/lib/$A/openblas-openmp"
-    note "$n packages from deps/debs unpacked into $DEPS ($(since "$t") s)"
+# --- 1. the libraries: carried Debian packages, or the system's ------------------------
+RUNLIBS="" LDEXTRA="" BLASV=""
+if [ "$REHEARSAL" != 1 ] && [ -z "${BENCH_BIN:-}" ]; then
+    tc_deps >&2 && tc_check >&2 ||
+        fail "error: $(echo "$TC_LINES" | grep 'deps *MISSING' | tail -n1 | sed 's/^toolchain: deps *//')"
 fi
 # Our program finds the carried libraries through this (PyTorch keeps its own):
 # rr COMMAND... runs it with them (rr also under timeout: it is env).
@@ -204,32 +192,37 @@ elif [ "$REHEARSAL" = 1 ]; then
     make CUDA=0 DEB_BUILD= DEB_TEST= "$BIN" >"$LOG/build.log" 2>&1 ||
         fail "make CUDA=0 $BIN failed: $(grep -m1 -i error "$LOG/build.log")"
 else
-    [ -n "$NVCC" ] || fail "no nvcc on this machine"
+    [ -n "$NVCC" ] || fail "no nvcc on this machine (see the toolchain lines)"
     BIN=build/cuda/bench/gpu_bench
     ARCH=${CUDA_ARCH:-"-gencode arch=compute_$SM,code=sm_$SM"}
+    secs=$(limit 300)
+    [ "$secs" != 0 ] || fail "no time left for the build"
+    printf '%s\n' "$TC_LINES" | sed '/^$/d' >"$LOG/build.log"
     # shellcheck disable=SC2086
-    make -j"$JOBS" CUDA=1 DEB_BUILD= DEB_TEST= $BLASV CUDA_ARCH="$ARCH" LDFLAGS="-fopenmp $LDEXTRA" "$BIN" \
-        >"$LOG/build.log" 2>&1 || fail "make $BIN failed: $(grep -m1 -i error "$LOG/build.log") (see $LOG/build.log)"
+    timeout "$secs" make -j"$JOBS" CUDA=1 DEB_BUILD= DEB_TEST= $BLASV NVCC="$NVCC" CUDA_HOME="$CUDA_HOME_TC" \
+        CUDA_ARCH="$ARCH" LDFLAGS="-fopenmp $LDEXTRA" "$BIN" >>"$LOG/build.log" 2>&1 ||
+        fail "make $BIN failed or ran past $secs s: $(grep -m1 -i 'error\|terminated' "$LOG/build.log") (see $LOG/build.log)"
     note "built $BIN for sm_$SM in $(since "$t") s"
 fi
 
 # --- 3. FLOPs and the card's peak ------------------------------------------------------
 # shellcheck disable=SC2086
-rr "$BIN" flops --config "$CONFIG" $SIZEOPT --batch 1 --gpu "$CARD" >"$LOG/flops.txt" 2>&1 ||
-    fail "gpu_bench flops failed: $(tail -n1 "$LOG/flops.txt")"
+rr "$BIN" flops --config "$CONFIG" $SIZEOPT --batch 1 --gpu "$CARD" >"$W/flops.txt" 2>&1 ||
+    fail "gpu_bench flops failed: $(tail -n1 "$W/flops.txt")"
+cat "$W/flops.txt" >>"$LOG/build.log" # (8 files at most come back)
 # key FILE KIND NAME: the value of NAME= on the last "gpu_bench: KIND ..." line of FILE
 key() {
     awk -v kind="$2" -v name="$3" '$1 == "gpu_bench:" && $2 == kind {
         for (i = 3; i <= NF; i++) if (index($i, name "=") == 1) v = substr($i, length(name) + 2)
     } END { print v }' "$1" 2>/dev/null
 }
-FWD1=$(key "$LOG/flops.txt" FLOPS forward)        # per image
-TRAIN1=$(key "$LOG/flops.txt" FLOPS train_step)   # per image, 3 x forward
+FWD1=$(key "$W/flops.txt" FLOPS forward)        # per image
+TRAIN1=$(key "$W/flops.txt" FLOPS train_step)   # per image, 3 x forward
 TRAIN_FLOPS=$(awk -v f="$TRAIN1" -v b="$TB" 'BEGIN { printf "%.0f", f * b }')
 INFER_FLOPS=$(awk -v f="$FWD1" -v b="$IB" 'BEGIN { printf "%.0f", f * b }')
-PEAK=$(key "$LOG/flops.txt" FLOPS peak_tf32)      # 0.0 for a card not in the table: MFU n/a
-CFGNAME=$(key "$LOG/flops.txt" FLOPS config)
-SIZE=$(key "$LOG/flops.txt" FLOPS size)
+PEAK=$(key "$W/flops.txt" FLOPS peak_tf32)      # 0.0 for a card not in the table: MFU n/a
+CFGNAME=$(key "$W/flops.txt" FLOPS config)
+SIZE=$(key "$W/flops.txt" FLOPS size)
 
 # --- 4. the four measurements ------------------------------------------------------------
 if [ -n "${PYTHON:-}" ]; then
@@ -243,29 +236,63 @@ fi
 TORCHV=$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null)
 export PYTHONUNBUFFERED=1
 
-# measure NAME COMMAND...: runs it under the timeout, its output in $LOG/NAME.log
+# measure NAME SECONDS COMMAND...: runs it under its timeout (limit), its output in $LOG/NAME.log
 FAILED=""
 measure() {
-    name=$1
-    shift
+    name=$1 secs=$(limit "$2")
+    shift 2
     t=$(date +%s)
-    note "$name ..."
-    if timeout "$TIMEOUT" "$@" >"$LOG/$name.log" 2>&1 && grep -q '^gpu_bench: RESULT ' "$LOG/$name.log"; then
+    if [ "$secs" = 0 ]; then
+        FAILED="$FAILED $name(no-time-left)"
+        note "$name skipped: less than 20 s of the $BUDGET s budget left"
+        return 1
+    fi
+    note "$name (at most $secs s) ..."
+    if timeout "$secs" "$@" >"$LOG/$name.log" 2>&1 && grep -q '^gpu_bench: RESULT ' "$LOG/$name.log"; then
         note "$name: $(key "$LOG/$name.log" RESULT ms_median) ms, the median ($(since "$t") s in all)"
     else
         FAILED="$FAILED $name"
-        note "$name FAILED ($(since "$t") s): $(tail -n1 "$LOG/$name.log")"
+        note "$name FAILED ($(since "$t") s of $secs): $(tail -n1 "$LOG/$name.log")"
+        return 1
     fi
 }
+# The device memory of a training step at batch $TB, estimated before trying
+# it from two smaller batches (each a process of its own: the model, AdamW,
+# one warm-up and one step), linear in the batch: device_mib (the growth of
+# the device's used memory) where the program could read it, else
+# reserved_mib (the arenas' blocks).
+mem() { m=$(key "$LOG/$1.log" RESULT device_mib); awk -v m="${m:-0}" 'BEGIN { exit !(m + 0 > 0) }' || m=$(key "$LOG/$1.log" RESULT reserved_mib); echo "${m:-nan}"; }
+TRY_TRAIN=1
+if [ "$TB" -gt 2 ]; then
+    # shellcheck disable=SC2086
+    measure probe-b1 60 env LD_LIBRARY_PATH="$LDP" "$BIN" train --config "$CONFIG" $SIZEOPT --batch 1 --warmup 1 --steps 1 --device "$DEV" &&
+        # shellcheck disable=SC2086
+        measure probe-b2 60 env LD_LIBRARY_PATH="$LDP" "$BIN" train --config "$CONFIG" $SIZEOPT --batch 2 --warmup 1 --steps 1 --device "$DEV"
+    M1=$(mem probe-b1) M2=$(mem probe-b2)
+    cat "$LOG/probe-b1.log" "$LOG/probe-b2.log" >"$LOG/probes.log" 2>/dev/null
+    rm -f "$LOG/probe-b1.log" "$LOG/probe-b2.log" # (8 files at most come back)
+    EST=$(awk -v a="$M1" -v b="$M2" -v n="$TB" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.0f", a + (n - 1) * (b - a); else print "nan" }')
+    note "memory estimate for training at batch $TB: $EST MiB (batch 1: $M1 MiB, batch 2: $M2 MiB, linear); free on the card: ${FREE_MIB:-n/a} MiB"
+    if [ -n "$FAILED" ]; then
+        TRY_TRAIN=0
+        note "ours-train at batch $TB not tried: a smaller batch failed (see $LOG/probes.log)"
+    elif [ -n "$FREE_MIB" ] && awk -v e="$EST" -v f="$FREE_MIB" 'BEGIN { exit !(e != "nan" && e + 0 > 0.95 * f) }'; then
+        TRY_TRAIN=0
+        FAILED="$FAILED ours-train(estimate-${EST}MiB-over-free-${FREE_MIB}MiB)"
+        note "ours-train at batch $TB not tried: the estimate does not fit in the card's free memory"
+    fi
+fi
+if [ "$TRY_TRAIN" = 1 ]; then
+    # shellcheck disable=SC2086
+    measure ours-train 120 env LD_LIBRARY_PATH="$LDP" "$BIN" train --config "$CONFIG" $SIZEOPT --batch "$TB" --warmup "$TW" --steps "$TN" --device "$DEV"
+fi
 # shellcheck disable=SC2086
-measure ours-train env LD_LIBRARY_PATH="$LDP" "$BIN" train --config "$CONFIG" $SIZEOPT --batch "$TB" --warmup "$TW" --steps "$TN" --device "$DEV"
-# shellcheck disable=SC2086
-measure torch-train "$PY" bench/gpu_torch.py train --config "$CONFIG" $SIZEOPT --batch "$TB" --warmup "$TW" \
+measure torch-train 120 "$PY" bench/gpu_torch.py train --config "$CONFIG" $SIZEOPT --batch "$TB" --warmup "$TW" \
     --steps "$TN" --device "$DEV" $TORCH_THREADS
 # shellcheck disable=SC2086
-measure ours-infer env LD_LIBRARY_PATH="$LDP" "$BIN" infer --config "$CONFIG" $SIZEOPT --batch "$IB" --warmup "$IW" --runs "$IN" --device "$DEV"
+measure ours-infer 60 env LD_LIBRARY_PATH="$LDP" "$BIN" infer --config "$CONFIG" $SIZEOPT --batch "$IB" --warmup "$IW" --runs "$IN" --device "$DEV"
 # shellcheck disable=SC2086
-measure torch-infer "$PY" bench/gpu_torch.py infer --config "$CONFIG" $SIZEOPT --batch "$IB" --warmup "$IW" \
+measure torch-infer 60 "$PY" bench/gpu_torch.py infer --config "$CONFIG" $SIZEOPT --batch "$IB" --warmup "$IW" \
     --runs "$IN" --device "$DEV" $TORCH_THREADS
 
 # --- 5. the table ---------------------------------------------------------------------------
@@ -322,6 +349,7 @@ MACHINE="$CARD${SM:+, sm_$SM}${DRIVER:+, driver $DRIVER}, CUDA ${NVCCV:-none}, t
     printf '%-30s %13s%% %13s%%\n' "  MFU (of the TF32 peak)" "$MOI" "$MPI"
     printf '%-30s %14s %14s\n' "  peak memory (allocated)" "$(gib "$OIM")" "$(gib "$PIM")"
     echo "== $TN timed training steps after $TW, $IN timed inferences after $IW (medians); outputs finite: $OF (1 = yes; ours-train torch-train ours-infer torch-infer)"
+    [ -n "${EST:-}" ] && echo "== before training at batch $TB, its device memory was estimated at $EST MiB from batches 1 and 2 ($M1, $M2 MiB); free on the card ${FREE_MIB:-n/a} MiB"
     [ -n "$FAILED" ] && echo "== FAILED:$FAILED (logs in $LOG)"
     echo "== $(since "$T0") s in all, logs in $LOG"
 } | tee "$LOG/table.txt"
@@ -337,7 +365,7 @@ printf '| %s | %s | %s | %s %sx%s, train b%s / infer b%s | %s (%s img/s) | %s (%
 if [ "$REHEARSAL" = 1 ] || [ "$RECORD" = 0 ]; then
     note "row (not recorded): $(cat "$LOG/results-row.md")"
 else
-    record_row "$LOG/results-row.md"
+    tc_record "$LOG/results-row.md" "$RESULTS"
 fi
 
 [ -z "$FAILED" ] && [ "$OF" = 1111 ] || exit 1

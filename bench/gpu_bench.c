@@ -420,7 +420,7 @@ int main(int argc, char **argv)
     if (!strcmp(o.mode, "flops"))
         return run_flops(&o);
     if (o.dev == RR_CUDA && !rr_cuda_available()) {
-        fprintf(stderr, "gpu_bench: no CUDA device\n");
+        fprintf(stderr, "gpu_bench: no CUDA device: %s\n", rr_cuda_unavailable_reason());
         return 1;
     }
     return !strcmp(o.mode, "train") ? run_train(&o) : run_infer(&o);

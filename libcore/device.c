@@ -16,6 +16,28 @@ int rr_cuda_available(void)
 #endif
 }
 
+const char *rr_cuda_unavailable_reason(void)
+{
+#ifdef RR_WITH_CUDA
+    return rr_cuda_absent_reason();
+#else
+    return "this build has no CUDA support (built with CUDA=0)";
+#endif
+}
+
+int rr_fault_slots_parse(const char *s, rr_fault_slots *out)
+{
+    if (!s || !*s)
+        *out = RR_SLOTS_AUTO;
+    else if (strcmp(s, "mapped") == 0)
+        *out = RR_SLOTS_MAPPED;
+    else if (strcmp(s, "device") == 0)
+        *out = RR_SLOTS_DEVICE;
+    else
+        return rr_error("RRSIS_FAULT_SLOTS='%s': expected mapped or device (or unset: mapped, else device)", s);
+    return 0;
+}
+
 int rr_device_parse(const char *s, rr_device *out)
 {
     if (strcmp(s, "cpu") == 0) {
@@ -29,7 +51,7 @@ int rr_device_parse(const char *s, rr_device *out)
     if (strcmp(s, "cuda") == 0) {
 #ifdef RR_WITH_CUDA
         if (!rr_cuda_present())
-            return rr_error("--device cuda: no usable CUDA GPU found");
+            return rr_error("--device cuda: no usable CUDA GPU: %s", rr_cuda_absent_reason());
         *out = RR_CUDA;
         return 0;
 #else

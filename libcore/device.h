@@ -19,6 +19,18 @@ int rr_device_parse(const char *s, rr_device *out);
 
 /* 1 when the library was built with CUDA and a GPU is usable. */
 int rr_cuda_available(void);
+/* Why it is not, for a message: the CUDA runtime's own reason for the call
+ * that failed (a driver too old for this CUDA, no device node, out of
+ * memory), or that the build has no CUDA; "" when a GPU is usable. */
+const char *rr_cuda_unavailable_reason(void);
+
+/* Where CUDA kernels record a bad input for the host (cuda/common.cuh), by
+ * the environment variable RRSIS_FAULT_SLOTS: "mapped" (mapped, pinned host
+ * memory), "device" (device memory, copied back at each synchronisation), or
+ * unset or "" (RR_SLOTS_AUTO: mapped, and device memory when the mapped
+ * allocation fails).  -1 with a message for any other value. */
+typedef enum { RR_SLOTS_AUTO, RR_SLOTS_MAPPED, RR_SLOTS_DEVICE } rr_fault_slots;
+int rr_fault_slots_parse(const char *s, rr_fault_slots *out);
 
 /* A description of the device for --verbose ("NVIDIA H100 80GB HBM3, sm_90"). */
 const char *rr_device_describe(rr_device d);
@@ -40,7 +52,11 @@ int rr_dev_sync(rr_device d);
 #ifdef RR_WITH_CUDA
 /* Implemented in cuda/device.cu. */
 int rr_cuda_present(void);
+const char *rr_cuda_absent_reason(void); /* "" when present */
 const char *rr_cuda_describe(void);
+/* "mapped" or "device": the way the fault slots were made (rr_fault_slots),
+ * "not made yet" before the first kernel that checks its input. */
+const char *rr_cuda_fault_slots_way(void);
 void *rr_cuda_malloc(size_t bytes);
 void rr_cuda_free(void *p);
 int rr_cuda_memset0(void *p, size_t bytes);

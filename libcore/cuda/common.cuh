@@ -39,29 +39,31 @@ int rr_cublas_handle(cublasHandle_t *out);
 #define RR_LAUNCHED()                                                 \
     do {                                                              \
         RR_CUDA(cudaGetLastError());                                  \
-        if (rr_cuda_sync_each_launch()) {                             \
-            RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));         \
-            if (rr_cuda_faults_check())                               \
-                return -1;                                            \
-        }                                                             \
+        if (rr_cuda_sync_each_launch() && rr_cuda_sync())             \
+            return -1;                                                \
     } while (0)
 
 /* --- faults in kernels' inputs, reported without a wait ----------------------
  * A kernel that finds a bad input (an id outside the embedding table, a target
- * value other than 0 or 1) stores it with its position in a slot of mapped,
- * pinned host memory: no copy and no synchronisation at the op, so a training
- * step keeps its one copy to the host (issue 7).  The host reads the slots
- * after the next synchronisation (every copy to the host, and every launch
- * under RRSIS_CUDA_SYNC=1) and reports the fault then.  A slot holds the
- * position in its high 32 bits and the value in its low 32, written in one
- * 64-bit store; the stores are plain (no atomics on host memory), so with
- * several bad inputs any one of them may be the one reported. */
+ * value other than 0 or 1) stores it with its position in a slot: no copy and
+ * no synchronisation at the op, so a training step keeps its one copy to the
+ * host.  The host reads the slots at the next synchronisation (rr_cuda_sync:
+ * every copy to the host, and every launch under RRSIS_CUDA_SYNC=1) and
+ * reports the fault then.  The slots live, by RRSIS_FAULT_SLOTS (device.h),
+ * in mapped, pinned host memory that the kernels write directly (the
+ * default), or in device memory that rr_cuda_sync copies back in the same
+ * queue just before it waits (for a GPU that cannot map host memory, as some
+ * virtualised ones; the default falls back to it when the mapped allocation
+ * fails).  A slot holds the position in its high 32 bits and the value in
+ * its low 32, written in one 64-bit store; the stores are plain (no atomics),
+ * so with several bad inputs any one of them may be the one reported. */
 enum { RR_FAULT_EMBEDDING, RR_FAULT_CE_TARGET, RR_FAULT_DICE_TARGET, RR_FAULT_PRESENCE_TARGET, RR_FAULT_KINDS };
 /* The device address of slot `kind`; NULL after rr_error() when the slots
- * cannot be made (the first call allocates them). */
+ * cannot be made (the first call makes them). */
 unsigned long long *rr_cuda_fault_slot(int kind);
-/* 0, or -1 after rr_error() with the first recorded fault (which is cleared). */
-extern "C" int rr_cuda_faults_check(void);
+/* Waits for the library's stream, then reports the first recorded fault
+ * (and clears it): 0, or -1 after rr_error(). */
+extern "C" int rr_cuda_sync(void);
 
 __device__ static inline void rr_fault_store(unsigned long long *slot, int64_t pos, int32_t value)
 {

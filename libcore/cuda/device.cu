@@ -91,14 +91,48 @@ const char *rr_cufft_result_str(cufftResult r)
     }
 }
 
+/* Why CUDA cannot be used, in the runtime's words (empty while it can). */
+static char absent[320];
+
+/* The first call to the runtime initialises it and makes the device's
+ * context: a missing or too old driver, a missing device node and a device
+ * out of memory all fail here, and the runtime's reason is kept. */
 extern "C" int rr_cuda_present(void)
 {
     static int present = -1;
-    if (present < 0) {
-        int n = 0;
-        present = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+    if (present >= 0)
+        return present;
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    const char *call = "cudaGetDeviceCount(&n)";
+    if (e == cudaSuccess && n > 0) {
+        e = cudaFree(0); /* makes the context */
+        call = "cudaFree(0), which makes the device's context,";
     }
+    present = e == cudaSuccess && n > 0;
+    if (present)
+        return present;
+    int drv = 0, rt = 0;
+    cudaDriverGetVersion(&drv);
+    cudaRuntimeGetVersion(&rt);
+    char dv[64];
+    if (drv > 0)
+        snprintf(dv, sizeof dv, "the driver supports CUDA %d.%d", drv / 1000, drv % 1000 / 10);
+    else
+        snprintf(dv, sizeof dv, "no NVIDIA driver (libcuda.so.1) was found");
+    if (e == cudaSuccess)
+        snprintf(absent, sizeof absent, "cudaGetDeviceCount found no device (%s; runtime CUDA %d.%d)", dv,
+                 rt / 1000, rt % 1000 / 10);
+    else
+        snprintf(absent, sizeof absent, "%s failed: %s (%s; runtime CUDA %d.%d)", call, cudaGetErrorString(e), dv,
+                 rt / 1000, rt % 1000 / 10);
     return present;
+}
+
+extern "C" const char *rr_cuda_absent_reason(void)
+{
+    rr_cuda_present();
+    return absent;
 }
 
 extern "C" const char *rr_cuda_describe(void)
@@ -144,63 +178,118 @@ extern "C" int rr_cuda_memcpy(int dst_on_gpu, void *dst, int src_on_gpu, const v
     cudaMemcpyKind k = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                   : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
     RR_CUDA(cudaMemcpyAsync(dst, src, bytes, k, rr_cuda_stream()));
-    if (!dst_on_gpu) { /* the host reads it next; the kernels before it have run */
-        RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));
-        return rr_cuda_faults_check();
-    }
+    if (!dst_on_gpu) /* the host reads it next; the kernels before it have run */
+        return rr_cuda_sync();
     return 0;
 }
 
-extern "C" int rr_cuda_sync(void)
-{
-    RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));
-    return rr_cuda_faults_check();
-}
-
-/* The fault slots (common.cuh): host memory the device writes directly;
- * all ones is an empty slot.  The messages take the value, then the position. */
-static volatile unsigned long long *fault_slots;
+/* The fault slots (common.cuh), one way or the other; all ones is an empty
+ * slot.  The messages take the value, then the position. */
 static const char *const fault_messages[RR_FAULT_KINDS] = {
     "embedding: id %d at position %llu is outside the table",        /* RR_FAULT_EMBEDDING */
     "cross_entropy: target value %d at index %llu is not 0 or 1",    /* RR_FAULT_CE_TARGET */
     "dice: target value %d at index %llu is not 0 or 1",             /* RR_FAULT_DICE_TARGET */
     "presence: target value %d at index %llu is not 0 or 1",         /* RR_FAULT_PRESENCE_TARGET */
 };
+static rr_fault_slots way = RR_SLOTS_AUTO;                 /* AUTO: not made yet */
+static volatile unsigned long long *mapped_slots;          /* RR_SLOTS_MAPPED: host memory */
+static unsigned long long *slots_on_device;                /* the device's address of the slots */
+static unsigned long long device_copy[RR_FAULT_KINDS];     /* RR_SLOTS_DEVICE: read back at each sync */
+
+/* Mapped, pinned host memory for the slots; 0, or -1 after rr_error(). */
+static int make_mapped_slots(void)
+{
+    int dev = 0, can = 0;
+    RR_CUDA(cudaGetDevice(&dev));
+    RR_CUDA(cudaDeviceGetAttribute(&can, cudaDevAttrCanMapHostMemory, dev));
+    if (!can)
+        return rr_error("fault slots: this device cannot map host memory (cudaDevAttrCanMapHostMemory is 0)");
+    void *p = NULL, *d = NULL;
+    RR_CUDA(cudaHostAlloc(&p, RR_FAULT_KINDS * sizeof(unsigned long long), cudaHostAllocMapped));
+    cudaError_t e = cudaHostGetDevicePointer(&d, p, 0);
+    if (e != cudaSuccess) {
+        cudaFreeHost(p);
+        return rr_error("cudaHostGetDevicePointer(&d, p, 0) failed: %s (%s:%d)", cudaGetErrorString(e), __FILE__,
+                        __LINE__);
+    }
+    mapped_slots = (volatile unsigned long long *)p;
+    for (int i = 0; i < RR_FAULT_KINDS; i++)
+        mapped_slots[i] = ~0ull;
+    slots_on_device = (unsigned long long *)d;
+    return 0;
+}
+
+/* Device memory for the slots, all ones; 0, or -1 after rr_error().  The
+ * fill goes on the library's stream (non-blocking: the legacy stream's
+ * cudaMemset would not be ordered before its kernels). */
+static int make_device_slots(void)
+{
+    void *d = NULL;
+    RR_CUDA(cudaMalloc(&d, RR_FAULT_KINDS * sizeof(unsigned long long)));
+    cudaError_t e = cudaMemsetAsync(d, 0xff, RR_FAULT_KINDS * sizeof(unsigned long long), rr_cuda_stream());
+    if (e != cudaSuccess) {
+        cudaFree(d);
+        return rr_error("cudaMemsetAsync(d, 0xff, slots) failed: %s (%s:%d)", cudaGetErrorString(e), __FILE__,
+                        __LINE__);
+    }
+    for (int i = 0; i < RR_FAULT_KINDS; i++)
+        device_copy[i] = ~0ull;
+    slots_on_device = (unsigned long long *)d;
+    return 0;
+}
+
+/* Made on first use, the way RRSIS_FAULT_SLOTS asks (device.h). */
+static int make_slots(void)
+{
+    rr_fault_slots want;
+    if (rr_fault_slots_parse(getenv("RRSIS_FAULT_SLOTS"), &want))
+        return -1;
+    if (want != RR_SLOTS_DEVICE) {
+        if (make_mapped_slots() == 0) {
+            way = RR_SLOTS_MAPPED;
+            return 0;
+        }
+        if (want == RR_SLOTS_MAPPED)
+            return rr_error_prefix("RRSIS_FAULT_SLOTS=mapped: ");
+        cudaGetLastError(); /* the failed allocation is not a sticky error; clear it */
+    }
+    if (make_device_slots())
+        return -1;
+    way = RR_SLOTS_DEVICE;
+    return 0;
+}
 
 unsigned long long *rr_cuda_fault_slot(int kind)
 {
-    if (!fault_slots) {
-        void *p = NULL;
-        cudaError_t e = cudaHostAlloc(&p, RR_FAULT_KINDS * sizeof *fault_slots, cudaHostAllocMapped);
-        if (e != cudaSuccess) {
-            rr_error("cudaHostAlloc(&p, %zu, cudaHostAllocMapped) failed: %s (%s:%d)",
-                     RR_FAULT_KINDS * sizeof *fault_slots, cudaGetErrorString(e), __FILE__, __LINE__);
-            return NULL;
-        }
-        fault_slots = (volatile unsigned long long *)p;
-        for (int i = 0; i < RR_FAULT_KINDS; i++)
-            fault_slots[i] = ~0ull;
-    }
-    void *dev = NULL;
-    cudaError_t e = cudaHostGetDevicePointer(&dev, (void *)(fault_slots + kind), 0);
-    if (e != cudaSuccess) {
-        rr_error("cudaHostGetDevicePointer(&dev, slot, 0) failed: %s (%s:%d)", cudaGetErrorString(e), __FILE__,
-                 __LINE__);
+    if (way == RR_SLOTS_AUTO && make_slots())
         return NULL;
-    }
-    return (unsigned long long *)dev;
+    return slots_on_device + kind;
 }
 
-extern "C" int rr_cuda_faults_check(void)
+extern "C" const char *rr_cuda_fault_slots_way(void)
 {
-    if (!fault_slots)
-        return 0;
+    return way == RR_SLOTS_MAPPED ? "mapped" : way == RR_SLOTS_DEVICE ? "device" : "not made yet";
+}
+
+/* The one synchronisation: with slots on the device, their copy joins the
+ * queue first (into pageable memory: the call returns once it is done). */
+extern "C" int rr_cuda_sync(void)
+{
+    if (way == RR_SLOTS_DEVICE)
+        RR_CUDA(cudaMemcpyAsync(device_copy, slots_on_device, sizeof device_copy, cudaMemcpyDeviceToHost,
+                                rr_cuda_stream()));
+    RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));
     for (int i = 0; i < RR_FAULT_KINDS; i++) {
-        unsigned long long v = fault_slots[i];
-        if (v != ~0ull) {
-            fault_slots[i] = ~0ull;
-            return rr_error(fault_messages[i], (int32_t)(uint32_t)v, v >> 32);
+        unsigned long long v = way == RR_SLOTS_MAPPED ? mapped_slots[i] : way == RR_SLOTS_DEVICE ? device_copy[i] : ~0ull;
+        if (v == ~0ull)
+            continue;
+        if (way == RR_SLOTS_MAPPED) {
+            mapped_slots[i] = ~0ull;
+        } else { /* emptied before any later kernel runs */
+            device_copy[i] = ~0ull;
+            RR_CUDA(cudaMemsetAsync(slots_on_device + i, 0xff, sizeof *slots_on_device, rr_cuda_stream()));
         }
+        return rr_error(fault_messages[i], (int32_t)(uint32_t)v, v >> 32);
     }
     return 0;
 }

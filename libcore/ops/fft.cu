@@ -7,22 +7,58 @@
 
 extern "C" {
 #include "fft.h"
+#include "fft_plans.h"
 }
 
-/* ---- cuFFT plans: one per (type, batch, H, W), kept for the process ----
- * A plan owns a work area and is bound to the library's stream.  The mutex
- * guards the table; ops run from one thread, so a plan never executes twice
- * at once. */
+/* ---- cuFFT plans: a bounded table (fft_plans.h), one shared work area ----
+ * A plan is bound to the library's stream and made without a work area of
+ * its own (cufftSetAutoAllocation off): every plan uses work_area, which
+ * grows to the largest plan's need.  That is safe because transforms run one
+ * after the other on the one stream.  The mutex guards the table; ops run
+ * from one thread, so a plan never executes twice at once. */
 
-struct plan_entry {
-    cufftType type;
-    int64_t batch, h, w;
-    cufftHandle plan;
-    plan_entry *next;
-};
-
-static plan_entry *plans;
+static void *work_area;
 static std::mutex plans_lock;
+
+/* Makes the shared work area at least `need` bytes and points every kept
+ * plan at it.  The new area is allocated before the old is freed, so a
+ * failure leaves the table as it was; transforms still queued may be using
+ * the old one, so the stream is drained first. */
+static int fit_work_area(rr_fft_plans *t, size_t need)
+{
+    if (need <= t->work)
+        return 0;
+    void *grown = NULL;
+    RR_CUDA(cudaMalloc(&grown, need));
+    cudaError_t e = cudaStreamSynchronize(rr_cuda_stream());
+    if (e == cudaSuccess && work_area)
+        e = cudaFree(work_area);
+    if (e != cudaSuccess) {
+        cudaFree(grown);
+        return rr_error("fft: cannot replace the cuFFT work area: %s", cudaGetErrorString(e));
+    }
+    work_area = grown;
+    t->work = need;
+    t->allocs++;
+    for (int i = 0; i < t->n; i++)
+        RR_CUFFT(cufftSetWorkArea(t->handle[i], work_area));
+    return 0;
+}
+
+/* Plans p (made by cufftCreate) for `batch` contiguous planes of n[0] x n[1]. */
+static int make_plan(rr_fft_plans *t, cufftHandle p, cufftType type, int64_t batch, int *n)
+{
+    size_t need = 0;
+    RR_CUFFT(cufftSetAutoAllocation(p, 0));
+    /* NULL embeds: the contiguous layout, planes h*w (R2C out: h*(w/2+1)) apart. */
+    RR_CUFFT(cufftMakePlanMany(p, 2, n, NULL, 1, 0, NULL, 1, 0, type, (int)batch, &need));
+    RR_CUFFT(cufftSetStream(p, rr_cuda_stream()));
+    if (fit_work_area(t, need))
+        return -1;
+    if (work_area)
+        RR_CUFFT(cufftSetWorkArea(p, work_area));
+    return 0;
+}
 
 static int get_plan(cufftType type, int64_t batch, int64_t h, int64_t w, cufftHandle *out)
 {
@@ -30,22 +66,27 @@ static int get_plan(cufftType type, int64_t batch, int64_t h, int64_t w, cufftHa
         return rr_error("fft: %lld planes of %lldx%lld are too many for cuFFT's int sizes", (long long)batch,
                         (long long)h, (long long)w);
     std::lock_guard<std::mutex> lock(plans_lock);
-    for (plan_entry *e = plans; e; e = e->next)
-        if (e->type == type && e->batch == batch && e->h == h && e->w == w) {
-            *out = e->plan;
-            return 0;
-        }
-    int n[2] = {(int)h, (int)w};
-    cufftHandle p;
-    /* NULL embeds: the contiguous layout, planes h*w (R2C out: h*(w/2+1)) apart. */
-    RR_CUFFT(cufftPlanMany(&p, 2, n, NULL, 1, 0, NULL, 1, 0, type, (int)batch));
-    cufftResult r = cufftSetStream(p, rr_cuda_stream());
-    plan_entry *e = r == CUFFT_SUCCESS ? new (std::nothrow) plan_entry{type, batch, h, w, p, plans} : NULL;
-    if (!e) {
-        cufftDestroy(p);
-        return rr_error("fft: cannot keep a cuFFT plan: %s", rr_cufft_result_str(r));
+    rr_fft_plans *t = rr_fft_plans_table();
+    rr_fft_plan_key k = {(int)type, batch, h, w};
+    int i = rr_fft_plans_find(t, &k);
+    if (i >= 0) {
+        *out = t->handle[i];
+        return 0;
     }
-    plans = e;
+    cufftHandle p;
+    RR_CUFFT(cufftCreate(&p));
+    int n[2] = {(int)h, (int)w};
+    if (make_plan(t, p, type, batch, n)) {
+        cufftDestroy(p);
+        return -1;
+    }
+    int drop;
+    int slot = rr_fft_plans_slot(t, &drop);
+    rr_fft_plans_put(t, slot, &k, p);
+    if (drop >= 0) { /* the dropped plan's queued transforms finish before its tables go */
+        RR_CUDA(cudaStreamSynchronize(rr_cuda_stream()));
+        RR_CUFFT(cufftDestroy(drop));
+    }
     *out = p;
     return 0;
 }

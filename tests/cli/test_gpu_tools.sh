@@ -5,9 +5,12 @@
 # ops_check --list names exactly the
 # kernels declared with RR_KERNEL in libcore's headers; ops_check --cpu (the
 # checker run against the CPU twins) passes; golden_gpu's three modes run on
-# the CPU; and, without a GPU, each tool says "no CUDA device" in one line
-# and exits 1, and the model programs fall back to the CPU quietly with
-# --device auto and name it with --verbose.
+# the CPU; without a GPU, each tool says "no CUDA device" and the CUDA
+# runtime's reason (the failing call and cudaGetErrorString's text) in one
+# line and exits 1, the model programs fall back to the CPU quietly with
+# --device auto, name it with --verbose, and give the same reason for
+# --device cuda; and tests/gpu/check.sh's first step prints the toolchain
+# and fails loudly, naming them, when the build's headers cannot be found.
 # Prints "PASS: name" or "FAIL: name: why" per case; exits 1 on any failure.
 #   UNIT  the unit-test binary of the build to use (make check sets it;
 #         default: build/cuda when nvcc is found, else build/cpu)
@@ -21,6 +24,15 @@ elif [ -n "$NVCC" ]; then
     B=build/cuda
 else
     B=build/cpu
+fi
+
+# Why CUDA is unusable, as the library says it: with CUDA, the runtime call
+# that failed and its cudaGetErrorString text ("cudaGetDeviceCount(&n) failed:
+# CUDA driver version is insufficient ..."); without, the build's reason.
+if [ -e "$B/libcore/cuda/device.cu.o" ]; then
+    REASON='cuda[A-Za-z]*([^)]*)[^:]* failed: [A-Za-z]|cudaGetDeviceCount found no device'
+else
+    REASON='built with CUDA=0'
 fi
 
 # --- built (make check builds them: the Makefile's gpu-check target) -------------
@@ -56,7 +68,7 @@ if [ $built = 1 ]; then
     fi
 
     # --- golden_gpu's modes on the CPU ---------------------------------------------
-    for args in "parity" "forward --config share/configs/mrsnet-nano.json --runs 2" "train --steps 3 --batch 1"; do
+    for args in "parity" "forward --config share/configs/mrsnet-nano.json --runs 2" "train --steps 6 --batch 2"; do
         # shellcheck disable=SC2086
         "$T/golden_gpu" $args --device cpu >"$T/g" 2>&1
         st=$?
@@ -75,7 +87,8 @@ if [ $built = 1 ]; then
             # shellcheck disable=SC2086
             "$T"/$tool >"$T/out" 2>"$T/err"
             st=$?
-            if [ $st = 1 ] && [ ! -s "$T/out" ] && [ "$(lines "$T/err")" = 1 ] && grep -q 'no CUDA device' "$T/err"; then
+            if [ $st = 1 ] && [ ! -s "$T/out" ] && [ "$(lines "$T/err")" = 1 ] && grep -q 'no CUDA device: ' "$T/err" &&
+                grep -Eq "$REASON" "$T/err"; then
                 pass "$tool without a GPU: $(cat "$T/err")"
             else
                 fail "$tool without a GPU" "exit $st, stdout '$(head -c 200 "$T/out")', stderr '$(head -c 300 "$T/err")'"
@@ -117,14 +130,53 @@ elif [ -x "$BIN/rrsis-tokenize" ] && [ -x "$BIN/rrsis-encode" ] && [ -x "$BIN/rr
         # shellcheck disable=SC2086
         "$BIN/rrsis-$p" -m "$MODEL" --device cuda $extra <"$in" >/dev/null 2>"$T/c"
         st=$?
-        if [ $st != 0 ] && [ "$(lines "$T/c")" = 1 ] && grep -qi 'cuda' "$T/c"; then
-            pass "rrsis-$p --device cuda without a GPU: one line, exit $st"
+        if [ $st != 0 ] && [ "$(lines "$T/c")" = 1 ] && grep -q -- '--device cuda: ' "$T/c" && grep -Eq "$REASON" "$T/c"; then
+            pass "rrsis-$p --device cuda without a GPU: one line with the reason, exit $st"
         else
             fail "rrsis-$p --device cuda without a GPU" "exit $st: $(head -c 300 "$T/c")"
         fi
     done
 else
     echo "SKIP: --device on the model programs (rrsis-tokenize, -encode, -fuse or -decode not built)"
+fi
+
+# --- check.sh's first steps: the toolchain, then the libraries ------------------------
+# GPU_CHECK_DEPS_ONLY=1 stops after them; GPU_CHECK_DEBS points away from any
+# carried deps/debs, so the system's libraries are what is checked.
+mkdir -p "$T/nodebs" "$T/empty"
+GPU_CHECK_DEPS_ONLY=1 GPU_CHECK_DEBS="$T/nodebs" GPU_CHECK_LOG="$T/gl" sh tests/gpu/check.sh >"$T/tc" 2>"$T/tce"
+st=$?
+first=$(grep -n '' "$T/tc" | grep -v ':toolchain: ' | head -n1 | cut -d: -f1)
+missing=""
+for tool in make gcc nvcc GPU libcublas libcufft libcudart libnccl deps; do
+    grep -q "^toolchain: $tool " "$T/tc" || missing="$missing $tool"
+done
+if [ $st = 0 ] && [ -z "$missing" ] && [ "${first:-0}" -gt 9 ] && grep -q '^| deps | ok ' "$T/tc"; then
+    pass "check.sh prints the toolchain first ($(grep -c '^toolchain: ' "$T/tc") lines), the deps step passes here"
+else
+    fail "check.sh's toolchain lines" "exit $st, no line for:$missing; $(head -c 600 "$T/tc") $(head -c 300 "$T/tce")"
+fi
+if command -v nvidia-smi >/dev/null 2>&1; then
+    echo "SKIP: check.sh without nvidia-smi (this machine has it)"
+elif grep -q '^toolchain: GPU *NOT FOUND: nvidia-smi is not installed' "$T/tc"; then
+    pass "check.sh without nvidia-smi: $(grep '^toolchain: GPU' "$T/tc" | sed 's/^toolchain: GPU *//')"
+else
+    fail "check.sh without nvidia-smi" "$(grep '^toolchain: GPU' "$T/tc")"
+fi
+# Without the headers (an empty system include directory, no carried packages):
+# exit 1, one error line naming each missing header and its package, no build.
+GPU_CHECK_DEPS_ONLY=1 GPU_CHECK_DEBS="$T/nodebs" GPU_CHECK_SYSTEM_INCLUDE="$T/empty" GPU_CHECK_LOG="$T/gl" CPATH= \
+    sh tests/gpu/check.sh >"$T/tc" 2>"$T/tce"
+st=$?
+unnamed=""
+for h in png.h jpeglib.h tiffio.h cjson/cJSON.h utf8proc.h cblas.h fftw3.h; do
+    grep -qF " $h (" "$T/tce" || unnamed="$unnamed $h"
+done
+if [ $st = 1 ] && [ "$(lines "$T/tce")" = 1 ] && grep -q '^check.sh: error: MISSING' "$T/tce" && [ -z "$unnamed" ] &&
+    grep -q '^| deps | FAIL ' "$T/tc"; then
+    pass "check.sh without the build's headers fails loudly: $(cut -c1-90 "$T/tce")..."
+else
+    fail "check.sh without the build's headers" "exit $st, not named:$unnamed; stderr '$(head -c 400 "$T/tce")'"
 fi
 
 finish

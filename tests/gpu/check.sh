@@ -2,34 +2,71 @@
 # The GPU check of rrsis, in one script for a machine with an NVIDIA GPU,
 # run from the repository root:   sh tests/gpu/check.sh
 #
+#  0. prints the toolchain it found (tests/gpu/toolchain.sh): make, gcc,
+#     nvcc and its version, the GPU's driver and compute capability from
+#     nvidia-smi, where libcublas, libcufft, libcudart and libnccl are;
 #  1. unpacks the Debian packages in deps/debs (tests/gpu/fetch-deps.sh
 #     fetches them on a Debian machine; the GPU machine has none and no
-#     network) into /tmp/deps, never into /, and points CPATH and
-#     LIBRARY_PATH at it (LD_LIBRARY_PATH for our programs only);
-#  2. builds everything for the GPU present (sm from nvidia-smi), and
-#     tests/gpu/ops_check and golden_gpu;
+#     network) into /tmp/deps, never into /, and checks that every header
+#     and library of the build is found there or on the system: when one is
+#     not, the step fails naming it, and nothing is built;
+#  2. builds everything for the GPU present (sm from nvidia-smi), the GPU
+#     tools (ops_check, golden_gpu) and bench/gpu.sh's gpu_bench, in one make;
 #  3. compares the kernels declared in libcore's headers with ops_check's;
-#  4. ops_check: every kernel on CUDA against the CPU, TF32 off then on;
+#  4. ops_check: every kernel on CUDA against the CPU, TF32 off with the
+#     fault slots in mapped host memory, then TF32 on with them in device
+#     memory (RRSIS_FAULT_SLOTS: both ways, each with its invalid inputs);
 #  5. golden_gpu parity: mrsnet-nano against the PyTorch goldens on the GPU,
 #     twice (bit-identical gradients);
 #  6. golden_gpu forward: mrsnet-b at 480x480 with seeded weights, timed;
 #  7. 20 training steps of mrsnet-nano: bin/rrsis-train on a synthetic
-#     dataset (when the program exists) and golden_gpu train in process;
-# and prints a table of the steps LAST.  Exit status 0 when every step
-# passed.  About 2 to 3 minutes on an H100 (the build is most of it).
+#     dataset, and golden_gpu train in process (three batch sizes: no
+#     allocation after the first epoch);
+# and prints a table of the steps LAST, which it also appends to
+# tests/gpu/RESULTS.md (a GPU run only).  Exit status 0 when every step passed.
 #
-# Logs (8 files at most, for the device tool's $OUT): $GPU_CHECK_LOG, else
-# $OUT, else tests/out/gpu.  GPU_CHECK_BUILD_ONLY=1 stops after step 3
-# (what a machine without a GPU can do; CUDA_ARCH then defaults to sm_90).
-# GPU_CHECK_CPU=1 rehearses the whole script without a GPU: every step on
-# the CPU (ops_check --cpu, --device cpu, mrsnet-nano instead of mrsnet-b,
-# 3 training steps); it proves nothing about CUDA.
+# Time: every step has its own timeout (seconds, below), cut to what is left
+# of GPU_CHECK_BUDGET (default 480 s, so that one command of the device tool,
+# 600 s at most, has room to spare); a step with less than 20 s left is
+# skipped and says so.  GPU_CHECK_NO_BUILD=1 builds nothing (a build already
+# made on this machine).
+#
+# Logs (8 files, for the device tool's $OUT): $GPU_CHECK_LOG, else $OUT, else
+# tests/out/gpu: build.log (the toolchain report first), ops-mapped.log,
+# ops-device.log, parity.log, forward-b.log, train.log, train-inproc.log and
+# table.md (the section for RESULTS.md).  Bring a GPU run's table home with
+#     sh tests/gpu/check.sh --record <files_at>/table.md
+#
+# GPU_CHECK_BUILD_ONLY=1 stops after step 3 (what a machine without a GPU can
+# do; CUDA_ARCH then defaults to sm_90).  GPU_CHECK_CPU=1 rehearses the whole
+# script without a GPU: every step on the CPU (ops_check --cpu, --device
+# cpu, mrsnet-nano instead of mrsnet-b, 6 training steps); it proves nothing
+# about CUDA.  GPU_CHECK_DEPS_ONLY=1 stops after step 1 (make check runs it).
 set -u
 [ -f Makefile ] && [ -d libcore ] && [ -d tests/gpu ] || {
     echo "check.sh: run it from the repository root" >&2
     exit 2
 }
+RESULTS=${GPU_CHECK_RESULTS:-tests/gpu/RESULTS.md}
+. tests/gpu/toolchain.sh
+case ${1:-} in
+--record)
+    [ $# -ge 2 ] || {
+        echo "check.sh: --record needs a file" >&2
+        exit 2
+    }
+    tc_record "$2" "$RESULTS"
+    exit $?
+    ;;
+"") ;;
+*)
+    echo "check.sh: unknown argument '$1' (--record TABLE; settings are environment variables, see the script's head)" >&2
+    exit 2
+    ;;
+esac
+
 T0=$(date +%s)
+BUDGET=${GPU_CHECK_BUDGET:-480}
 LOG=${GPU_CHECK_LOG:-${OUT:-tests/out/gpu}}
 mkdir -p "$LOG"
 W=$(mktemp -d)
@@ -44,118 +81,133 @@ TOOLS=$BUILD/tests/gpu
 # row STEP RESULT SECONDS DETAIL
 row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$ROWS"; }
 since() { echo $(($(date +%s) - $1)); }
+# The timeout of a step: its own ($1 s), cut to what is left of the budget
+# less 10 s for the table; 0 when less than 20 s would be left.
+limit() {
+    left=$((BUDGET - $(since "$T0") - 10))
+    [ "$left" -lt 20 ] && {
+        echo 0
+        return
+    }
+    [ "$1" -lt "$left" ] && echo "$1" || echo "$left"
+}
+# step NAME SECONDS LOGFILE COMMAND...: runs COMMAND under its timeout, output
+# into LOGFILE; a row with the summary line of the log (PREFIX: $SUMMARY).
+step() {
+    name=$1 secs=$(limit "$2") log=$3
+    shift 3
+    if [ "$secs" = 0 ]; then
+        row "$name" skip 0 "out of time: less than 20 s of the ${BUDGET} s budget left"
+        return
+    fi
+    t=$(date +%s)
+    rr timeout "$secs" "$@" >"$log" 2>&1
+    st=$?
+    if [ $st = 0 ]; then r=ok; else r=FAIL; fi
+    detail=$(summary "$log" "$SUMMARY")
+    [ $st = 124 ] && detail="TIMED OUT after $secs s: $detail"
+    row "$name" $r "$(since "$t")" "$detail"
+}
 # The last line of a log that starts with PREFIX (a program's summary), or its last line.
 summary() { l=$(grep "^$2" "$1" 2>/dev/null | tail -n1); [ -n "$l" ] || l=$(tail -n1 "$1" 2>/dev/null); echo "${l#"$2"}"; }
 
 print_table() {
     echo
-    echo "== rrsis GPU check: $MACHINE"
-    echo "== commit $COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(since "$T0") s in all, logs in $LOG"
-    printf '%-34s %-6s %6s  %s\n' step result time detail
+    echo "### $MACHINE"
+    echo
+    echo "commit $COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(since "$T0") s in all (budget $BUDGET s)"
+    echo
+    echo "| step | result | time | detail |"
+    echo "|---|---|---|---|"
     tab=$(printf '\t')
     passed=0
     failed=0
-    while IFS="$tab" read -r step result secs detail; do
-        printf '%-34s %-6s %5ss  %s\n' "$step" "$result" "$secs" "$detail"
+    while IFS="$tab" read -r s result secs detail; do
+        printf '| %s | %s | %ss | %s |\n' "$s" "$result" "$secs" "$(echo "$detail" | sed 's/|/\\|/g')"
         case $result in ok) passed=$((passed + 1)) ;; skip) ;; *) failed=$((failed + 1)) ;; esac
     done <"$ROWS"
-    echo "== $passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
+    echo
+    echo "$passed passed, $failed failed"
 }
 
 finish() {
-    print_table | tee "$LOG/table.txt"
-    grep -q '^== [0-9]* passed, 0 failed$' "$LOG/table.txt"
+    print_table | tee "$LOG/table.md"
+    if [ -n "$GPU" ] && [ "$REHEARSAL" != 1 ] && [ "${GPU_CHECK_BUILD_ONLY:-0}" != 1 ]; then
+        tc_record "$LOG/table.md" "$RESULTS"
+    fi
+    tail -n1 "$LOG/table.md" | grep -q '^[0-9]* passed, 0 failed$'
     exit $?
 }
 
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain 2>/dev/null | grep -v '^??' | head -n1)" ]; then COMMIT="$COMMIT+changes"; fi
 
-# --- the machine ------------------------------------------------------------------
-GPU=""
+# --- 0. the toolchain, first ------------------------------------------------------
+tc_report
 REHEARSAL=${GPU_CHECK_CPU:-0}
-if [ "${GPU_CHECK_BUILD_ONLY:-0}" != 1 ] && [ "$REHEARSAL" != 1 ] && command -v nvidia-smi >/dev/null 2>&1; then
-    GPU=$(nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader 2>/dev/null | head -n1)
-fi
-NVCC=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-NVCCV=$([ -n "$NVCC" ] && "$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+[ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ] || [ "$REHEARSAL" = 1 ] && GPU=""
+CC_=${SM:-90}
 if [ -n "$GPU" ]; then
-    CC_=$(echo "$GPU" | cut -d, -f2 | tr -d ' .')
-    case $CC_ in [1-9][0-9]*) ;; *) CC_=90 ;; esac # an old nvidia-smi without compute_cap
     MACHINE="$(echo "$GPU" | cut -d, -f1), sm_$CC_, driver$(echo "$GPU" | cut -d, -f3), CUDA ${NVCCV:-?}, $JOBS CPUs"
 elif [ "$REHEARSAL" = 1 ]; then
-    CC_=90
     MACHINE="REHEARSAL ON THE CPU (GPU_CHECK_CPU=1: no CUDA result), CUDA ${NVCCV:-none}, $JOBS CPUs"
 else
-    CC_=90
-    MACHINE="no GPU (build only), CUDA ${NVCCV:-none}, $JOBS CPUs"
+    MACHINE="no GPU (build only: ${GPU_WHY:-GPU_CHECK_BUILD_ONLY=1}), CUDA ${NVCCV:-none}, $JOBS CPUs"
 fi
 # What the steps run on: the GPU, or the CPU in a rehearsal.
 if [ "$REHEARSAL" = 1 ]; then
-    OPS="--cpu" DEV="--device cpu" TRAINDEV=cpu STEPS=3 FWD="--config share/configs/mrsnet-nano.json --runs 2"
+    OPS="--cpu" DEV="--device cpu" TRAINDEV=cpu STEPS=6 FWD="--config share/configs/mrsnet-nano.json --runs 2"
 else
     OPS="" DEV="" TRAINDEV=cuda STEPS=20 FWD="--runs 5"
 fi
 CUDA_ARCH=${CUDA_ARCH:-"-gencode arch=compute_$CC_,code=sm_$CC_"}
 
-# --- 1. the carried Debian packages -------------------------------------------------
+# --- 1. the libraries: carried Debian packages, or the system's ------------------------
 t=$(date +%s)
-DEPS=${GPU_CHECK_DEPS:-/tmp/deps}
-RUNLIBS=""
-LDEXTRA=""
-if ls deps/debs/*.deb >/dev/null 2>&1; then
-    rm -rf "$DEPS"
-    mkdir -p "$DEPS"
-    n=0
-    bad=""
-    for f in deps/debs/*.deb; do
-        if command -v dpkg >/dev/null 2>&1; then
-            dpkg -x "$f" "$DEPS" || bad="$bad $(basename "$f")"
-        else # a .deb is an ar archive holding data.tar.xz (or .gz, .zst)
-            data=$(ar t "$f" | grep '^data\.tar')
-            case $data in *.xz) z=-J ;; *.gz) z=-z ;; *.zst) z=--zstd ;; *) z= ;; esac
-            ar p "$f" "$data" | tar $z -x -f - -C "$DEPS" || bad="$bad $(basename "$f")"
-        fi
-        n=$((n + 1))
-    done
-    A=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
-    case $A in x86_64-*linux-gnu) A=x86_64-linux-gnu ;; esac
-    INC="$DEPS/usr/include:$DEPS/usr/include/$A:$DEPS/usr/include/$A/openblas-openmp"
-    RUNLIBS="$DEPS/usr/lib/$A:$DEPS/usr/lib/$A/openblas-openmp:$DEPS/lib/$A"
-    export CPATH="$INC${CPATH:+:$CPATH}"
-    export LIBRARY_PATH="$RUNLIBS${LIBRARY_PATH:+:$LIBRARY_PATH}"
-    LDEXTRA="-Wl,-rpath-link,$RUNLIBS"
-    BLASV="OPENBLAS_INC=$DEPS/usr/include/$A/openblas-openmp OPENBLAS_LIB=$DEPS/usr/lib/$A/openblas-openmp"
-    if [ -z "$bad" ]; then
-        row "deps" ok "$(since "$t")" "$n packages from deps/debs unpacked into $DEPS"
-    else
-        row "deps" FAIL "$(since "$t")" "could not unpack:$bad"
-    fi
+RUNLIBS="" LDEXTRA="" BLASV=""
+if tc_deps && tc_check; then
+    row "deps" ok "$(since "$t")" "$(echo "$TC_LINES" | grep '^toolchain: deps' | sed 's/^toolchain: deps *//' | paste -sd';' - | sed 's/;/; /g')"
+    deps_ok=1
 else
-    row "deps" ok 0 "none carried (no deps/debs/*.deb): the system's libraries"
+    echo "check.sh: error: $(echo "$TC_LINES" | grep 'deps *MISSING' | tail -n1 | sed 's/^toolchain: deps *//')" >&2
+    row "deps" FAIL "$(since "$t")" "$(echo "$TC_LINES" | grep 'deps *MISSING' | tail -n1 | sed 's/^toolchain: deps *//')"
+    deps_ok=0
 fi
+printf '%s\n' "$TC_LINES" | sed '/^$/d' >"$LOG/build.log"
 # Our programs find the carried libraries (and what they link) through this.
-rr() { LD_LIBRARY_PATH="$RUNLIBS${LD_LIBRARY_PATH:+${RUNLIBS:+:}$LD_LIBRARY_PATH}" "$@"; }
+rr() { env LD_LIBRARY_PATH="$RUNLIBS${LD_LIBRARY_PATH:+${RUNLIBS:+:}$LD_LIBRARY_PATH}" "$@"; }
+if [ "${GPU_CHECK_DEPS_ONLY:-0}" = 1 ]; then
+    print_table
+    [ "$deps_ok" = 1 ]
+    exit $?
+fi
 
-# --- 2. the build --------------------------------------------------------------------
+# --- 2. the build ----------------------------------------------------------------------
 # DEB_BUILD and DEB_TEST empty: make's deps step would otherwise try apt-get.
 t=$(date +%s)
-MAKEV="CUDA=1 DEB_BUILD= DEB_TEST= ${BLASV:-}"
+MAKEV="CUDA=1 DEB_BUILD= DEB_TEST= ${BLASV:-} ${NVCC:+NVCC=$NVCC} ${CUDA_HOME_TC:+CUDA_HOME=$CUDA_HOME_TC}"
 build_ok=0
-if [ -z "$NVCC" ]; then
-    row "build" FAIL 0 "no nvcc on this machine"
-elif make -j"$JOBS" $MAKEV CUDA_ARCH="$CUDA_ARCH" LDFLAGS="-fopenmp $LDEXTRA" all >"$LOG/build.log" 2>&1; then
-    # the GPU tools (ops_check, golden_gpu)
-    make -j"$JOBS" $MAKEV CUDA_ARCH="$CUDA_ARCH" LDFLAGS="-fopenmp $LDEXTRA" gpu-check >>"$LOG/build.log" 2>&1
-    if [ -x "$TOOLS/ops_check" ] && [ -x "$TOOLS/golden_gpu" ]; then
-        build_ok=1
-        row "build ($(echo "$CUDA_ARCH" | sed 's/.*code=//'))" ok "$(since "$t")" "make -j$JOBS all, ops_check, golden_gpu"
-    else
-        row "build" FAIL "$(since "$t")" "the GPU tools: $(grep -m1 -i 'error' "$LOG/build.log")"
-    fi
+secs=$(limit 300)
+if [ "$deps_ok" != 1 ]; then
+    row "build" FAIL 0 "not tried: the deps step failed"
+elif [ -z "$NVCC" ]; then
+    row "build" FAIL 0 "no nvcc on this machine (see the toolchain lines)"
+elif [ "${GPU_CHECK_NO_BUILD:-0}" = 1 ]; then
+    [ -x "$TOOLS/ops_check" ] && [ -x "$TOOLS/golden_gpu" ] && build_ok=1
+    row "build" "$([ $build_ok = 1 ] && echo ok || echo FAIL)" 0 "GPU_CHECK_NO_BUILD=1: the tools already built"
 else
-    row "build" FAIL "$(since "$t")" "make: $(grep -m1 -i 'error' "$LOG/build.log")"
+    # shellcheck disable=SC2086
+    timeout "$secs" make -j"$JOBS" $MAKEV CUDA_ARCH="$CUDA_ARCH" LDFLAGS="-fopenmp $LDEXTRA" \
+        all gpu-check "$BUILD/bench/gpu_bench" >>"$LOG/build.log" 2>&1
+    st=$?
+    if [ $st = 0 ] && [ -x "$TOOLS/ops_check" ] && [ -x "$TOOLS/golden_gpu" ]; then
+        build_ok=1
+        row "build ($(echo "$CUDA_ARCH" | sed 's/.*code=//'))" ok "$(since "$t")" "make -j$JOBS all gpu-check gpu_bench"
+    elif [ $st = 124 ]; then
+        row "build" FAIL "$(since "$t")" "TIMED OUT after $secs s"
+    else
+        row "build" FAIL "$(since "$t")" "make: $(grep -m1 -i 'error' "$LOG/build.log")"
+    fi
 fi
 
 # --- 3. every kernel in the headers has a case -----------------------------------------
@@ -173,42 +225,42 @@ fi
 if [ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ] || { [ -z "$GPU" ] && [ "$REHEARSAL" != 1 ]; } || [ "$build_ok" != 1 ]; then
     why="no GPU"
     [ "$build_ok" = 1 ] || why="the build failed"
-    for s in "ops_check TF32 off" "ops_check TF32 on" "golden parity (nano)" "forward mrsnet-b 480x480" "train nano 20 steps"; do
+    for s in "ops_check TF32 off (faults: mapped)" "ops_check TF32 on (faults: device)" "golden parity (nano)" \
+        "forward mrsnet-b 480x480" "train nano (rrsis-train)" "train nano (in process)"; do
         row "$s" skip 0 "$why"
     done
     finish
 fi
 
-# --- 4. every kernel against the CPU ---------------------------------------------------
+# --- 4. every kernel against the CPU, the fault slots both ways ------------------------------
 # (RRSIS_CUDA_SYNC=1: a fault is reported at the launch that caused it)
-RRSIS_CUDA_SYNC=1
-export RRSIS_CUDA_SYNC
-for mode in off on; do
-    t=$(date +%s)
-    # shellcheck disable=SC2086
-    if rr timeout 180 "$TOOLS/ops_check" --tf32 "$mode" $OPS >"$LOG/ops-tf32-$mode.log" 2>&1; then r=ok; else r=FAIL; fi
-    row "ops_check TF32 $mode" $r "$(since "$t")" "$(summary "$LOG/ops-tf32-$mode.log" 'ops_check: ')"
-done
-unset RRSIS_CUDA_SYNC
+SUMMARY='ops_check: '
+# shellcheck disable=SC2086
+step "ops_check TF32 off (faults: mapped)" 120 "$LOG/ops-mapped.log" \
+    env RRSIS_CUDA_SYNC=1 RRSIS_FAULT_SLOTS=mapped "$TOOLS/ops_check" --tf32 off $OPS
+# shellcheck disable=SC2086
+step "ops_check TF32 on (faults: device)" 120 "$LOG/ops-device.log" \
+    env RRSIS_CUDA_SYNC=1 RRSIS_FAULT_SLOTS=device "$TOOLS/ops_check" --tf32 on $OPS
 
 # --- 5. the network against the goldens ------------------------------------------------
-t=$(date +%s)
+SUMMARY='golden_gpu: '
 # shellcheck disable=SC2086
-if rr timeout 180 "$TOOLS/golden_gpu" parity $DEV >"$LOG/parity.log" 2>&1; then r=ok; else r=FAIL; fi
-row "golden parity (nano)" $r "$(since "$t")" "$(summary "$LOG/parity.log" 'golden_gpu: ')"
+step "golden parity (nano)" 90 "$LOG/parity.log" "$TOOLS/golden_gpu" parity $DEV
 
 # --- 6. mrsnet-b forward ---------------------------------------------------------------
-t=$(date +%s)
 # shellcheck disable=SC2086
-if rr timeout 240 "$TOOLS/golden_gpu" forward $FWD $DEV >"$LOG/forward-b.log" 2>&1; then r=ok; else r=FAIL; fi
-row "forward $([ "$REHEARSAL" = 1 ] && echo mrsnet-nano || echo mrsnet-b 480x480)" $r "$(since "$t")" "$(summary "$LOG/forward-b.log" 'golden_gpu: ')"
+step "forward $([ "$REHEARSAL" = 1 ] && echo mrsnet-nano || echo mrsnet-b 480x480)" 120 "$LOG/forward-b.log" \
+    "$TOOLS/golden_gpu" forward $FWD $DEV
 
 # --- 7. training -----------------------------------------------------------------------
-if [ -x bin/rrsis-train ] && [ -x bin/rrsis-synth ]; then
+secs=$(limit 120)
+if [ "$secs" = 0 ]; then
+    row "train nano $STEPS steps (rrsis-train)" skip 0 "out of time: less than 20 s of the ${BUDGET} s budget left"
+elif [ -x bin/rrsis-train ] && [ -x bin/rrsis-synth ]; then
     t=$(date +%s)
     {
         rr bin/rrsis-synth --train 80 --val 8 --test 8 --seed 5 -q -o "$W/synth" &&
-            rr timeout 240 bin/rrsis-train -c share/configs/mrsnet-nano.json --train="$W/synth/train.jsonl" \
+            rr timeout "$secs" bin/rrsis-train -c share/configs/mrsnet-nano.json --train="$W/synth/train.jsonl" \
                 --val="$W/synth/val.jsonl" -o "$W/run" --device=$TRAINDEV --epochs=1 --batch=4 --max-steps=$STEPS \
                 --ckpt-every=0 --threads=4
     } >"$LOG/train.log" 2>&1
@@ -219,16 +271,16 @@ if [ -x bin/rrsis-train ] && [ -x bin/rrsis-synth ]; then
     ms=$(grep '"type": *"step"' "$W/run/log.jsonl" 2>/dev/null | tail -n +2 |
          sed -n 's/.*"seconds": *\([0-9.eE+-]*\).*/\1/p' | awk '{ s += $1; n++ } END { if (n) printf "%.1f", 1000 * s / n }')
     dev=$(sed -n 's/.*"device": *"\([^"]*\)".*/\1/p' "$W/run/log.jsonl" 2>/dev/null | head -n1)
-    cp "$W/run/log.jsonl" "$LOG/train.log.jsonl" 2>/dev/null && cat "$LOG/train.log.jsonl" >>"$LOG/train.log" && rm -f "$LOG/train.log.jsonl"
+    cat "$W/run/log.jsonl" >>"$LOG/train.log" 2>/dev/null
     if [ "$st" = 0 ] && [ "${steps:-0}" = "$STEPS" ] && [ "$dev" = "$TRAINDEV" ]; then r=ok; else r=FAIL; fi
-    row "train nano $STEPS steps (rrsis-train)" $r "$(since "$t")" \
-        "exit $st, ${steps:-0} steps on ${dev:-?}, loss ${first:-?} -> ${last:-?}, ${ms:-?} ms/step after the first"
+    detail="exit $st, ${steps:-0} steps on ${dev:-?}, loss ${first:-?} -> ${last:-?}, ${ms:-?} ms/step after the first"
+    [ "$st" = 124 ] && detail="TIMED OUT after $secs s: $detail"
+    row "train nano $STEPS steps (rrsis-train)" $r "$(since "$t")" "$detail"
 else
     row "train nano $STEPS steps (rrsis-train)" skip 0 "bin/rrsis-train or bin/rrsis-synth not built"
 fi
-t=$(date +%s)
+SUMMARY='golden_gpu: '
 # shellcheck disable=SC2086
-if rr timeout 180 "$TOOLS/golden_gpu" train --steps $STEPS $DEV >"$LOG/train-inproc.log" 2>&1; then r=ok; else r=FAIL; fi
-row "train nano $STEPS steps (in process)" $r "$(since "$t")" "$(summary "$LOG/train-inproc.log" 'golden_gpu: ')"
+step "train nano $STEPS steps (in process)" 90 "$LOG/train-inproc.log" "$TOOLS/golden_gpu" train --steps $STEPS $DEV
 
 finish

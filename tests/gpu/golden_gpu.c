@@ -12,14 +12,17 @@
  *       the inputs on the device to the logits back on the host; the
  *       activation arena may not allocate after the first timed run.
  *   golden_gpu train [--config FILE] [--steps N] [--batch B] [--lr X]
- *       N (default 20) training steps of mrsnet-nano in process on a fixed
- *       synthetic batch: forward, loss, backward, gradient norm, AdamW;
- *       the losses must stay finite, and from the third step on no arena
- *       may allocate (a step allocates nothing once the first has sized
- *       the arenas).
+ *       N (default 20) training steps of mrsnet-nano in process on fixed
+ *       synthetic batches: forward, loss, backward, gradient norm, AdamW;
+ *       in epochs of 5 steps, the 5th at a last, partial batch (B - 1),
+ *       each followed by a validation forward at batch B + 1.  The losses
+ *       and logits must stay finite, and after the first epoch nothing may
+ *       allocate: no arena block, no cuFFT plan or work area (the three
+ *       batch sizes have sized them all).  The summary names the way the
+ *       fault slots were made (RRSIS_FAULT_SLOTS).
  * Every mode takes --device cuda (the default) or cpu, and --seed N.
- * Without a GPU, --device cuda prints "golden_gpu: no CUDA device" and
- * exits 1.  The last line is a summary; exit status 0 on success. */
+ * Without a usable GPU, --device cuda prints "golden_gpu: no CUDA device: "
+ * and the CUDA runtime's reason, and exits 1.  The last line is a summary; exit status 0 on success. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -33,6 +36,7 @@
 #include "nn/mrsnet.h"
 #include "train/adamw.h"
 #include "train/clip.h"
+#include "ops/fft_plans.h"
 #include "synth_batch.h"
 
 static void die(const char *fmt, ...)
@@ -231,16 +235,16 @@ static int run_forward(const opts *o)
         }
         /* the reset before run 1 merges the warm-up's blocks into one: count from after it */
         if (run == 1)
-            mallocs_after_warmup = c.data.mallocs + c.meta.mallocs;
+            mallocs_after_warmup = c.data.mallocs + c.meta.mallocs + rr_fft_plans_table()->allocs;
         printf("forward: run %d %.1f ms\n", run, t * 1e3);
         sum += t;
         if (t < best)
             best = t;
     }
-    long extra = c.data.mallocs + c.meta.mallocs - mallocs_after_warmup;
+    long extra = c.data.mallocs + c.meta.mallocs + rr_fft_plans_table()->allocs - mallocs_after_warmup;
     double mean = sum / runs;
     printf("golden_gpu: forward of %s (%.1f M parameters) at %dx%d, batch %d, on %s%s: %.1f ms mean, %.1f ms best "
-           "of %d (%.1f images/s); activations peak %.0f MiB; %ld arena allocations after the first run; logits %s; "
+           "of %d (%.1f images/s); activations peak %.0f MiB; %ld allocations (arena, cuFFT) after the first run; logits %s; "
            "model built in %.1f s\n",
            cfg.name, rr_params_count(&m.params, NULL) / 1e6, S, S, B, rr_device_describe(o->dev), tf32_note(o),
            mean * 1e3, best * 1e3, runs, B / mean, c.data.peak / 1048576.0, extra, finite ? "finite" : "NOT FINITE",
@@ -254,13 +258,30 @@ static int run_forward(const opts *o)
 
 /* ---- train -------------------------------------------------------------------- */
 
-static long arena_mallocs(const rr_ctx *c) { return c->data.mallocs + c->meta.mallocs; }
+/* Device allocations so far: the arenas' blocks and cuFFT's plans and work area. */
+static long allocations(const rr_ctx *c, const rr_mrsnet *m, const rr_adamw *opt)
+{
+    const rr_arena *a[] = {&c->data, &c->meta, &m->params.store.data, &m->params.store.meta, &opt->store.data,
+                           &opt->store.meta};
+    long n = rr_fft_plans_table()->allocs;
+    for (size_t i = 0; i < sizeof a / sizeof *a; i++)
+        n += a[i]->mallocs;
+    return n;
+}
+
+/* The loop runs in epochs of EPOCH steps, as rrsis-train does: EPOCH - 1
+ * steps at the training batch B, one at the last, partial batch, then a
+ * validation forward (eval mode, no tape, the same context) at its own batch
+ * size.  Three batch sizes, so three sets of activations and of cuFFT plans:
+ * from the second epoch on nothing may allocate. */
+#define EPOCH 5
 
 static int run_train(const opts *o)
 {
     rr_config cfg;
     load_config(o, &cfg, "share/configs/mrsnet-nano.json");
     int S = cfg.image_size, B = o->batch ? o->batch : 4, steps = o->steps ? o->steps : 20;
+    int P = B > 1 ? B - 1 : 1, V = B + 1; /* the last partial batch, the validation batch */
     rr_mrsnet m;
     if (rr_mrsnet_init(&m, &cfg, RR_PART_ALL, o->dev, o->seed, 1))
         die("model: %s", rr_errmsg());
@@ -272,61 +293,91 @@ static int run_train(const opts *o)
     rr_ctx_init(&in, o->dev);
     rr_ctx_init(&c, o->dev);
     c.seed = o->seed;
-    synth_batch b;
-    if (synth_batch_make(&in, &cfg, B, S, o->seed + 1, &b))
+    synth_batch full, part, val;
+    if (synth_batch_make(&in, &cfg, B, S, o->seed + 1, &full) || synth_batch_make(&in, &cfg, P, S, o->seed + 2, &part) ||
+        synth_batch_make(&in, &cfg, V, S, o->seed + 3, &val))
         die("inputs: %s", rr_errmsg());
+    float *host = malloc((size_t)V * cfg.num_classes * S * S * sizeof *host);
+    if (!host)
+        die("out of memory");
+    /* Counted from the end of the first epoch (every batch size seen), or
+     * from step 2 in a run shorter than an epoch. */
+    int base_step = steps > EPOCH ? EPOCH : 2;
     double lr = o->lr > 0 ? o->lr : 1e-3, first = NAN, last = NAN, t_steps = 0;
-    long base = 0, h2d0 = 0, d2h0 = 0, h2d = 0, d2h = 0;
-    int finite = 1;
+    long base = 0, h2d = 0, d2h = 0;
+    int finite = 1, timed = 0, counted = 0;
     for (int s = 1; s <= steps; s++) {
+        int partial = s % EPOCH == 0;
+        const synth_batch *b = partial ? &part : &full;
+        long h2d0, d2h0, h2d1, d2h1;
+        rr_dev_transfers(&h2d0, &d2h0);
         double t = now();
         rr_ctx_reset(&c);
         rr_ctx_grad(&c, 1);
         c.training = 1;
         rr_params_zero_grad(&m.params);
-        rr_tensor *logits = rr_mrsnet_fwd(&c, &m, b.img, b.ids, b.mask, NULL);
-        rr_tensor *loss = logits ? rr_mrsnet_loss(&c, &m, logits, b.target, NULL) : NULL;
+        rr_tensor *logits = rr_mrsnet_fwd(&c, &m, b->img, b->ids, b->mask, NULL);
+        rr_tensor *loss = logits ? rr_mrsnet_loss(&c, &m, logits, b->target, NULL) : NULL;
         double norm = NAN;
         float l = NAN;
         if (!loss || rr_backward(&c, loss) || rr_gradnorm_compute(&gn, 1.0, &norm) ||
             rr_adamw_step(&opt, lr, 1.0f) || rr_to_host(&l, loss))
-            die("step %d: %s", s, rr_errmsg());
+            die("step %d (batch %d): %s", s, partial ? P : B, rr_errmsg());
         t = now() - t;
+        rr_dev_transfers(&h2d1, &d2h1);
+        if (s > base_step) {
+            h2d += h2d1 - h2d0;
+            d2h += d2h1 - d2h0;
+            counted++;
+        }
         finite &= isfinite(l) && isfinite(norm);
         if (s == 1)
             first = l;
         last = l;
-        if (s > 1)
+        if (s > 1 && !partial) {
             t_steps += t;
-        if (s == 2) {
-            base = arena_mallocs(&c) + arena_mallocs(&m.params.store) + arena_mallocs(&opt.store);
-            rr_dev_transfers(&h2d0, &d2h0);
+            timed++;
         }
-        printf("train: step %2d loss %.6f grad norm %.4g %.1f ms\n", s, l, norm, t * 1e3);
+        printf("train: step %2d batch %d loss %.6f grad norm %.4g %.1f ms\n", s, partial ? P : B, l, norm, t * 1e3);
+        if (partial) { /* the end of an epoch: validation */
+            rr_ctx_reset(&c);
+            rr_ctx_grad(&c, 0);
+            c.training = 0;
+            rr_tensor *vl = rr_mrsnet_fwd(&c, &m, val.img, val.ids, val.mask, NULL);
+            if (!vl || rr_to_host(host, vl))
+                die("validation after step %d (batch %d): %s", s, V, rr_errmsg());
+            for (int64_t i = 0; i < vl->numel; i++)
+                finite &= isfinite(host[i]) != 0;
+            printf("train: validation batch %d after step %d\n", V, s);
+        }
+        if (s == base_step)
+            base = allocations(&c, &m, &opt);
     }
-    long extra = steps >= 2 ? arena_mallocs(&c) + arena_mallocs(&m.params.store) + arena_mallocs(&opt.store) - base : 0;
-    /* Copies between host and device in steps 3..N: the inputs are on the
-     * device already, so none in, and two out: the gradient norm and the
-     * loss (issue 7; rrsis-train reads both in one copy). */
-    if (steps >= 3) {
-        rr_dev_transfers(&h2d, &d2h);
-        h2d -= h2d0;
-        d2h -= d2h0;
-    }
-    int copies_ok = o->dev != RR_CUDA || (h2d == 0 && d2h == 2L * (steps - 2));
+    long extra = steps >= base_step ? allocations(&c, &m, &opt) - base : 0;
+    /* Copies between host and device in the counted steps: the inputs are on
+     * the device already, so none in, and two out: the gradient norm and the
+     * loss (rrsis-train reads both in one copy). */
+    int copies_ok = o->dev != RR_CUDA || (h2d == 0 && d2h == 2L * counted);
     int pfinite = 1;
     for (int i = 0; i < m.params.n && pfinite; i++) {
         int ok;
         if (finite_all(m.params.items[i].t, &ok) || !ok)
             pfinite = 0;
     }
-    double per = steps > 1 ? t_steps / (steps - 1) : NAN;
-    printf("golden_gpu: %d training steps of %s (batch %d, %dx%d) on %s%s: loss %.4f -> %.4f, %.1f ms/step (%.1f "
-           "images/s) after the first; %ld arena allocations after step 2; %ld copies to the device and %ld to the "
-           "host in steps 3-%d%s; losses %s, weights %s\n",
-           steps, cfg.name, B, S, S, rr_device_describe(o->dev), tf32_note(o), first, last, per * 1e3, B / per, extra,
-           h2d, d2h, steps, copies_ok ? "" : " (EXPECTED 0 and 2 per step)", finite ? "finite" : "NOT FINITE",
-           pfinite ? "finite" : "NOT FINITE");
+    double per = timed ? t_steps / timed : NAN;
+    const char *slots = "-";
+#ifdef RR_WITH_CUDA
+    if (o->dev == RR_CUDA)
+        slots = rr_cuda_fault_slots_way();
+#endif
+    printf("golden_gpu: %d training steps of %s (batch %d, every %dth step at %d, validation at batch %d after it; %dx%d) on %s%s: loss "
+           "%.4f -> %.4f, %.1f ms/step (%.1f images/s) at batch %d after the first; %ld allocations (arenas, cuFFT) "
+           "after step %d; %ld copies to the device and %ld to the host in steps %d-%d%s; fault slots %s; losses %s, "
+           "weights %s\n",
+           steps, cfg.name, B, EPOCH, P, V, S, S, rr_device_describe(o->dev), tf32_note(o), first, last, per * 1e3,
+           B / per, B, extra, base_step, h2d, d2h, base_step + 1, steps, copies_ok ? "" : " (EXPECTED 0 and 2 per step)", slots,
+           finite ? "finite" : "NOT FINITE", pfinite ? "finite" : "NOT FINITE");
+    free(host);
     rr_gradnorm_free(&gn);
     rr_adamw_free(&opt);
     rr_ctx_free(&c);
@@ -399,7 +450,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.dev == RR_CUDA && !rr_cuda_available()) {
-        fprintf(stderr, "golden_gpu: no CUDA device\n");
+        fprintf(stderr, "golden_gpu: no CUDA device: %s\n", rr_cuda_unavailable_reason());
         return 1;
     }
 #ifdef RR_WITH_CUDA

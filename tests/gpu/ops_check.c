@@ -27,8 +27,8 @@
  *   ops_check --cpu         runs the CPU twin on both sides: checks the
  *                           checker (and the CPU kernels' poison-safety)
  *                           on a machine without a GPU
- * Without a GPU (and without --cpu) it prints "ops_check: no CUDA device"
- * and exits 1.  The last line is a summary; exit status 0 when every case
+ * Without a usable GPU (and without --cpu) it prints "ops_check: no CUDA
+ * device: " and the CUDA runtime's reason, and exits 1.  The last line is a summary; exit status 0 when every case
  * passed. */
 #include <math.h>
 #include <stdarg.h>
@@ -1278,11 +1278,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (use_cuda && !rr_cuda_available()) {
-#ifdef RR_WITH_CUDA
-        fprintf(stderr, "ops_check: no CUDA device\n");
-#else
-        fprintf(stderr, "ops_check: no CUDA device (built without CUDA)\n");
-#endif
+        fprintf(stderr, "ops_check: no CUDA device: %s\n", rr_cuda_unavailable_reason());
         return 1;
     }
     if (use_cuda) {
