@@ -21,11 +21,15 @@ static const char help[] =
     "\n"
     "  -m, --model=FILE   the weight file (default: the file $RRSIS_MODEL names)\n"
     "      --outdir=DIR   write each mask to DIR/ID.png, 0 and 255 (the layout\n"
-    "                     rrsis-score reads); DIR is made when missing\n"
+    "                     rrsis-score reads); DIR is made when missing, with\n"
+    "                     its parents; a DIR/ID.png already there is an error\n"
+    "                     (nothing is overwritten without --force)\n"
     "  -o, --output=FILE  write the mask of a one-sample stream to FILE (- for\n"
-    "                     standard output, which then holds only the PNG)\n"
+    "                     standard output, which then holds only the PNG); its\n"
+    "                     folder is made when missing, and FILE is replaced\n"
     "      --overlay=DIR  write DIR/ID.png: the mask tinted over the image, with\n"
-    "                     the sentence written on it\n"
+    "                     the sentence written on it (made and kept as --outdir)\n"
+    "  -f, --force        replace files already in --outdir and --overlay\n"
     "      --size=SIZE    the masks' size: original (the default: the image's)\n"
     "                     or model (S x S, the published evaluation protocol)\n"
     "      --logits       write a logits stream to standard output instead of\n"
@@ -34,16 +38,19 @@ static const char help[] =
     "  -b, --batch=N      records per run of the network, 1 to 4096 (default 8)\n"
     "      --device=DEV   auto (the default: the GPU when there is one), cpu or\n"
     "                     cuda\n"
-    "  -v, --verbose      say which model and device, and the progress, on\n"
-    "                     standard error\n"
+    "  -v, --verbose      say which model and device on standard error, and\n"
+    "                     the progress as a line per batch when standard error\n"
+    "                     is not a terminal (on a terminal it is always shown,\n"
+    "                     on one line)\n"
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
     "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
     "record, a stream without its end mark, a NaN or infinite value, a record of\n"
     "another stage, tensors of another model's shapes, an image that cannot be\n"
-    "read for an overlay) or an I/O error, 2 on a usage error.  A logits stream\n"
-    "ends with its end mark once every record is written.\n"
+    "read for an overlay, a mask or overlay file that exists) or an I/O error,\n"
+    "2 on a usage error.  A logits stream ends with its end mark once every\n"
+    "record is written.\n"
     "\n"
     "Examples:\n"
     "  rrsis-fuse -m model.safetensors < encoded.st \\\n"
@@ -59,6 +66,7 @@ static const struct option options[] = {
     {"overlay", required_argument, NULL, OPT_OVERLAY},
     {"size", required_argument, NULL, OPT_SIZE},
     {"logits", no_argument, NULL, OPT_LOGITS},
+    {"force", no_argument, NULL, 'f'},
     {"batch", required_argument, NULL, 'b'},
     {"device", required_argument, NULL, OPT_DEVICE},
     {"verbose", no_argument, NULL, 'v'},
@@ -72,7 +80,7 @@ int main(int argc, char **argv)
     const char *model = getenv("RRSIS_MODEL"), *device = "auto";
     rr_decode_opts o = {.batch = 8};
     int verbose = 0, opt;
-    while ((opt = getopt_long(argc, argv, "m:o:b:v", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:o:b:vf", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model = optarg; break;
         case OPT_OUTDIR: o.outdir = optarg; break;
@@ -87,6 +95,7 @@ int main(int argc, char **argv)
                 rr_cli_usage_error("--size: '%s' is not original or model", optarg);
             break;
         case OPT_LOGITS: o.logits = 1; break;
+        case 'f': o.force = 1; break;
         case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
         case OPT_DEVICE: device = optarg; break;
         case 'v': verbose = 1; break;
@@ -104,10 +113,8 @@ int main(int argc, char **argv)
     rr_stage_cli s;
     rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_DECODER, device, verbose);
     o.model = &s.model;
-    if (verbose) {
-        o.progress = rr_stage_progress;
-        o.progress_arg = stderr;
-    }
+    o.progress = rr_stage_progress;
+    o.progress_arg = &s.progress;
     rr_stage_close(&s, rr_decode_run(&o, s.in, stdout));
     return 0; /* stdout's close is checked at exit */
 }

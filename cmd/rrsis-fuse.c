@@ -23,8 +23,10 @@ static const char help[] =
     "  -b, --batch=N      records per run of the network, 1 to 4096 (default 8)\n"
     "      --device=DEV   auto (the default: the GPU when there is one), cpu or\n"
     "                     cuda\n"
-    "  -v, --verbose      say which model and device, and the progress, on\n"
-    "                     standard error\n"
+    "  -v, --verbose      say which model and device on standard error, and\n"
+    "                     the progress as a line per batch when standard error\n"
+    "                     is not a terminal (on a terminal it is always shown,\n"
+    "                     on one line)\n"
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
@@ -68,10 +70,8 @@ int main(int argc, char **argv)
     rr_stage_cli s;
     rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_BACKBONE, device, verbose);
     o.model = &s.model;
-    if (verbose) {
-        o.progress = rr_stage_progress;
-        o.progress_arg = stderr;
-    }
+    o.progress = rr_stage_progress;
+    o.progress_arg = &s.progress;
     rr_stage_close(&s, rr_fuse_run(&o, s.in, stdout));
     return 0; /* stdout's close is checked at exit */
 }

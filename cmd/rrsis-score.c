@@ -11,6 +11,7 @@
 #include "error.h"
 #include "eval/report.h"
 #include "eval/score.h"
+#include "io/folder.h"
 
 static const char help[] =
     "Usage: rrsis-score --gt=MANIFEST --pred=DIR|FILE|- [OPTION]...\n"
@@ -189,6 +190,11 @@ int main(int argc, char **argv)
         rr_cli_usage_error("--gt and --pred are required (or --check=MANIFEST)");
     if (strcmp(gt, "-") == 0 && strcmp(pred, "-") == 0)
         rr_cli_usage_error("--gt and --pred cannot both be standard input");
+    /* a swapped --gt and --pred would otherwise read a folder as a manifest */
+    struct stat st;
+    if (strcmp(gt, "-") != 0 && stat(gt, &st) == 0 && S_ISDIR(st.st_mode))
+        rr_cli_usage_error("--gt: '%s' is a folder; --gt takes the manifest (JSON Lines) and --pred the "
+                           "folder of masks or a logits stream", gt);
 
     rr_manifest m;
     if (rr_manifest_read(gt, &m, NULL))
@@ -196,7 +202,6 @@ int main(int argc, char **argv)
     rr_score s;
     if (rr_score_init(&s, &m, &so))
         rr_cli_die_lib();
-    struct stat st;
     if (strcmp(pred, "-") != 0 && stat(pred, &st) == 0 && S_ISDIR(st.st_mode)) {
         if (rr_score_folder(&s, pred))
             rr_cli_die_lib();
@@ -210,6 +215,8 @@ int main(int argc, char **argv)
     ro.gt = gt;
     ro.pred = pred;
     if (per_sample) {
+        if (rr_make_parent(per_sample))
+            rr_cli_die_lib();
         FILE *out = rr_cli_open_write(per_sample);
         rr_report_samples(out, &s);
         rr_cli_close(out, per_sample);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "error.h"
@@ -23,7 +24,8 @@ static const char help[] =
     "Writes DIR/images/SPLIT_N.png, DIR/masks/ID.png (0/255, one per sample, empty\n"
     "for a no-target sample) and DIR/SPLIT.jsonl, a manifest (the manifests last).\n"
     "\n"
-    "  -o, --output=DIR             the folder to write (made when missing)\n"
+    "  -o, --output=DIR             the folder to write (made when missing, with\n"
+    "                               its parents)\n"
     "  -n, --count=N                N samples (manifest lines), all in the test\n"
     "                               split (default 1000)\n"
     "      --split                  divide the N samples into train, val and test\n"
@@ -45,7 +47,7 @@ static const char help[] =
     "                               at 128, a plane 17 to 34); fewer objects fit\n"
     "                               in a scene when they are larger\n"
     "  -f, --force                  write into a folder that is not empty\n"
-    "  -q, --quiet                  no summary on standard error\n"
+    "  -q, --quiet                  no progress and no summary on standard error\n"
     "      --help                   display this help and exit\n"
     "      --version                output version information and exit\n"
     "\n"
@@ -151,7 +153,11 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rr_synth_stats st;
+    rr_progress progress; /* on a terminal only */
+    rr_progress_init(&progress, stderr, !quiet && isatty(STDERR_FILENO), 0);
+    o.progress = &progress;
     int rc = rr_synth_write(dir, &o, &st);
+    rr_progress_end(&progress);
     if (rc == RR_SYNTH_NOT_EMPTY)
         rr_cli_die("%s; nothing written (--force writes into it)", rr_errmsg());
     if (rc < 0)

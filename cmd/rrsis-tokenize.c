@@ -1,32 +1,47 @@
 /* rrsis-tokenize: sentences to the BERT ids of the text encoder, as a
  * tokens stream (one record per sentence) or as text or JSON lines. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "error.h"
+#include "io/sample_id.h"
 #include "io/stream.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
 
 static const char help[] =
     "Usage: rrsis-tokenize [OPTION]... [SENTENCE]...\n"
+    "  or:  rrsis-tokenize --images=DIR [OPTION]... SENTENCE...\n"
     "Tokenize sentences for the BERT text encoder: BERT's basic and WordPiece\n"
     "tokenizer, [CLS] pieces [SEP], cut to 20 ids and padded with 0, as LAVT and\n"
-    "RMSIN do.  Sentences come from the arguments (ids 1, 2, ...), from --queries,\n"
-    "or else from standard input, one a line (the id is the line number).\n"
+    "RMSIN do.  Sentences come from the arguments, from --queries, --images or\n"
+    "--sentences, or else from standard input, one a line.\n"
     "Writes a tokens stream to standard output: one record per sentence with\n"
     "input_ids and attention_mask (I32, MAX_LEN values), and the id, sentence and\n"
     "image in the metadata, then the stream's end mark.\n"
     "\n"
+    "A sample's id names its mask file (rrsis-decode --outdir).  Unless a query\n"
+    "gives one, it is made from the image's file name without its extension and\n"
+    "8 hex digits of the sentence's hash, so that the same image and sentence\n"
+    "always get the same id and others do not collide: airport-c03b77d9 (a\n"
+    "sentence without an image: c03b77d9; rrsis-encode --image adds the image's\n"
+    "name).\n"
+    "\n"
     "      --queries=FILE   read queries from JSON Lines FILE (- for standard input):\n"
     "                       {\"id\", \"sentence\", \"image\"}, image optional, relative\n"
     "                       to FILE's folder; a dataset manifest will do\n"
+    "      --images=DIR     every SENTENCE for every image of DIR (.png, .jpg,\n"
+    "                       .jpeg, .tif, .tiff), in the order of their names\n"
+    "      --sentences=FILE read lines IMAGE<TAB>SENTENCE from FILE (- for\n"
+    "                       standard input), IMAGE relative to FILE's folder\n"
     "      --format=FORMAT  stream (the default), text (id, tokens and ids, one\n"
     "                       tab-separated line per sentence) or json (one object\n"
     "                       per line)\n"
@@ -48,12 +63,17 @@ static const char help[] =
     "\n"
     "Examples:\n"
     "  rrsis-tokenize --format text 'the white plane on the left'\n"
-    "  rrsis-tokenize --queries test.jsonl | rrsis-encode -m model.safetensors | ...\n";
+    "  rrsis-tokenize --queries test.jsonl | rrsis-encode -m model.safetensors | ...\n"
+    "  rrsis-tokenize --images tiles/ 'all ships' | rrsis-encode -m model.safetensors | ...\n"
+    "  printf 'a.png\\tthe red plane\\nb.jpg\\tall cars\\n' > list.tsv\n"
+    "  rrsis-tokenize --sentences list.tsv | rrsis-encode -m model.safetensors | ...\n";
 
-enum { OPT_QUERIES = 1, OPT_FORMAT, OPT_MAX_LEN, OPT_KEEP_SEP, OPT_VOCAB, OPT_CASED, OPT_LOSSY };
+enum { OPT_QUERIES = 1, OPT_IMAGES, OPT_SENTENCES, OPT_FORMAT, OPT_MAX_LEN, OPT_KEEP_SEP, OPT_VOCAB, OPT_CASED, OPT_LOSSY };
 
 static const struct option options[] = {
     {"queries", required_argument, NULL, OPT_QUERIES},
+    {"images", required_argument, NULL, OPT_IMAGES},
+    {"sentences", required_argument, NULL, OPT_SENTENCES},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"max-len", required_argument, NULL, OPT_MAX_LEN},
     {"keep-sep", no_argument, NULL, OPT_KEEP_SEP},
@@ -134,7 +154,8 @@ static void write_record(const job *j, const char *id, const char *sentence, con
     rr_record_free(&rec);
 }
 
-/* One sentence of n bytes; `where` names it in messages ("<stdin>:12"). */
+/* One sentence of n bytes; `where` names it in messages ("<stdin>:12").
+ * A NULL id is made from the image and the sentence (io/sample_id.h). */
 static void tokenize(job *j, const char *where, const char *id, const char *s, size_t n, const char *image)
 {
     char *fixed = NULL;
@@ -145,6 +166,12 @@ static void tokenize(job *j, const char *where, const char *id, const char *s, s
         if (!(fixed = rr_utf8_lossy(s, n, &n)))
             rr_cli_die_lib();
         s = fixed;
+    }
+    char derived[PATH_MAX + 16];
+    if (!id) {
+        if (rr_sample_id(derived, sizeof derived, image, s))
+            rr_cli_die("%s: %s", where, rr_errmsg());
+        id = derived;
     }
     long length = rr_tokenizer_encode(j->tok, s, n, j->max_len, j->keep_sep, j->ids, j->mask);
     if (length < 0)
@@ -170,10 +197,9 @@ static void from_lines(job *j)
             line[--n] = 0;
         if (n && line[n - 1] == '\r')
             line[--n] = 0;
-        char where[32], id[24];
+        char where[32];
         snprintf(where, sizeof where, "<stdin>:%ld", no);
-        snprintf(id, sizeof id, "%ld", no);
-        tokenize(j, where, id, line, (size_t)n, NULL);
+        tokenize(j, where, NULL, line, (size_t)n, NULL);
     }
     if (ferror(stdin))
         rr_cli_die("<stdin>: read error: %s", strerror(errno));
@@ -232,7 +258,7 @@ static void from_queries(job *j, const char *path)
         else if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) < 1e15)
             snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble);
         else if (!id || cJSON_IsNull(id))
-            snprintf(idbuf, sizeof idbuf, "%ld", no);
+            idstr = NULL; /* made from the image and the sentence */
         else
             rr_cli_die("%s: \"id\" is not a string or an integer", where);
         char *imgpath = NULL;
@@ -259,15 +285,133 @@ static void from_queries(job *j, const char *path)
     free(dir);
 }
 
+/* The image files of a folder (by extension: .png, .jpg, .jpeg, .tif,
+ * .tiff, in any case), in the order of their name stems. */
+typedef struct {
+    char *name;
+    size_t stem; /* the length of the name without its extension */
+} image_file;
+
+static int by_stem(const void *a, const void *b)
+{
+    const image_file *x = a, *y = b;
+    size_t n = x->stem < y->stem ? x->stem : y->stem;
+    int c = memcmp(x->name, y->name, n);
+    return c ? c : x->stem != y->stem ? (x->stem < y->stem ? -1 : 1) : strcmp(x->name, y->name);
+}
+
+static int is_image_name(const char *name, size_t *stem)
+{
+    static const char *const ext[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name)
+        return 0;
+    *stem = (size_t)(dot - name);
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (strcasecmp(dot, ext[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every sentence of sentences[0..n) for every image of the folder dir: the
+ * records of one image together, its sentences in the order given. */
+static void from_images(job *j, const char *dir, char **sentences, int n)
+{
+    char *abs = realpath(dir, NULL);
+    DIR *d = abs ? opendir(abs) : NULL;
+    if (!d)
+        rr_cli_die("--images: %s: %s", dir, strerror(errno));
+    image_file *files = NULL;
+    size_t count = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t stem;
+        if (e->d_name[0] == '.' || !is_image_name(e->d_name, &stem))
+            continue;
+        if (count == cap && !(files = realloc(files, (cap = cap ? 2 * cap : 64) * sizeof *files)))
+            rr_cli_die("out of memory");
+        if (!(files[count].name = strdup(e->d_name)))
+            rr_cli_die("out of memory");
+        files[count++].stem = stem;
+    }
+    closedir(d);
+    if (!count)
+        rr_cli_die("--images: %s: no image files (.png, .jpg, .jpeg, .tif, .tiff)", dir);
+    qsort(files, count, sizeof *files, by_stem);
+    for (size_t i = 1; i < count; i++)
+        if (files[i].stem == files[i - 1].stem && memcmp(files[i].name, files[i - 1].name, files[i].stem) == 0)
+            rr_cli_die("--images: %s: %s and %s have the same name without extension, which names their "
+                       "samples; rename one", dir, files[i - 1].name, files[i].name);
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(abs) + strlen(files[i].name) + 2;
+        char *path = malloc(len);
+        if (!path)
+            rr_cli_die("out of memory");
+        snprintf(path, len, "%s/%s", abs, files[i].name);
+        for (int k = 0; k < n; k++) {
+            char where[64];
+            snprintf(where, sizeof where, "argument %d", k + 1);
+            tokenize(j, where, NULL, sentences[k], strlen(sentences[k]), path);
+        }
+        free(path);
+        free(files[i].name);
+    }
+    free(files);
+    free(abs);
+}
+
+/* Lines "IMAGE<TAB>SENTENCE" of the file path ("-": stdin), the image
+ * relative to the file's folder; blank lines are skipped. */
+static void from_sentence_file(job *j, const char *path)
+{
+    FILE *f = rr_cli_open_read(path);
+    const char *name = f == stdin ? "<stdin>" : path;
+    char *dir = query_dir(path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    for (long no = 1; (n = getline(&line, &cap, f)) >= 0; no++) {
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof where, "%s:%ld", name, no);
+        if (n && line[n - 1] == '\n')
+            line[--n] = 0;
+        if (n && line[n - 1] == '\r')
+            line[--n] = 0;
+        if (strspn(line, " \t") == (size_t)n)
+            continue; /* blank */
+        char *tab = memchr(line, '\t', (size_t)n);
+        if (!tab)
+            rr_cli_die("%s: no tab between the image and the sentence (IMAGE<TAB>SENTENCE)", where);
+        if (tab == line)
+            rr_cli_die("%s: no image before the tab", where);
+        *tab = 0;
+        size_t len = strlen(dir) + strlen(line) + 2;
+        char *image = malloc(len);
+        if (!image)
+            rr_cli_die("out of memory");
+        snprintf(image, len, "%s%s%s", line[0] == '/' ? "" : dir, line[0] == '/' ? "" : "/", line);
+        tokenize(j, where, NULL, tab + 1, (size_t)(line + n - tab - 1), image);
+        free(image);
+    }
+    if (ferror(f))
+        rr_cli_die("%s: read error: %s", name, strerror(errno));
+    if (f != stdin)
+        fclose(f);
+    free(line);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     rr_cli_init(argv);
     job j = {.format = FORMAT_STREAM, .max_len = 20};
-    const char *queries = NULL, *vocab = NULL;
+    const char *queries = NULL, *images = NULL, *sentence_file = NULL, *vocab = NULL;
     int flags = 0, opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_QUERIES: queries = optarg; break;
+        case OPT_IMAGES: images = optarg; break;
+        case OPT_SENTENCES: sentence_file = optarg; break;
         case OPT_FORMAT:
             if (strcmp(optarg, "stream") == 0)
                 j.format = FORMAT_STREAM;
@@ -286,8 +430,12 @@ int main(int argc, char **argv)
         default: rr_cli_common_option(opt, help);
         }
     }
-    if (queries && optind < argc)
-        rr_cli_usage_error("sentences in arguments and --queries exclude each other");
+    if (!!queries + !!images + !!sentence_file > 1)
+        rr_cli_usage_error("--queries, --images and --sentences exclude each other");
+    if ((queries || sentence_file) && optind < argc)
+        rr_cli_usage_error("sentences in arguments and %s exclude each other", queries ? "--queries" : "--sentences");
+    if (images && optind == argc)
+        rr_cli_usage_error("--images wants the sentences as arguments");
     if (j.format == FORMAT_STREAM)
         rr_cli_refuse_tty(stdout, "the token stream");
     if (!(j.tok = rr_tokenizer_load(vocab ? vocab : rr_cli_default_vocab(), flags)))
@@ -299,12 +447,15 @@ int main(int argc, char **argv)
 
     if (queries)
         from_queries(&j, queries);
+    else if (images)
+        from_images(&j, images, argv + optind, argc - optind);
+    else if (sentence_file)
+        from_sentence_file(&j, sentence_file);
     else if (optind < argc)
         for (int i = optind; i < argc; i++) {
-            char where[32], id[24];
+            char where[32];
             snprintf(where, sizeof where, "argument %d", i - optind + 1);
-            snprintf(id, sizeof id, "%d", i - optind + 1);
-            tokenize(&j, where, id, argv[i], strlen(argv[i]), NULL);
+            tokenize(&j, where, NULL, argv[i], strlen(argv[i]), NULL);
         }
     else
         from_lines(&j);

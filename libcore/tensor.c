@@ -87,14 +87,16 @@ int rr_same_shape(const rr_tensor *a, const rr_tensor *b)
     return 1;
 }
 
-char *rr_shape_str(const rr_tensor *t, char *buf, size_t n)
+char *rr_shape_str(const rr_tensor *t, char *buf, size_t n) { return rr_dims_str(t->ndim, t->shape, buf, n); }
+
+char *rr_dims_str(int ndim, const int64_t *shape, char *buf, size_t n)
 {
     size_t k = 0;
     buf[0] = '\0';
-    if (t->ndim == 0)
+    if (ndim == 0)
         snprintf(buf, n, "scalar");
-    for (int i = 0; i < t->ndim && k < n; i++)
-        k += (size_t)snprintf(buf + k, n - k, i ? "x%lld" : "%lld", (long long)t->shape[i]);
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, i ? "x%lld" : "%lld", (long long)shape[i]);
     return buf;
 }
 

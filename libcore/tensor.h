@@ -66,6 +66,8 @@ size_t rr_tensor_bytes(const rr_tensor *t);
 int rr_same_shape(const rr_tensor *a, const rr_tensor *b);
 /* "3x7x15x15" into buf; returns buf. */
 char *rr_shape_str(const rr_tensor *t, char *buf, size_t n);
+/* The same for a shape given as its dimensions (a file's tensor). */
+char *rr_dims_str(int ndim, const int64_t *shape, char *buf, size_t n);
 /* Number of elements of a shape; -1 with a message for a bad shape. */
 int64_t rr_shape_numel(int ndim, const int64_t *shape);
 

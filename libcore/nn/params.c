@@ -158,9 +158,9 @@ int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missin
         for (int d = 0; same && d < t->ndim; d++)
             same = e->shape[d] == t->shape[d];
         if (!same) {
-            char want[64];
-            return rr_error("tensor '%s' has shape %s in the model but another in the weights",
-                            p->items[i].name, rr_shape_str(t, want, sizeof want));
+            char want[64], got[64];
+            return rr_error("tensor '%s' has shape %s in the model but %s in the weights", p->items[i].name,
+                            rr_shape_str(t, want, sizeof want), rr_dims_str(e->ndim, e->shape, got, sizeof got));
         }
         float *host = malloc(rr_tensor_bytes(t) + 1);
         if (!host)

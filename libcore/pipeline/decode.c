@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "../error.h"
+#include "../io/folder.h"
 #include "../io/image.h"
 #include "../io/overlay.h"
 #include "../io/resize_pil.h"
@@ -19,18 +20,10 @@ void rr_decode_threshold(const float *logits, int64_t n, uint8_t *mask)
         mask[i] = logits[n + i] > logits[i];
 }
 
-static int make_dir(const char *dir)
-{
-    if (mkdir(dir, 0777) && errno != EEXIST)
-        return rr_error("%s: %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-        return rr_error("%s: not a folder", dir);
-    return 0;
-}
-
-/* dir/<id>.png, malloc'd; an id that cannot name a file is an error. */
-static char *sample_path(const rr_batch *b, int i, const char *dir)
+/* dir/<id>.png, malloc'd; an id that cannot name a file is an error, and
+ * so is a file already there unless force is on: no run silently replaces
+ * the masks of another (doc/architecture.md, Programs). */
+static char *sample_path(const rr_batch *b, int i, const char *dir, int force)
 {
     const char *id = rr_record_meta(&b->recs[i], "id");
     if (strchr(id, '/') || strcmp(id, ".") == 0 || strcmp(id, "..") == 0) {
@@ -43,6 +36,11 @@ static char *sample_path(const rr_batch *b, int i, const char *dir)
         rr_error("out of memory");
     else
         snprintf(path, n, "%s/%s.png", dir, id);
+    if (path && !force && rr_path_exists(path)) {
+        rr_batch_error(b, i, "%s exists (from an earlier run, or an id seen twice); --force overwrites it", path);
+        free(path);
+        return NULL;
+    }
     return path;
 }
 
@@ -127,7 +125,7 @@ static int write_json(FILE *out, const char *id, const char *mask_path, const ch
 static int write_mask(const rr_decode_opts *o, const rr_batch *b, int i, const rr_image *mask, char **path)
 {
     if (o->outdir)
-        *path = sample_path(b, i, o->outdir);
+        *path = sample_path(b, i, o->outdir, o->force);
     else if (o->output && strcmp(o->output, "-") != 0) {
         if (!(*path = strdup(o->output)))
             return rr_error("out of memory");
@@ -185,7 +183,7 @@ static int sample_out(const rr_decode_opts *o, rr_ctx *c, const rr_batch *b, int
         rr_decode_threshold(host, n, mask.data);
         rc = write_mask(o, b, i, &mask, &mask_path);
     }
-    if (!rc && o->overlay && !(overlay_path = sample_path(b, i, o->overlay)))
+    if (!rc && o->overlay && !(overlay_path = sample_path(b, i, o->overlay, o->force)))
         rc = -1;
     if (!rc && o->overlay)
         rc = write_overlay(o, b, i, &mask, overlay_path);
@@ -203,7 +201,8 @@ int rr_decode_run(const rr_decode_opts *o, FILE *in, FILE *out)
     const rr_mrsnet *m = o->model;
     if (!(m->parts & RR_PART_DECODER))
         return rr_error("the model was loaded without its decoder");
-    if ((o->outdir && make_dir(o->outdir)) || (o->overlay && make_dir(o->overlay)))
+    if ((o->outdir && rr_make_folder(o->outdir)) || (o->overlay && rr_make_folder(o->overlay)) ||
+        (o->output && rr_make_parent(o->output)))
         return -1;
     int cap = o->batch;
     int64_t s = m->cfg.image_size, shape[4][3], size[4];

@@ -28,7 +28,10 @@
  *        "width", "height": the mask's size, "empty": no foreground,
  *        "area": foreground pixels, "bbox": [x, y, w, h] of the
  *        foreground or null}.
- * outdir and overlay are made when missing (not their parents). */
+ * outdir and overlay are made when missing, with their parents, and so is
+ * the folder of output (io/folder.h).  A mask or overlay file of outdir or
+ * overlay that exists already is an error unless force is on; output, a
+ * file the user names, is replaced as a shell's > would. */
 #ifndef RR_PIPELINE_DECODE_H
 #define RR_PIPELINE_DECODE_H
 
@@ -45,6 +48,7 @@ typedef struct {
     const char *output;      /* or NULL */
     const char *overlay;     /* or NULL */
     int logits;              /* a logits stream instead of JSON lines */
+    int force;               /* replace existing files of outdir and overlay */
     rr_progress_fn progress; /* or NULL */
     void *progress_arg;
 } rr_decode_opts;

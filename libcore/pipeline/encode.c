@@ -7,6 +7,7 @@
 
 #include "../data/input.h"
 #include "../error.h"
+#include "../io/sample_id.h"
 
 /* The normalised images of a batch, and the last one read, kept for the next
  * batch: the records of a manifest come several sentences to an image. */
@@ -123,6 +124,12 @@ static int encode_run(const rr_encode_opts *o, rr_ctx *c, rr_batch *b, images *i
         snprintf(num[0], sizeof num[0], "%d", im->width[i]);
         snprintf(num[1], sizeof num[1], "%d", im->height[i]);
         int rc = rr_batch_out(b, i, "encoded", &rec);
+        if (!rc && o->image && !rr_record_meta(&b->recs[i], "image")) {
+            /* an id made without the image gets its name (io/sample_id.h) */
+            char id[512];
+            rc = rr_sample_id_prefix(id, sizeof id, o->image, rr_record_meta(&b->recs[i], "id")) ||
+                 rr_record_set_meta(&rec, "id", id);
+        }
         if (!rc && o->image)
             rc = rr_record_set_meta(&rec, "image", o->image);
         if (!rc)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../cli.h"
 #include "../error.h"
@@ -164,6 +165,7 @@ void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int par
     rr_device d;
     if (rr_device_parse(device, &d) || rr_mrsnet_load(&s->model, model, part, d, 0, 0, NULL))
         rr_cli_die_lib();
+    rr_progress_init(&s->progress, stderr, isatty(STDERR_FILENO), verbose);
     if (verbose)
         fprintf(stderr, "%s: model %s (%s) on %s\n", rr_cli_prog(), model, s->model.cfg.name,
                 rr_device_describe(s->model.params.store.device));
@@ -171,6 +173,7 @@ void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int par
 
 void rr_stage_close(rr_stage_cli *s, int rc)
 {
+    rr_progress_end(&s->progress);
     if (rc)
         rr_cli_die("%s%s%s", s->in == stdin ? "" : s->path, s->in == stdin ? "" : ": ", rr_errmsg());
     rr_mrsnet_free(&s->model);
@@ -178,8 +181,8 @@ void rr_stage_close(rr_stage_cli *s, int rc)
         fclose(s->in);
 }
 
-void rr_stage_progress(void *stream, long records, double seconds)
+void rr_stage_progress(void *progress, long records, double seconds)
 {
-    fprintf(stream, "%s: %ld record%s, %.1f s, %.2f records/s\n", rr_cli_prog(), records, records == 1 ? "" : "s",
-            seconds, seconds > 0 ? (double)records / seconds : 0.0);
+    rr_progress_update(progress, "%s: %ld record%s, %.1f s, %.2f records/s", rr_cli_prog(), records,
+                       records == 1 ? "" : "s", seconds, seconds > 0 ? (double)records / seconds : 0.0);
 }

@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 
+#include "../io/progress.h"
 #include "../io/stream.h"
 #include "../nn/mrsnet.h"
 
@@ -72,20 +73,22 @@ double rr_batch_clock(void);
  * than one input, no model (-m or RRSIS_MODEL), a --device other than auto,
  * cpu or cuda.  rr_stage_open: opens the input (a path or "-"), loads the
  * given part (RR_PART_*) of the model on the device, and with verbose says
- * which on stderr (exit 1 on an error).  rr_stage_close: rc is the stage's
+ * which on stderr (exit 1 on an error); sets up the progress.  rr_stage_close: rc is the stage's
  * result; a failure exits 1 with the input's name and the library's
  * message, else the model and input are closed. */
 typedef struct {
     rr_mrsnet model;
     FILE *in;
     const char *path;
+    rr_progress progress; /* stderr: a bar on a terminal, lines with verbose */
 } rr_stage_cli;
 void rr_stage_check(int ninputs, const char *model, const char *device);
 void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int part, const char *device,
                    int verbose);
 void rr_stage_close(rr_stage_cli *s, int rc);
-/* An rr_progress_fn for --verbose: "PROG: 24 records, 3.1 s, 7.7 records/s"
- * on the stream arg. */
-void rr_stage_progress(void *stream, long records, double seconds);
+/* The rr_progress_fn of the programs, arg an rr_stage_cli's progress:
+ * "PROG: 24 records, 3.1 s, 7.7 records/s", redrawn on a terminal, a line
+ * per batch elsewhere with --verbose, else nothing (io/progress.h). */
+void rr_stage_progress(void *progress, long records, double seconds);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io/folder.h"
 #include "rng.h"
 
 static const char *const split_names[RR_SYNTH_NSPLIT] = {"train", "val", "test"};
@@ -76,32 +77,6 @@ int rr_synth_image(rr_synth_scene *s, uint64_t seed, const rr_sample_type *types
 }
 
 /* ---- files --------------------------------------------------------------- */
-
-static int mkdir_p(const char *path)
-{
-    char *p = strdup(path);
-    if (!p)
-        return rr_error("out of memory");
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q)
-            continue;
-        char c = *q;
-        *q = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            free(p);
-            return rr_error("%s: %s", path, strerror(e));
-        }
-        *q = c;
-        if (!c)
-            break;
-    }
-    free(p);
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return rr_error("%s: not a folder", path);
-    return 0;
-}
 
 /* 1 when dir exists and holds anything, 0 when empty or missing, -1 on error. */
 static int has_files(const char *dir)
@@ -192,6 +167,7 @@ static int write_split(const char *dir, const rr_synth_options *o, int split, sa
     uint64_t sseed = rr_synth_split_seed(o->seed, split);
     rr_synth_types(n, o->none_fraction, o->multi_fraction, sseed, types);
     int failed = 0;
+    long done = 0; /* images written, for the progress */
     char errmsg[512] = "";
 #pragma omp parallel
     {
@@ -236,6 +212,10 @@ static int write_split(const char *dir, const rr_synth_options *o, int split, sa
                 rc = p ? rr_mask_write_png(p, &mask) : rr_error("out of memory");
                 free(p);
             }
+            if (rc == 0 && o->progress) {
+#pragma omp critical(synth_progress)
+                rr_progress_update(o->progress, "%s: %ld/%ld images", split_names[split], ++done, nimg);
+            }
             if (rc) {
 #pragma omp critical(synth_error)
                 if (!failed) {
@@ -273,11 +253,11 @@ int rr_synth_write(const char *dir, const rr_synth_options *o, rr_synth_stats *s
     char *images = path_join(dir, "images"), *masks = path_join(dir, "masks");
     int rc = images && masks ? 0 : rr_error("out of memory");
     if (rc == 0)
-        rc = mkdir_p(dir);
+        rc = rr_make_folder(dir);
     if (rc == 0)
-        rc = mkdir_p(images);
+        rc = rr_make_folder(images);
     if (rc == 0)
-        rc = mkdir_p(masks);
+        rc = rr_make_folder(masks);
     free(images);
     free(masks);
     /* an old manifest of a split about to be rewritten goes first: an

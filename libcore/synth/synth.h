@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "io/manifest.h"
+#include "io/progress.h"
 #include "synth/scene.h"
 #include "synth/sentence.h"
 
@@ -44,6 +45,7 @@ typedef struct {
     rr_synth_preset preset;      /* full */
     int object_pct;              /* object lengths, percent (100; rr_synth_scene) */
     int force;                   /* write into a folder that is not empty */
+    rr_progress *progress;       /* images written per split, or NULL */
 } rr_synth_options;
 
 typedef struct {

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "../error.h"
+#include "../io/folder.h"
+#include "../io/progress.h"
 #include "../eval/metrics.h"
 #include "../nn/mrsnet.h"
 #include "../tape.h"
@@ -191,7 +193,7 @@ typedef struct {
     double t_begin, train_time, line_time, ema_loss;
     int64_t line_steps, line_images, steps_here;
     double line_loss, waited;
-    int bar;                /* a bar is on the terminal's last line */
+    rr_progress pg;         /* the bar on a terminal, and the notes */
 } run;
 
 static double now(void)
@@ -209,25 +211,13 @@ static void json_num(FILE *f, double v)
         fputs("null", f);
 }
 
-/* Ends a progress bar so that a line can be printed. */
-static void end_bar(run *r)
-{
-    if (r->bar) {
-        fputs("\r\033[K", r->o.progress);
-        r->bar = 0;
-    }
-}
-
 static void note(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(run *r, const char *fmt, ...)
 {
-    end_bar(r);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(r->o.progress, fmt, ap);
+    rr_progress_vnote(&r->pg, fmt, ap);
     va_end(ap);
-    fputc('\n', r->o.progress);
-    fflush(r->o.progress);
 }
 
 static void hms(double s, char *buf, size_t n)
@@ -455,8 +445,8 @@ static int same_config(const rr_config *a, const rr_config *b)
 static int setup(run *r)
 {
     const rr_train_opts *o = &r->o;
-    if (mkdir(o->rundir, 0777) != 0 && errno != EEXIST)
-        return rr_error("%s: %s", o->rundir, strerror(errno));
+    if (rr_make_folder(o->rundir))
+        return -1;
     if (lock_rundir(r))
         return -1;
     remove_stale(r);
@@ -773,11 +763,9 @@ static void progress(run *r, double loss, double lr)
         for (int i = 0; i < width; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[width] = 0;
-        fprintf(o->progress,
-                "\r\033[Kstep %" PRId64 "/%" PRId64 " [%s] epoch %" PRId64 "/%d loss %.4f lr %.3g %.1f img/s %s left",
-                step, r->end, bar, (step - 1) / r->per_epoch + 1, o->epochs, r->ema_loss, lr, ips, left);
-        fflush(o->progress);
-        r->bar = 1;
+        rr_progress_force(&r->pg,
+                          "step %" PRId64 "/%" PRId64 " [%s] epoch %" PRId64 "/%d loss %.4f lr %.3g %.1f img/s %s left",
+                          step, r->end, bar, (step - 1) / r->per_epoch + 1, o->epochs, r->ema_loss, lr, ips, left);
     } else if (step % o->log_every == 0 || step == r->end) {
         note(r, "step %" PRId64 "/%" PRId64 " epoch %" PRId64 "/%d loss %.4f lr %.3g %.1f img/s %s left", step, r->end,
              (step - 1) / r->per_epoch + 1, o->epochs, r->line_loss / (double)r->line_steps, lr,
@@ -910,7 +898,7 @@ static int loop(run *r)
             return rr_error_prefix("step %" PRId64 ": ", r->st.step + 1);
         if (rc == 1 && r->st.bad_streak >= o->max_bad_steps) {
             log_event(r, "end", ", \"reason\": \"bad_steps\"");
-            end_bar(r);
+            rr_progress_end(&r->pg);
             int have = access(r->last, F_OK) == 0;
             return rr_error("%" PRId64 " updates in a row had a NaN or an Inf (steps %" PRId64 " to %" PRId64
                             "); stopping. %s%s",
@@ -992,10 +980,11 @@ int rr_train(const rr_train_opts *o)
         return rr_error("out of memory");
     r->o = *o;
     r->lock_fd = -1;
+    rr_progress_init(&r->pg, o->progress, o->tty, 0);
     int rc = setup(r);
     if (!rc)
         rc = loop(r);
-    end_bar(r);
+    rr_progress_end(&r->pg);
     teardown(r);
     free(r);
     return rc;
