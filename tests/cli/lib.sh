@@ -29,3 +29,15 @@ elif mknod "$T/full" c 1 7 2>/dev/null; then
 else
     FULL=
 fi
+# sample_id SENTENCE [IMAGE]: the id rrsis-tokenize gives a sample without one
+# (libcore/io/sample_id.h), computed here independently: the image's file
+# name without its extension, '-', and the 32-bit FNV-1a of the sentence.
+sample_id() {
+    "$PYTHON" -c '
+import os, sys
+h = 2166136261
+for b in sys.argv[1].encode():
+    h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+stem = os.path.splitext(os.path.basename(sys.argv[2]))[0] if len(sys.argv) > 2 else ""
+print((stem + "-" if stem else "") + "%08x" % h)' "$@"
+}

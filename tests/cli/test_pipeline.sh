@@ -180,7 +180,8 @@ done
 # --- one image named on the command line, one mask to a file ------------------------
 if "$TOK" 'the ship on the left' | "$ENC" -m "$W" --image "$T/im1.png" | "$FUSE" -m "$W" |
        "$DEC" -m "$W" -o "$T/one.png" > "$T/one.json" 2> "$T/err" &&
-   jq -e --arg p "$T/one.png" '.id == "1" and .mask == $p and .width == 200 and .height == 90' "$T/one.json" > /dev/null &&
+   jq -e --arg p "$T/one.png" --arg id "$(sample_id 'the ship on the left' im1.png)" \
+       '.id == $id and .mask == $p and .width == 200 and .height == 90' "$T/one.json" > /dev/null &&
    "$TOK" 'the ship on the left' | "$ENC" -m "$W" --image "$T/im1.png" | "$FUSE" -m "$W" |
        "$DEC" -m "$W" -o - > "$T/one2.png" &&
    cmp -s "$T/one2.png" "$T/one.png"; then
@@ -229,7 +230,7 @@ done
 
 "$TOK" 'no image' | "$ENC" -m "$W" > /dev/null 2> "$T/err"
 st=$?
-expect_error "no_image" "record 1 (id '1'): no \"image\" in the metadata"
+expect_error "no_image" "record 1 (id '$(sample_id 'no image')'): no \"image\" in the metadata"
 
 "$TOK" 'x' | "$ENC" -m "$W" --image "$T/nonexistent.png" > /dev/null 2> "$T/err"
 st=$?

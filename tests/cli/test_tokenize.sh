@@ -8,12 +8,14 @@ TOK=$BIN/rrsis-tokenize
 
 # --- sentences from the arguments, stdin, and queries ----------------------------
 out=$("$TOK" --format text 'the white plane on the left' '左边的飞机' 2> "$T/err")
-expect_eq "arguments_text" "$(printf '1\t[CLS] the white plane on the left [SEP]\t101 1996 2317 4946 2006 1996 2187 102\n2\t[CLS] [UNK] [UNK] 的 [UNK] [UNK] [SEP]\t101 100 100 1916 100 100 102')" "$out"
+expect_eq "arguments_text" "$(printf '%s\t[CLS] the white plane on the left [SEP]\t101 1996 2317 4946 2006 1996 2187 102\n%s\t[CLS] [UNK] [UNK] 的 [UNK] [UNK] [SEP]\t101 100 100 1916 100 100 102' \
+    "$(sample_id 'the white plane on the left')" "$(sample_id '左边的飞机')")" "$out"
 
-# stdin: one sentence a line, the id is the line number; CR LF is a line end
+# stdin: one sentence a line, the id made from the sentence; CR LF is a line end
 printf 'The Ship.\r\n\nnaïve CAFÉ\n' | "$TOK" --format json > "$T/out" 2> "$T/err"
 if [ $? -eq 0 ] && [ ! -s "$T/err" ] &&
-   jq -e -s 'length == 3 and (map(.id) == ["1", "2", "3"])
+   jq -e -s --arg a "$(sample_id 'The Ship.')" --arg b "$(sample_id '')" --arg c "$(sample_id 'naïve CAFÉ')" \
+      'length == 3 and (map(.id) == [$a, $b, $c])
              and .[0].sentence == "The Ship." and .[0].tokens == ["[CLS]", "the", "ship", ".", "[SEP]"]
              and .[1].tokens == ["[CLS]", "[SEP]"] and .[2].tokens == ["[CLS]", "naive", "cafe", "[SEP]"]
              and all(.[]; (.input_ids | length) == 20 and (.attention_mask | add) == (.tokens | length)
@@ -36,8 +38,9 @@ cat > "$T/data/q.jsonl" <<'EOF'
 EOF
 dir=$(cd "$T/data" && pwd -P)
 "$TOK" --format json --queries "$T/data/q.jsonl" > "$T/out" 2> "$T/err"
-if [ $? -eq 0 ] && jq -e -s --arg d "$dir" 'map([.id, .image]) == [["a1", ($d + "/img/1.png")], ["7", "/abs/x.png"],
-             ["4", null], ["rrsisd_00017_2", ($d + "/images/00017.jpg")]]
+if [ $? -eq 0 ] && jq -e -s --arg d "$dir" --arg n "$(sample_id 'no id, no image')" \
+      'map([.id, .image]) == [["a1", ($d + "/img/1.png")], ["7", "/abs/x.png"],
+             [$n, null], ["rrsisd_00017_2", ($d + "/images/00017.jpg")]]
              and .[3].tokens == ["[CLS]", "the", "white", "storage", "tank", "[SEP]"]' "$T/out" > /dev/null; then
     pass "queries_json"
 else
@@ -143,7 +146,7 @@ one_error "missing_queries" "rrsis-tokenize: error: $T/none.jsonl: No such file 
 # --- vocabulary and case -------------------------------------------------------------
 printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\nThe\nthe\n' > "$T/vocab.txt"
 out=$("$TOK" --format text --vocab "$T/vocab.txt" --cased 'The the THE' 2>&1)
-expect_eq "cased_vocab" "$(printf '1\t[CLS] The the [UNK] [SEP]\t2 4 5 1 3')" "$out"
+expect_eq "cased_vocab" "$(printf '%s\t[CLS] The the [UNK] [SEP]\t2 4 5 1 3' "$(sample_id 'The the THE')")" "$out"
 
 # --- the command line ----------------------------------------------------------------
 usage_error() { # name, args...
