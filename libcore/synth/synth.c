@@ -214,7 +214,13 @@ static int write_split(const char *dir, const rr_synth_options *o, int split, sa
             }
             if (rc == 0 && o->progress) {
 #pragma omp critical(synth_progress)
-                rr_progress_update(o->progress, "%s: %ld/%ld images", split_names[split], ++done, nimg);
+            {
+                /* the last count is always drawn */
+                if (++done == nimg)
+                    rr_progress_force(o->progress, "%s: %ld/%ld images", split_names[split], done, nimg);
+                else
+                    rr_progress_update(o->progress, "%s: %ld/%ld images", split_names[split], done, nimg);
+            }
             }
             if (rc) {
 #pragma omp critical(synth_error)
