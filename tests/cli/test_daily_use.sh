@@ -126,7 +126,8 @@ import rrsis_stream as rs
 with open(sys.argv[1], "wb") as f:
     rs.write_record(f, {}, {"text_encoder.embeddings.position_embeddings.weight": np.zeros((3, 4), np.float32)})
 EOF
-train -o "$T/runs/init" --init "$T/bad.safetensors" > /dev/null 2> "$T/err"
+mkdir "$T/init"
+train -o "$T/init" --init "$T/bad.safetensors" > /dev/null 2> "$T/err"
 st=$?
 if [ $st -eq 1 ] && grep -q "tensor 'text_encoder.embeddings.position_embeddings.weight' has shape [0-9]*x[0-9]* in the model but 3x4 in the weights" "$T/err"; then
     pass "init_shape_mismatch_names_both_shapes"
