@@ -222,7 +222,24 @@ static char *query_dir(const char *path)
     return dir;
 }
 
-static void from_queries(job *j, const char *path)
+/* An image path of a line of the file whose folder is dir: relative to
+ * dir unless absolute.  malloc'd. */
+static char *image_path(const char *dir, const char *p)
+{
+    size_t len = strlen(dir) + strlen(p) + 2;
+    char *path = malloc(len);
+    if (!path)
+        rr_cli_die("out of memory");
+    snprintf(path, len, "%s%s%s", p[0] == '/' ? "" : dir, p[0] == '/' ? "" : "/", p);
+    return path;
+}
+
+/* One line of n bytes (its end included) of a file of queries or
+ * sentences; `where` names it ("FILE:12"), dir is the file's folder. */
+typedef void (*line_fn)(job *j, const char *where, char *line, size_t n, const char *dir);
+
+/* Every line of the file path ("-": standard input) but the blank ones. */
+static void each_line(job *j, const char *path, line_fn fn)
 {
     FILE *f = rr_cli_open_read(path);
     const char *name = f == stdin ? "<stdin>" : path;
@@ -233,49 +250,8 @@ static void from_queries(job *j, const char *path)
     for (long no = 1; (n = getline(&line, &cap, f)) >= 0; no++) {
         char where[PATH_MAX + 32];
         snprintf(where, sizeof where, "%s:%ld", name, no);
-        if (strspn(line, " \t\r\n") == (size_t)n)
-            continue; /* blank */
-        char *fixed = NULL;
-        long bad = rr_utf8_invalid(line, (size_t)n);
-        if (bad >= 0) {
-            if (!j->lossy)
-                rr_cli_die("%s: invalid UTF-8 at byte %ld (--lossy replaces it)", where, bad + 1);
-            if (!(fixed = rr_utf8_lossy(line, (size_t)n, NULL)))
-                rr_cli_die_lib();
-        }
-        cJSON *q = cJSON_ParseWithLength(fixed ? fixed : line, fixed ? strlen(fixed) : (size_t)n);
-        if (!cJSON_IsObject(q))
-            rr_cli_die("%s: not a JSON object", where);
-        const cJSON *sentence = cJSON_GetObjectItemCaseSensitive(q, "sentence");
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(q, "id");
-        const cJSON *image = cJSON_GetObjectItemCaseSensitive(q, "image");
-        if (!cJSON_IsString(sentence))
-            rr_cli_die("%s: \"sentence\" is missing or not a string", where);
-        char idbuf[32];
-        const char *idstr = idbuf;
-        if (cJSON_IsString(id))
-            idstr = id->valuestring;
-        else if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) < 1e15)
-            snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble);
-        else if (!id || cJSON_IsNull(id))
-            idstr = NULL; /* made from the image and the sentence */
-        else
-            rr_cli_die("%s: \"id\" is not a string or an integer", where);
-        char *imgpath = NULL;
-        if (cJSON_IsString(image)) {
-            const char *p = image->valuestring;
-            if (!*p)
-                rr_cli_die("%s: \"image\" is empty", where);
-            size_t len = strlen(dir) + strlen(p) + 2;
-            if (!(imgpath = malloc(len)))
-                rr_cli_die("out of memory");
-            snprintf(imgpath, len, "%s%s%s", p[0] == '/' ? "" : dir, p[0] == '/' ? "" : "/", p);
-        } else if (image && !cJSON_IsNull(image))
-            rr_cli_die("%s: \"image\" is not a string", where);
-        tokenize(j, where, idstr, sentence->valuestring, strlen(sentence->valuestring), imgpath);
-        free(imgpath);
-        free(fixed);
-        cJSON_Delete(q);
+        if (strspn(line, " \t\r\n") != (size_t)n) /* else blank */
+            fn(j, where, line, (size_t)n, dir);
     }
     if (ferror(f))
         rr_cli_die("%s: read error: %s", name, strerror(errno));
@@ -283,6 +259,49 @@ static void from_queries(job *j, const char *path)
         fclose(f);
     free(line);
     free(dir);
+}
+
+/* A line of --queries: a JSON object. */
+static void query_line(job *j, const char *where, char *line, size_t n, const char *dir)
+{
+    char *fixed = NULL;
+    long bad = rr_utf8_invalid(line, n);
+    if (bad >= 0) {
+        if (!j->lossy)
+            rr_cli_die("%s: invalid UTF-8 at byte %ld (--lossy replaces it)", where, bad + 1);
+        if (!(fixed = rr_utf8_lossy(line, n, NULL)))
+            rr_cli_die_lib();
+    }
+    cJSON *q = cJSON_ParseWithLength(fixed ? fixed : line, fixed ? strlen(fixed) : n);
+    if (!cJSON_IsObject(q))
+        rr_cli_die("%s: not a JSON object", where);
+    const cJSON *sentence = cJSON_GetObjectItemCaseSensitive(q, "sentence");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(q, "id");
+    const cJSON *image = cJSON_GetObjectItemCaseSensitive(q, "image");
+    if (!cJSON_IsString(sentence))
+        rr_cli_die("%s: \"sentence\" is missing or not a string", where);
+    char idbuf[32];
+    const char *idstr = idbuf;
+    if (cJSON_IsString(id))
+        idstr = id->valuestring;
+    else if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) && fabs(id->valuedouble) < 1e15)
+        snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble);
+    else if (!id || cJSON_IsNull(id))
+        idstr = NULL; /* made from the image and the sentence */
+    else
+        rr_cli_die("%s: \"id\" is not a string or an integer", where);
+    char *imgpath = NULL;
+    if (cJSON_IsString(image)) {
+        const char *p = image->valuestring;
+        if (!*p)
+            rr_cli_die("%s: \"image\" is empty", where);
+        imgpath = image_path(dir, p);
+    } else if (image && !cJSON_IsNull(image))
+        rr_cli_die("%s: \"image\" is not a string", where);
+    tokenize(j, where, idstr, sentence->valuestring, strlen(sentence->valuestring), imgpath);
+    free(imgpath);
+    free(fixed);
+    cJSON_Delete(q);
 }
 
 /* The image files of a folder (by extension: .png, .jpg, .jpeg, .tif,
@@ -360,45 +379,22 @@ static void from_images(job *j, const char *dir, char **sentences, int n)
     free(abs);
 }
 
-/* Lines "IMAGE<TAB>SENTENCE" of the file path ("-": stdin), the image
- * relative to the file's folder; blank lines are skipped. */
-static void from_sentence_file(job *j, const char *path)
+/* A line of --sentences: IMAGE<TAB>SENTENCE. */
+static void sentence_line(job *j, const char *where, char *line, size_t n, const char *dir)
 {
-    FILE *f = rr_cli_open_read(path);
-    const char *name = f == stdin ? "<stdin>" : path;
-    char *dir = query_dir(path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    for (long no = 1; (n = getline(&line, &cap, f)) >= 0; no++) {
-        char where[PATH_MAX + 32];
-        snprintf(where, sizeof where, "%s:%ld", name, no);
-        if (n && line[n - 1] == '\n')
-            line[--n] = 0;
-        if (n && line[n - 1] == '\r')
-            line[--n] = 0;
-        if (strspn(line, " \t") == (size_t)n)
-            continue; /* blank */
-        char *tab = memchr(line, '\t', (size_t)n);
-        if (!tab)
-            rr_cli_die("%s: no tab between the image and the sentence (IMAGE<TAB>SENTENCE)", where);
-        if (tab == line)
-            rr_cli_die("%s: no image before the tab", where);
-        *tab = 0;
-        size_t len = strlen(dir) + strlen(line) + 2;
-        char *image = malloc(len);
-        if (!image)
-            rr_cli_die("out of memory");
-        snprintf(image, len, "%s%s%s", line[0] == '/' ? "" : dir, line[0] == '/' ? "" : "/", line);
-        tokenize(j, where, NULL, tab + 1, (size_t)(line + n - tab - 1), image);
-        free(image);
-    }
-    if (ferror(f))
-        rr_cli_die("%s: read error: %s", name, strerror(errno));
-    if (f != stdin)
-        fclose(f);
-    free(line);
-    free(dir);
+    if (n && line[n - 1] == '\n')
+        line[--n] = 0;
+    if (n && line[n - 1] == '\r')
+        line[--n] = 0;
+    char *tab = memchr(line, '\t', n);
+    if (!tab)
+        rr_cli_die("%s: no tab between the image and the sentence (IMAGE<TAB>SENTENCE)", where);
+    if (tab == line)
+        rr_cli_die("%s: no image before the tab", where);
+    *tab = 0;
+    char *image = image_path(dir, line);
+    tokenize(j, where, NULL, tab + 1, (size_t)(line + n - tab - 1), image);
+    free(image);
 }
 
 int main(int argc, char **argv)
@@ -446,11 +442,11 @@ int main(int argc, char **argv)
         rr_cli_die("out of memory");
 
     if (queries)
-        from_queries(&j, queries);
+        each_line(&j, queries, query_line);
     else if (images)
         from_images(&j, images, argv + optind, argc - optind);
     else if (sentence_file)
-        from_sentence_file(&j, sentence_file);
+        each_line(&j, sentence_file, sentence_line);
     else if (optind < argc)
         for (int i = optind; i < argc; i++) {
             char where[32];
