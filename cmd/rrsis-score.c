@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "error.h"
@@ -200,19 +201,24 @@ int main(int argc, char **argv)
     rr_manifest m;
     if (rr_manifest_read(gt, &m, NULL))
         rr_cli_die_lib();
+    rr_progress progress; /* on a terminal only */
+    rr_progress_init(&progress, stderr, isatty(STDERR_FILENO), 0);
+    so.progress = &progress;
     rr_score s;
     if (rr_score_init(&s, &m, &so))
         rr_cli_die_lib();
+    int rc;
     if (strcmp(pred, "-") != 0 && stat(pred, &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (rr_score_folder(&s, pred))
-            rr_cli_die_lib();
+        rc = rr_score_folder(&s, pred);
     } else {
         FILE *in = rr_cli_open_read(pred);
-        if (rr_score_stream(&s, in, in == stdin ? "standard input" : pred))
-            rr_cli_die_lib();
+        rc = rr_score_stream(&s, in, in == stdin ? "standard input" : pred);
         if (in != stdin)
             fclose(in);
     }
+    rr_progress_end(&progress);
+    if (rc)
+        rr_cli_die_lib();
     ro.gt = gt;
     ro.pred = pred;
     if (per_sample) {

@@ -159,6 +159,7 @@ int rr_score_folder(rr_score *s, const char *dir)
     if (!err)
         return rr_error("score: out of memory");
     int stop = 0;
+    size_t done = 0; /* for the progress */
     const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
 #pragma omp parallel for schedule(dynamic, 4)
     for (size_t k = 0; k < s->n; k++) {
@@ -186,6 +187,9 @@ int rr_score_folder(rr_score *s, const char *dir)
             err[k] = strdup(rr_errmsg());
 #pragma omp atomic write
             stop = 1;
+        } else if (s->opts.progress) {
+#pragma omp critical(score_progress)
+            rr_progress_update(s->opts.progress, "%zu/%zu masks scored", ++done, s->n);
         }
         rr_image_free(&pred);
         free(path);
@@ -375,6 +379,8 @@ int rr_score_stream(rr_score *s, FILE *in, const char *name)
         if (rc)
             break;
         recof[k] = recno;
+        if (s->opts.progress)
+            rr_progress_update(s->opts.progress, "%ld records scored", recno);
     }
     if (r < 0 && !rc)
         rc = rr_error_prefix("%s: ", name);

@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "../io/manifest.h"
+#include "../io/progress.h"
 #include "../io/safetensors.h"
 #include "metrics.h"
 
@@ -44,6 +45,7 @@ typedef struct {
     int side;           /* 0: native size; else both masks resized to side x side */
     int missing_empty;  /* a missing prediction scores as an empty mask */
     const char *split;  /* only the samples of this split (NULL: all) */
+    rr_progress *progress; /* predictions scored so far, or NULL */
 } rr_score_opts;
 
 typedef struct {

@@ -146,12 +146,14 @@ on_tty() {
 }
 for p in encode:"$ENC -m $W < $T/tok.st > $T/e2.st" fuse:"$FUSE -m $W < $T/enc.st > $T/f2.st" \
     decode:"$DEC -m $W --force --outdir $T/pm < $T/fused.st > $T/d.json" \
-    synth:"$BIN/rrsis-synth -n 4 --size 64 -f -o $T/ps"; do
+    synth:"$BIN/rrsis-synth -n 4 --size 64 -f -o $T/ps" \
+    score:"$BIN/rrsis-score --gt $T/syn/test.jsonl --pred $T/syn/masks > /dev/null"; do
     name=${p%%:*} cmd=${p#*:}
     on_tty "$name" "$cmd"
     st=$?
     case $name in
     synth) want="test: 2/2 images" ;;
+    score) want="/6 masks scored" ;;
     *) want="rrsis-$name: 6 records, " ;;
     esac
     if [ $st -eq 0 ] && grep -q "$want" "$T/$name.tty" && grep -q "$(printf '\r\033\\[K')" "$T/$name.tty"; then
