@@ -16,17 +16,25 @@ static int build(rr_mrsnet *m)
     return 0;
 }
 
-int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads)
+/* uninitialised: the parameters' values are left unset (a full load follows). */
+static int init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads,
+                int uninitialised)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->parts = parts;
     rr_params_init(&m->params, d, seed, with_grads);
+    m->params.uninitialised = uninitialised;
     if (build(m)) {
         rr_params_free(&m->params);
         return -1;
     }
     return 0;
+}
+
+int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads)
+{
+    return init(m, cfg, parts, d, seed, with_grads, 0);
 }
 
 int rr_mrsnet_verify_file(const rr_record *rec)
@@ -90,7 +98,7 @@ int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int w
         rc = json ? rr_config_parse(&cfg, json, strlen(json))
                   : rr_error("no model configuration in the metadata (key \"config\")");
     if (!rc)
-        rc = rr_mrsnet_init(m, &cfg, parts, d, 0, with_grads);
+        rc = init(m, &cfg, parts, d, 0, with_grads, !(flags & RR_LOAD_PARTIAL)); /* drawing 1 GB costs seconds */
     if (!rc && (rr_params_load(&m->params, &rec, flags & RR_LOAD_PARTIAL, missing, NULL) ||
                 (!(flags & RR_LOAD_ALLOW_UNUSED) && rr_mrsnet_check_unused(m, &rec)))) {
         rr_mrsnet_free(m);

@@ -91,19 +91,21 @@ rr_tensor *rr_param_add(rr_params *p, int kind, rr_init init, float a, int ndim,
     rr_tensor *t = rr_new(&p->store, RR_F32, ndim, shape);
     if (!t)
         return NULL;
-    double fan_in, fan_out;
-    fans(shape, ndim, &fan_in, &fan_out);
-    float *host = malloc((size_t)t->numel * sizeof *host + 1);
-    if (!host) {
-        rr_error("out of memory");
-        return NULL;
+    if (!p->uninitialised) {
+        double fan_in, fan_out;
+        fans(shape, ndim, &fan_in, &fan_out);
+        float *host = malloc((size_t)t->numel * sizeof *host + 1);
+        if (!host) {
+            rr_error("out of memory");
+            return NULL;
+        }
+        for (int64_t i = 0; i < t->numel; i++)
+            host[i] = draw(&p->rng, init, a, fan_in, fan_out);
+        int rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
+        free(host);
+        if (rc)
+            return NULL;
     }
-    for (int64_t i = 0; i < t->numel; i++)
-        host[i] = draw(&p->rng, init, a, fan_in, fan_out);
-    int rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
-    free(host);
-    if (rc)
-        return NULL;
     if (!(kind & RR_PARAM_BUFFER) && p->with_grads) {
         t->grad = rr_zeros(&p->store, RR_F32, ndim, shape);
         if (!t->grad)

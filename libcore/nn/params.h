@@ -43,6 +43,7 @@ typedef struct rr_params {
     int n, cap;
     rr_rng rng;              /* initialisation stream */
     int with_grads;
+    int uninitialised;       /* rr_param_add leaves the values unset: every one is about to be loaded */
 } rr_params;
 
 int rr_params_init(rr_params *p, rr_device d, uint64_t seed, int with_grads);

@@ -13,11 +13,11 @@
 MODEL=share/models/mrsnet-nano-synth.safetensors
 unset RRSIS_MODEL
 
-# edit OUT EXPR: the demo model rewritten by the Python statements EXPR,
-# which change meta (the metadata), cfg (its configuration) and t (the
-# tensors) in place.
+# edit OUT EXPR [SRC]: the demo model (or SRC) rewritten by the Python
+# statements EXPR, which change meta (the metadata), cfg (its configuration)
+# and t (the tensors) in place.
 edit() {
-    "$PYTHON" - "$MODEL" "$1" "$2" <<'EOF'
+    "$PYTHON" - "${3:-$MODEL}" "$1" "$2" <<'EOF'
 import json, sys
 import numpy as np
 import rrsis_stream as rs
@@ -122,6 +122,7 @@ refused "a tensor of no part" rrsis-encode \
 accepted "--allow-unused (rrsis-encode)" rrsis-encode --allow-unused -m "$T/extra.safetensors"
 
 # rrsis-train --init: the same rule, the same option.
+W=backbone.hfim.fuse.weight
 if "$BIN/rrsis-synth" --train 4 --val 2 --size 64 --seed 3 -q -o "$T/syn" 2>"$T/err"; then
     init() { "$BIN/rrsis-train" --init "$T/extra.safetensors" --train "$T/syn/train.jsonl" --val "$T/syn/val.jsonl" \
         --batch 2 --epochs 1 --max-steps 1 --ckpt-every 0 --device cpu "$@"; }
@@ -138,6 +139,20 @@ if "$BIN/rrsis-synth" --train 4 --val 2 --size 64 --seed 3 -q -o "$T/syn" 2>"$T/
     else
         fail "rrsis-train --init --allow-unused counts it" "$(tail -c 300 "$T/err")"
     fi
+    # the checkpoint the trainer wrote: its checksums (checksums_sum64) are
+    # those tools/rrsis_stream.py computes, and they are verified
+    ck=$T/run4/last.safetensors
+    if "$PYTHON" -c 'import sys, rrsis_stream as rs
+meta, t = next(rs.read_records(open(sys.argv[1], "rb"), bf16="raw"))
+assert rs.CHECKSUMS_KEY in meta and "checksums" not in meta
+rs.verify_checksums(meta, t)' "$ck" 2>"$T/err"; then
+        pass "the C checksums are those of tools/rrsis_stream.py"
+    else
+        fail "the C checksums are those of tools/rrsis_stream.py" "$(tail -c 300 "$T/err")"
+    fi
+    edit "$T/ckflip.safetensors" "t['$W'].reshape(-1).view(np.uint8)[0] ^= 1" "$ck"
+    refused "a flipped byte in a checkpoint" rrsis-fuse \
+        "$T/ckflip.safetensors: tensor '$W' fails its checksum: the file is corrupt" -m "$T/ckflip.safetensors"
     "$BIN/rrsis-train" -c share/configs/mrsnet-nano.json --allow-unused --train x --val y -o "$T/run5" \
         </dev/null >/dev/null 2>"$T/err"
     st=$?
