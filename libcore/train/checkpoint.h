@@ -11,8 +11,9 @@
  *             "training"   the training options (JSON, written and read by
  *                          the trainer; opaque here)
  *             "state"      rr_train_state and AdamW's update count (JSON)
- *             "checksums"  a 64-bit hash of each tensor's bytes (JSON
- *                          object name -> 16 hex digits, io/checksum.h)
+ *             "checksums_sum64"  a 64-bit hash of each tensor's bytes (JSON
+ *                          object name -> 16 hex digits, io/checksum.h;
+ *                          earlier checkpoints: "checksums", still read)
  *
  * Files are written with rr_safetensors_save: a temporary file beside the
  * target, fsync, rename, fsync of the folder; a crash or kill -9 at any

@@ -49,6 +49,10 @@ TEST(config_fields_out_of_range_are_named)
         {"", "pixel_std", "[0.2, 0, 0.2]", "config: pixel_std[1] is 0, must be above 0 and at most 1"},
         {"", "in_chans", "4", "config: in_chans is 4, must be 3"},
         {"", "image_size", "-128", "config: image_size is -128, must be 1 to 8192"},
+        /* sizes whose products overflowed int before they were checked (the sanitised run sees it) */
+        {"swin", "embed_dim", "536870912", "config: swin.embed_dim is 536870912, must be 8 to 4096"},
+        {"swin", "patch_size", "268435456", "config: swin.patch_size is 268435456, must be 1 to 64"},
+        {"", "image_size", "1073741824", "config: image_size is 1073741824, must be 1 to 8192"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK(parse_with(cases[i].section, cases[i].key, cases[i].value) != 0 &&
