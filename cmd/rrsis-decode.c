@@ -20,6 +20,8 @@ static const char help[] =
     "\"bbox\" ([x, y, w, h] of the foreground, or null)}.\n"
     "\n"
     "  -m, --model=FILE   the weight file (default: the file $RRSIS_MODEL names)\n"
+    "      --allow-unused ignore tensors of the weight file that its configuration\n"
+    "                     does not use (otherwise an error)\n"
     "      --outdir=DIR   write each mask to DIR/ID.png, 0 and 255 (the layout\n"
     "                     rrsis-score reads); DIR is made when missing\n"
     "  -o, --output=FILE  write the mask of a one-sample stream to FILE (- for\n"
@@ -50,7 +52,7 @@ static const char help[] =
     "    | rrsis-decode -m model.safetensors --outdir masks > results.jsonl\n"
     "  rrsis-decode -m model.safetensors --size model --logits < fused.st > lg.st\n";
 
-enum { OPT_OUTDIR = 1, OPT_OVERLAY, OPT_SIZE, OPT_LOGITS, OPT_DEVICE };
+enum { OPT_OUTDIR = 1, OPT_OVERLAY, OPT_SIZE, OPT_LOGITS, OPT_DEVICE, OPT_ALLOW_UNUSED };
 
 static const struct option options[] = {
     {"model", required_argument, NULL, 'm'},
@@ -61,6 +63,7 @@ static const struct option options[] = {
     {"logits", no_argument, NULL, OPT_LOGITS},
     {"batch", required_argument, NULL, 'b'},
     {"device", required_argument, NULL, OPT_DEVICE},
+    {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"verbose", no_argument, NULL, 'v'},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
@@ -71,7 +74,7 @@ int main(int argc, char **argv)
     rr_cli_init(argv);
     const char *model = getenv("RRSIS_MODEL"), *device = "auto";
     rr_decode_opts o = {.batch = 8};
-    int verbose = 0, opt;
+    int verbose = 0, allow_unused = 0, opt;
     while ((opt = getopt_long(argc, argv, "m:o:b:v", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model = optarg; break;
@@ -89,6 +92,7 @@ int main(int argc, char **argv)
         case OPT_LOGITS: o.logits = 1; break;
         case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
         case OPT_DEVICE: device = optarg; break;
+        case OPT_ALLOW_UNUSED: allow_unused = 1; break;
         case 'v': verbose = 1; break;
         default: rr_cli_common_option(opt, help);
         }
@@ -102,7 +106,7 @@ int main(int argc, char **argv)
     if (o.logits || png_out)
         rr_cli_refuse_tty(stdout, o.logits ? "the logits stream" : "the PNG");
     rr_stage_cli s;
-    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_DECODER, device, verbose);
+    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_DECODER, device, allow_unused, verbose);
     o.model = &s.model;
     if (verbose) {
         o.progress = rr_stage_progress;

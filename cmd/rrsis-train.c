@@ -30,6 +30,8 @@ static const char help[] =
     "      --init=WEIGHTS         start from these weights, matched by name (a\n"
     "                             converted pretrained Swin and BERT, or a model);\n"
     "                             without --config, its configuration is used\n"
+    "      --allow-unused         ignore tensors of --init that the model does not\n"
+    "                             have (otherwise an error)\n"
     "      --resume               continue the run in RUNDIR (its options and\n"
     "                             manifests, unless given)\n"
     "      --vocab=FILE           the WordPiece vocabulary (default\n"
@@ -89,6 +91,7 @@ enum {
     OPT_TRAIN = 0x100,
     OPT_VAL,
     OPT_INIT,
+    OPT_ALLOW_UNUSED,
     OPT_RESUME,
     OPT_VOCAB,
     OPT_EPOCHS,
@@ -119,6 +122,7 @@ static const struct option options[] = {
     {"train", required_argument, NULL, OPT_TRAIN},
     {"val", required_argument, NULL, OPT_VAL},
     {"init", required_argument, NULL, OPT_INIT},
+    {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"resume", no_argument, NULL, OPT_RESUME},
     {"vocab", required_argument, NULL, OPT_VOCAB},
     {"epochs", required_argument, NULL, OPT_EPOCHS},
@@ -181,6 +185,7 @@ int main(int argc, char **argv)
         case OPT_TRAIN: o.train = optarg; break;
         case OPT_VAL: o.val = optarg; break;
         case OPT_INIT: o.init = optarg; break;
+        case OPT_ALLOW_UNUSED: o.allow_unused = 1; break;
         case OPT_RESUME: o.resume = 1; break;
         case OPT_VOCAB: o.vocab = optarg; break;
         case OPT_EPOCHS: o.epochs = (int)rr_cli_long("--epochs", optarg, 1, 1000000); o.given |= RR_OPT_EPOCHS; break;
@@ -243,6 +248,8 @@ int main(int argc, char **argv)
         rr_cli_usage_error("give the run's folder with -o RUNDIR");
     if (o.resume && o.init)
         rr_cli_usage_error("--resume and --init exclude each other (a resumed run has its weights)");
+    if (o.allow_unused && !o.init)
+        rr_cli_usage_error("--allow-unused needs --init");
     if (!o.resume && (!o.train || !o.val))
         rr_cli_usage_error("give --train and --val (or --resume)");
     if (!o.resume && !o.config && !o.init)

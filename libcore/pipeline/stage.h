@@ -71,8 +71,9 @@ double rr_batch_clock(void);
  * rr_stage_check: the usage errors of their common options (exit 2): more
  * than one input, no model (-m or RRSIS_MODEL), a --device other than auto,
  * cpu or cuda.  rr_stage_open: opens the input (a path or "-"), loads the
- * given part (RR_PART_*) of the model on the device, and with verbose says
- * which on stderr (exit 1 on an error).  rr_stage_close: rc is the stage's
+ * given part (RR_PART_*) of the model on the device (with allow_unused,
+ * tensors of that part the model does not have are ignored, not an error),
+ * and with verbose says which on stderr (exit 1 on an error).  rr_stage_close: rc is the stage's
  * result; a failure exits 1 with the input's name and the library's
  * message, else the model and input are closed. */
 typedef struct {
@@ -82,7 +83,7 @@ typedef struct {
 } rr_stage_cli;
 void rr_stage_check(int ninputs, const char *model, const char *device);
 void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int part, const char *device,
-                   int verbose);
+                   int allow_unused, int verbose);
 void rr_stage_close(rr_stage_cli *s, int rc);
 /* An rr_progress_fn for --verbose: "PROG: 24 records, 3.1 s, 7.7 records/s"
  * on the stream arg. */

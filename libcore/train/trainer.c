@@ -408,7 +408,8 @@ static int load_init(run *r)
     size_t mlen = 0;
     FILE *mf = open_memstream(&missing, &mlen);
     int rc = mf ? rr_safetensors_load(r->o.init, &rec) : rr_error("out of memory");
-    if (!rc && rr_params_load(&r->m.params, &rec, 1, mf, &unused))
+    if (!rc && (rr_mrsnet_verify_file(&rec) || rr_params_load(&r->m.params, &rec, 1, mf, &unused) ||
+                (!r->o.allow_unused && rr_mrsnet_check_unused(&r->m, &rec))))
         rc = rr_error_prefix("%s: ", r->o.init);
     if (mf)
         fclose(mf);

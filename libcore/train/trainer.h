@@ -78,6 +78,7 @@ typedef struct {
     const char *train;   /* manifests (NULL on resume: the checkpoint's) */
     const char *val;
     const char *init;    /* initial weights, loaded by name (missing ones keep their init) */
+    int allow_unused;    /* tensors of init the model does not have are ignored (else an error) */
     const char *vocab;
     int resume;
 

@@ -655,6 +655,12 @@ class Backbone(nn.Module):
     def forward(self, img, l, m, trace=None):
         x, h, w = self.patch_embed(img)
         if self.absolute_pos_embed is not None:
+            # The table is image_size / patch_size square and is not resized (nor in the C
+            # model): another grid, even one of as many tokens, is refused, naming both.
+            gh, gw = self.absolute_pos_embed.shape[-2:]
+            if (h, w) != (gh, gw):
+                raise ValueError(f"backbone: swin.ape needs a {gh} x {gw} patch grid, not {h} x {w} "
+                                 "(images of image_size)")
             x = x + self.absolute_pos_embed.flatten(2).transpose(1, 2)
         _put(trace, "patch_embed", x)
         x = self.pos_drop(x)
