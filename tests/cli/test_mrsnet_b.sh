@@ -9,11 +9,12 @@
 # tests/tools/mrsnet_forward.c (built by make check) runs the C forward on
 # the same weights and inputs and prints one row per stage.  About a minute on this project's 2 quiet cores: the reference 25 s,
 # the C side 25 s (loading 1 GB of weights 10 s, the first forward 15 s), so it
-# runs in make check wherever torch is installed (make goldens installs it).
+# runs in make check (make deps installs torch).
 #
-# Skipped ("SKIP: ...", exit 0) where $PYTHON cannot import torch, with less
-# than 10 GB of memory available (the C forward keeps every activation: 7.7 GB
-# at its peak) or less than 2 GB free in the scratch folder's file system.
+# Skipped ("SKIP: ...", exit 0; tests/run.sh counts it as a failure) where
+# $PYTHON cannot import torch, with less than 10 GB of memory available (the
+# C forward keeps every activation: 7.7 GB at its peak) or less than 2 GB
+# free in the scratch folder's file system.
 #   MRSNET_FORWARD  the built tests/tools/mrsnet_forward (make check sets
 #                   it; default build/cpu/tests/tools/mrsnet_forward)
 #   MRSNET_B_REF    a folder that already holds weights, inputs and stages
@@ -23,7 +24,7 @@
 name=mrsnet_b_forward_matches_pytorch
 
 if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
-    echo "SKIP: $name: $PYTHON cannot import torch (make goldens installs python3-torch)"
+    echo "SKIP: $name: $PYTHON cannot import torch (make deps installs python3-torch)"
     exit 0
 fi
 avail=$(awk '/^MemAvailable:/ { print int($2 / 1048576) }' /proc/meminfo 2>/dev/null)

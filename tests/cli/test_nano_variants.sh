@@ -4,12 +4,13 @@
 # with seeded random weights (tools/reference/make_goldens.py --forward-only,
 # eval mode), then tests/tools/mrsnet_forward runs the C forward on the same
 # weights and inputs and compares every stage (relative error <= 1e-4).  A
-# few seconds each.  Skipped where $PYTHON cannot import torch.
+# few seconds each.  Where $PYTHON cannot import torch it says SKIP, which
+# tests/run.sh counts as a failure (make deps installs python3-torch).
 #   swin.ape  Swin's absolute position embedding (the demo model has it)
 . tests/cli/lib.sh
 
 if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
-    echo "SKIP: nano variants against the reference: $PYTHON cannot import torch"
+    echo "SKIP: nano variants against the reference: $PYTHON cannot import torch (make deps installs python3-torch)"
     exit 0
 fi
 prog=${MRSNET_FORWARD:-build/cpu/tests/tools/mrsnet_forward}
