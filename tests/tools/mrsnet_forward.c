@@ -15,8 +15,9 @@
  *
  * The PSR's phases (NAME.psr.P{s}) are compared modulo 2 pi: P = atan2(Im Z,
  * Re Z) jumps by 2 pi where Im Z changes sign with Re Z < 0, and where Im Z
- * is within float32 noise of 0 (~1e-6 of |Z|) the two sides are equally
- * right, yet the choice moves everything downstream by ~1e-3.  An entry on
+ * is within float32 noise of 0 (mrsnet-b: inputs 1e-6 apart moved an Im Z
+ * of -1.3e-6 to +2.8e-7) the two sides are equally right, yet the choice
+ * moves everything downstream by ~1e-3.  An entry on
  * the other side of the cut than the reference's (a difference over pi) is
  * excused when both values are within PHASE_CUT_MARGIN of the cut and it is
  * not a self-conjugate bin (there P is exactly 0 or pi in both); those go to
