@@ -2,7 +2,7 @@
 #
 #   make            the library and every program (CUDA too when nvcc is found)
 #   make CUDA=0     without CUDA
-#   make check      every test that needs no GPU; ends with "N passed, N failed"
+#   make check      every test that needs no GPU; ends with "N passed, N failed, N skipped"
 #   make deps       installs the missing Debian packages (a prerequisite of the rest)
 #   make demo       the main job: synthetic scenes segmented by the demo model
 #   make fuzz       the libFuzzer targets (clang), for a while each
@@ -53,7 +53,10 @@ all: $(PROGS) $(BUILD)/tests/unit/run-unit
 # --- dependencies --------------------------------------------------------------
 DEB_BUILD := gcc make libpng-dev libjpeg62-turbo-dev libtiff-dev libcjson-dev \
              libopenblas-openmp-dev libfftw3-dev libutf8proc-dev
-DEB_TEST  := jq python3-numpy
+# What the tests run besides the programs: jq, and Python with numpy, Pillow
+# (the 480 protocol of rrsis-score) and torch (the PyTorch reference that
+# test_convert, test_nano_variants and test_mrsnet_b compare with).
+DEB_TEST  := jq python3-numpy python3-pil python3-torch
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -64,8 +67,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >&2; \
 	fi
 
-# Goldens and benchmarks against PyTorch need torch, the fuzz targets clang's libFuzzer.
-goldens bench: DEB_EXTRA := python3-torch python3-pil
+# The fuzz targets need clang's libFuzzer.
 fuzz: DEB_EXTRA := clang libclang-rt-14-dev
 
 # --- build ---------------------------------------------------------------------
