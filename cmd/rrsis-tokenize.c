@@ -6,10 +6,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "error.h"
+#include "io/reader.h"
 #include "io/stream.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
@@ -165,7 +167,8 @@ static void from_lines(job *j)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    for (long no = 1; (n = getline(&line, &cap, stdin)) >= 0; no++) {
+    long no = 1;
+    for (; (n = rr_line_read(stdin, &line, &cap)) >= 0; no++) {
         if (n && line[n - 1] == '\n')
             line[--n] = 0;
         if (n && line[n - 1] == '\r')
@@ -175,22 +178,26 @@ static void from_lines(job *j)
         snprintf(id, sizeof id, "%ld", no);
         tokenize(j, where, id, line, (size_t)n, NULL);
     }
-    if (ferror(stdin))
-        rr_cli_die("<stdin>: read error: %s", strerror(errno));
+    if (n == -2)
+        rr_cli_die("<stdin>:%ld: %s", no, rr_errmsg());
     free(line);
 }
 
 /* The folder that relative image paths of a query file resolve against:
- * the file's own folder, made absolute (the working folder for stdin). */
-static char *query_dir(const char *path)
+ * the file's own folder, made absolute (the working folder for stdin, or
+ * for a pipe with no folder, a shell's <(...) whose /dev/fd/N path
+ * realpath cannot resolve). */
+static char *query_dir(const char *path, FILE *f)
 {
     char *dir;
-    if (strcmp(path, "-") == 0) {
+    struct stat st;
+    if (strcmp(path, "-") == 0 ||
+        (!(dir = realpath(path, NULL)) && fstat(fileno(f), &st) == 0 && S_ISFIFO(st.st_mode))) {
         if (!(dir = getcwd(NULL, 0)))
             rr_cli_die("cannot get the working folder: %s", strerror(errno));
         return dir;
     }
-    if (!(dir = realpath(path, NULL)))
+    if (!dir)
         rr_cli_die("%s: %s", path, strerror(errno));
     *strrchr(dir, '/') = 0; /* realpath's result is absolute: there is a '/' */
     return dir;
@@ -200,11 +207,12 @@ static void from_queries(job *j, const char *path)
 {
     FILE *f = rr_cli_open_read(path);
     const char *name = f == stdin ? "<stdin>" : path;
-    char *dir = query_dir(path);
+    char *dir = query_dir(path, f);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    for (long no = 1; (n = getline(&line, &cap, f)) >= 0; no++) {
+    long no = 1;
+    for (; (n = rr_line_read(f, &line, &cap)) >= 0; no++) {
         char where[PATH_MAX + 32];
         snprintf(where, sizeof where, "%s:%ld", name, no);
         if (strspn(line, " \t\r\n") == (size_t)n)
@@ -251,8 +259,8 @@ static void from_queries(job *j, const char *path)
         free(fixed);
         cJSON_Delete(q);
     }
-    if (ferror(f))
-        rr_cli_die("%s: read error: %s", name, strerror(errno));
+    if (n == -2)
+        rr_cli_die("%s:%ld: %s", name, no, rr_errmsg());
     if (f != stdin)
         fclose(f);
     free(line);
