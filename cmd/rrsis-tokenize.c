@@ -140,6 +140,9 @@ static void write_record(const job *j, const char *id, const char *sentence, con
 static void tokenize(job *j, const char *where, const char *id, const char *s, size_t n, const char *image)
 {
     char *fixed = NULL;
+    const char *nul = memchr(s, 0, n); /* the metadata would keep the sentence up to it only */
+    if (nul)
+        rr_cli_die("%s: NUL byte at byte %ld", where, (long)(nul - s) + 1);
     long bad = rr_utf8_invalid(s, n);
     if (bad >= 0) {
         if (!j->lossy)
@@ -217,15 +220,24 @@ static void from_queries(job *j, const char *path)
         snprintf(where, sizeof where, "%s:%ld", name, no);
         if (strspn(line, " \t\r\n") == (size_t)n)
             continue; /* blank */
-        char *fixed = NULL;
-        long bad = rr_utf8_invalid(line, (size_t)n);
+        char *fixed = NULL, what[32];
+        const char *nul = memchr(line, 0, (size_t)n);
+        if (nul)
+            rr_cli_die("%s: NUL byte at byte %ld", where, (long)(nul - line) + 1);
+        long bad = rr_json_bad_escape(line, (size_t)n, what);
+        if (bad >= 0)
+            rr_cli_die("%s: %s at byte %ld: not a character a sentence may hold", where, what, bad + 1);
+        bad = rr_utf8_invalid(line, (size_t)n);
         if (bad >= 0) {
             if (!j->lossy)
                 rr_cli_die("%s: invalid UTF-8 at byte %ld (--lossy replaces it)", where, bad + 1);
             if (!(fixed = rr_utf8_lossy(line, (size_t)n, NULL)))
                 rr_cli_die_lib();
         }
-        cJSON *q = cJSON_ParseWithLength(fixed ? fixed : line, fixed ? strlen(fixed) : (size_t)n);
+        const char *text = fixed ? fixed : line, *end = NULL;
+        cJSON *q = cJSON_ParseWithLengthOpts(text, fixed ? strlen(fixed) : (size_t)n, &end, 0);
+        if (!q)
+            rr_cli_die("%s: malformed JSON at byte %ld", where, end ? (long)(end - text) + 1 : 1L);
         if (!cJSON_IsObject(q))
             rr_cli_die("%s: not a JSON object", where);
         const cJSON *sentence = cJSON_GetObjectItemCaseSensitive(q, "sentence");

@@ -371,6 +371,9 @@ static int parse_line(const char *line, size_t len, const char *dir, rr_sample *
     long bad = rr_utf8_invalid(line, len);
     if (bad >= 0)
         return fail(e, "invalid UTF-8 at column %ld", bad + 1);
+    char what[32];
+    if ((bad = rr_json_bad_escape(line, len, what)) >= 0)
+        return fail(e, "%s at column %ld: not a character a string may hold", what, bad + 1);
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
         i++;

@@ -35,8 +35,9 @@
  *
  * Problems are "findings": a line number and a message, collected so that a
  * checker can print every one of them ("PATH:LINE: MESSAGE").
- * rr_manifest_read checks each line on its own (JSON, UTF-8, at most
- * RR_LINE_MAX bytes, field types and values, RLE syntax and size); rr_manifest_check checks across lines
+ * rr_manifest_read checks each line on its own (JSON, UTF-8, no NUL byte
+ * and no \u escape of a NUL or a lone surrogate, at most RR_LINE_MAX
+ * bytes, field types and values, RLE syntax and size); rr_manifest_check checks across lines
  * (duplicate ids) and against the files (images and masks exist, sizes
  * agree, masks are empty exactly when the type is "none"). */
 #ifndef RR_IO_MANIFEST_H
