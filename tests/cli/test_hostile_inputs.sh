@@ -193,34 +193,31 @@ rc=$?
 expect_error "inspect_device" "/dev/zero: a character device, not a regular file or a pipe"
 
 # --- text a C string cannot carry -----------------------------------------------
+# tok_error NAME INPUT TEXT [ARG...]: rrsis-tokenize ARGs with INPUT (printf's
+# format: \0 is a NUL byte, \\ a backslash) on standard input fails with TEXT.
+tok_error() {
+    name=$1 text=$3
+    printf "$2" > "$T/in"
+    shift 3
+    "$TOK" "$@" < "$T/in" > /dev/null 2> "$T/err"
+    rc=$?
+    expect_error "$name" "$text"
+}
 # \u0000 in a query's sentence (was cut to "x" silently)
-printf '{"id": 1, "sentence": "x\\u0000y"}\n' | "$TOK" --queries - > /dev/null 2> "$T/err"
-rc=$?
-expect_error "queries_escaped_nul" "<stdin>:1: \\u0000 (NUL) at byte 25: not a character a sentence may hold"
+tok_error "queries_escaped_nul" '{"id": 1, "sentence": "x\\u0000y"}\n' \
+    "<stdin>:1: \\u0000 (NUL) at byte 25: not a character a sentence may hold" --queries -
 # a NUL byte on a stdin line (the metadata kept "the", the ids the whole line)
-printf 'the\0cat\n' | "$TOK" > /dev/null 2> "$T/err"
-rc=$?
-expect_error "stdin_nul_byte" "<stdin>:1: NUL byte at byte 4"
-printf 'a ship\nthe\0cat\n' | "$TOK" --format text > "$T/out" 2> "$T/err"
-rc=$?
-expect_error "stdin_nul_byte_line_2" "<stdin>:2: NUL byte at byte 4"
-# a NUL byte in a query line
-printf '{"sentence": "x\0y"}\n' | "$TOK" --queries - > /dev/null 2> "$T/err"
-rc=$?
-expect_error "queries_nul_byte" "<stdin>:1: NUL byte at byte 16"
+tok_error "stdin_nul_byte" 'the\0cat\n' "<stdin>:1: NUL byte at byte 4"
+tok_error "stdin_nul_byte_line_2" 'a ship\nthe\0cat\n' "<stdin>:2: NUL byte at byte 4" --format text
+tok_error "queries_nul_byte" '{"sentence": "x\0y"}\n' "<stdin>:1: NUL byte at byte 16" --queries -
 # lone surrogates (were "not a JSON object")
-printf '{"sentence": "x"}\n{"sentence": "x\\ud800y"}\n' | "$TOK" --queries - > /dev/null 2> "$T/err"
-rc=$?
-expect_error "queries_lone_high_surrogate" "<stdin>:2: lone surrogate \\ud800 at byte 16: not a character a sentence may hold"
-printf '{"sentence": "\\uDC00"}\n' | "$TOK" --queries - > /dev/null 2> "$T/err"
-rc=$?
-expect_error "queries_lone_low_surrogate" "<stdin>:1: lone surrogate \\uDC00 at byte 15"
-printf '{"sentence": "\\ud800\\u0041"}\n' | "$TOK" --queries - > /dev/null 2> "$T/err"
-rc=$?
-expect_error "queries_unpaired_high_surrogate" "<stdin>:1: lone surrogate \\ud800 at byte 15"
-printf '{"sentence": x}\n' | "$TOK" --queries - > /dev/null 2> "$T/err"
-rc=$?
-expect_error "queries_malformed_json" "<stdin>:1: malformed JSON at byte 14"
+tok_error "queries_lone_high_surrogate" '{"sentence": "x"}\n{"sentence": "x\\ud800y"}\n' \
+    "<stdin>:2: lone surrogate \\ud800 at byte 16: not a character a sentence may hold" --queries -
+tok_error "queries_lone_low_surrogate" '{"sentence": "\\uDC00"}\n' "<stdin>:1: lone surrogate \\uDC00 at byte 15" \
+    --queries -
+tok_error "queries_unpaired_high_surrogate" '{"sentence": "\\ud800\\u0041"}\n' \
+    "<stdin>:1: lone surrogate \\ud800 at byte 15" --queries -
+tok_error "queries_malformed_json" '{"sentence": x}\n' "<stdin>:1: malformed JSON at byte 14" --queries -
 # what stays valid: a surrogate pair, an escaped backslash before u0000
 printf '{"sentence": "a \\ud83d\\ude80 \\\\u0000"}\n' | "$TOK" --format json --queries - > "$T/out" 2> "$T/err"
 rc=$?
@@ -233,9 +230,8 @@ fi
 "$TOK" "$(printf 'a\355\240\200b')" > /dev/null 2> "$T/err"
 rc=$?
 expect_error "argument_invalid_utf8" "argument 1: invalid UTF-8 at byte 2 (--lossy replaces it)"
-printf 'ok\n\300\257\n' | "$TOK" > /dev/null 2> "$T/err"
-rc=$?
-expect_error "stdin_invalid_utf8" "<stdin>:2: invalid UTF-8 at byte 1"
+tok_error "stdin_invalid_utf8" 'ok\n\300\257\n' "<stdin>:2: invalid UTF-8 at byte 1"
+tok_error "queries_invalid_utf8" '{"sentence": "\355\240\200"}\n' "<stdin>:1: invalid UTF-8 at byte 15" --queries -
 # manifests: the same checks, as findings with a column
 sample img.png null 64 64 'x\u0000y' | sed 's/"single"/"none"/' > "$T/d/nul.jsonl"
 sample img.png null 64 64 'x\udbff' | sed 's/"single"/"none"/' > "$T/d/surrogate.jsonl"
