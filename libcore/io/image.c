@@ -442,8 +442,8 @@ static size_t file_limit(long max_pixels) { return 8 * (size_t)max_pixels + ((si
  * says whether that was the whole file.  Only a regular file or a pipe,
  * of at most file_limit bytes; and its first 64 KiB are looked at before
  * the rest is read, so that what is no image, or an image over the pixel
- * limit, ends the read there, and the header's size bounds the rest (a
- * pipe may never end). */
+ * limit, ends the read there, and the header's size bounds the rest of a
+ * pipe (which may never end). */
 static int read_file(const char *path, size_t max, uint8_t **buf, size_t *n, int *whole)
 {
     *buf = NULL;
@@ -456,14 +456,15 @@ static int read_file(const char *path, size_t max, uint8_t **buf, size_t *n, int
     if (!f)
         return -1;
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > limit) {
+    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (size_t)st.st_size > limit) {
         fclose(f);
         return rr_error("%s: %lld bytes, more than the %zu an image of %ld pixels may take "
                         "(RRSIS_MAX_PIXELS raises it)", path, (long long)st.st_size, limit, max_pixels);
     }
     size_t cap = 0, len = 0;
     uint8_t *b = NULL;
-    int looked = 0, w = 0, h = 0; /* the header's size, once known */
+    int looked = 0, w = 0, h = 0; /* the header's size, once it bounds the rest */
     for (;;) {
         if (len == cap) {
             if (max && cap == max)
@@ -497,11 +498,14 @@ static int read_file(const char *path, size_t max, uint8_t **buf, size_t *n, int
             looked = 1;
             raw_image raw;
             if (decode_raw(b, len, RR_IMAGE_STORED, 1, &raw) == 0) {
-                /* the header's own pixels bound the rest */
-                w = raw.w;
-                h = raw.h;
-                if (file_limit((long)w * h) < limit)
+                /* the header's own pixels bound the rest of a pipe (a
+                 * regular file's size is known: a multi-page TIFF may hold
+                 * more than its first image) */
+                if (!regular && file_limit((long)raw.w * raw.h) < limit) {
+                    w = raw.w;
+                    h = raw.h;
                     limit = file_limit((long)w * h);
+                }
             } else if (raw.final) {
                 free(b);
                 fclose(f);
