@@ -41,6 +41,8 @@ static const char help[] =
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
+    "An image read for an overlay may have at most $RRSIS_MAX_PIXELS pixels\n"
+    "(default 16384x16384).\n"
     "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
     "record, a stream without its end mark, a NaN or infinite value, a record of\n"
     "another stage, tensors of another model's shapes, an image that cannot be\n"

@@ -32,6 +32,8 @@ static const char help[] =
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
+    "Images of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
+    "are refused; named inputs must be regular files or pipes.\n"
     "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
     "record, a stream without its end mark, a NaN or infinite value, a record of\n"
     "another stage, an image that cannot be read) or an I/O error, 2 on a usage\n"

@@ -75,6 +75,8 @@ static const char help[] =
     "      --help                 display this help and exit\n"
     "      --version              output version information and exit\n"
     "\n"
+    "Images and masks of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
+    "are refused; manifests must be regular files or pipes.\n"
     "Exit status: 0 when the run is complete, stopped at --max-steps or by a\n"
     "signal (with a checkpoint written), 1 on an error (--max-bad-steps included;\n"
     "the last checkpoint is then left as it was), 2 on a usage error.\n"

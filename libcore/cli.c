@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io/reader.h"
 
 static const char *prog = "rrsis";
 static int reported; /* an error has been printed: exit quietly */
@@ -129,9 +130,9 @@ FILE *rr_cli_open_read(const char *path)
 {
     if (strcmp(path, "-") == 0)
         return stdin;
-    FILE *f = fopen(path, "rb");
+    FILE *f = rr_file_open(path); /* a regular file or a pipe */
     if (!f)
-        rr_cli_die("%s: %s", path, strerror(errno));
+        rr_cli_die_lib();
     return f;
 }
 

@@ -45,7 +45,8 @@ _Noreturn void rr_cli_common_option(int opt, const char *help);
 long rr_cli_long(const char *opt, const char *arg, long min, long max);
 double rr_cli_double(const char *opt, const char *arg, double min, double max);
 
-/* Opens a file for reading or writing; "-" is stdin / stdout.  Dies on failure. */
+/* Opens a file for reading or writing; "-" is stdin / stdout.  Dies on failure,
+ * and when a file to read is not a regular file or a pipe (io/reader.h). */
 FILE *rr_cli_open_read(const char *path);
 FILE *rr_cli_open_write(const char *path);
 /* Dies when f is a terminal: binary data is not written to one. */
