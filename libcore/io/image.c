@@ -511,8 +511,11 @@ int rr_image_write_png_stream(FILE *f, const rr_image *im)
         return rr_error("PNG: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
+        /* libpng says "Write Error" for a failed fwrite: say why (a full
+         * disk, a file-size limit) */
+        int err = errno;
         png_destroy_write_struct(&png, &info);
-        return rr_error("PNG: %s", msg);
+        return rr_error("PNG: %s", ferror(f) ? strerror(err) : msg);
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, 8,

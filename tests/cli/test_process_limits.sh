@@ -131,4 +131,96 @@ else
     fail "after the second signal the checkpoint is whole and the run resumes" "$(tail -1 "$T/err")"
 fi
 
+# ------------------------------------------ an address-space limit (ulimit -v)
+# limited KB SECONDS CMD...: CMD under ulimit -v KB and timeout SECONDS,
+# stderr in $T/err.
+limited() {
+    kb=$1 secs=$2
+    shift 2
+    (
+        ulimit -v "$kb" || exit 99
+        exec timeout "$secs" "$@"
+    ) 2>"$T/err"
+}
+# clear_failure NAME STATUS: a hang (124) or a crash fails; so does an exit
+# without our one-line message (or the dynamic linker's, when the CUDA
+# libraries alone do not fit).
+clear_failure() {
+    if [ "$2" -eq 1 ] && [ "$(lines "$T/err")" -eq 1 ] && grep -q "^$1: error: " "$T/err"; then
+        pass "$3: $(cat "$T/err")"
+    elif [ "$2" -eq 127 ] && grep -q "error while loading shared libraries" "$T/err"; then
+        pass "$3: $(cat "$T/err")"
+    else
+        fail "$3" "exit $2: $(head -c 300 "$T/err")"
+    fi
+}
+for p in "$BIN"/rrsis-*; do
+    name=$(basename "$p")
+    limited 100000 10 "$p" --version >/dev/null
+    clear_failure "$name" $? "$name under ulimit -v 100000 ends at once"
+done
+
+"$BIN/rrsis-synth" --preset easy --seed 2026 -n 3 -o "$T/data" -q || fail "synth" "rrsis-synth failed"
+"$BIN/rrsis-tokenize" --vocab "$VOCAB" --queries "$T/data/test.jsonl" >"$T/tok.st" || fail "tokenize" "failed"
+# pipeline KB: encode, fuse and decode one after the other under the limit.
+pipeline() {
+    limited "$1" 60 "$BIN/rrsis-encode" -m "$MODEL" <"$T/tok.st" >"$T/enc.st" &&
+        limited "$1" 60 "$BIN/rrsis-fuse" -m "$MODEL" <"$T/enc.st" >"$T/fus.st" &&
+        limited "$1" 60 "$BIN/rrsis-decode" -m "$MODEL" --outdir "$T/masks" <"$T/fus.st" >"$T/dec.jsonl"
+}
+for stage in encode fuse decode; do
+    limited 300000 20 "$BIN/rrsis-$stage" -m "$MODEL" <"$T/tok.st" >/dev/null
+    st=$?
+    if [ $st -eq 0 ]; then
+        pass "rrsis-$stage works under ulimit -v 300000"
+    else
+        clear_failure "rrsis-$stage" $st "rrsis-$stage under ulimit -v 300000 says why it cannot run"
+    fi
+done
+# The limit the message asks for is enough for the demo model's pipeline;
+# so is any that start-up accepts.  (The CUDA libraries may need a higher
+# one just to load.)
+kb=100000
+while [ $kb -le 16000000 ]; do
+    limited $kb 10 "$BIN/rrsis-encode" --version >/dev/null && break
+    need=$(sed -n 's/.*(ulimit -v \([0-9]*\))$/\1/p' "$T/err")
+    [ -n "$need" ] && kb=$need && break
+    kb=$((kb * 2))
+done
+if pipeline $kb && [ "$(lines "$T/dec.jsonl")" = 3 ]; then
+    pass "encode | fuse | decode work under ulimit -v $kb, the limit start-up names or accepts"
+else
+    fail "encode | fuse | decode under ulimit -v $kb, the limit start-up names or accepts" "$(head -c 300 "$T/err")"
+fi
+
+# ------------------------------------------------ a file-size limit (ulimit -f)
+# fsize BLOCKS NAME FILE OUT CMD...: CMD, its standard output to OUT, under
+# ulimit -f BLOCKS (of 512 bytes) must fail with exit 1 and, last on stderr,
+# "NAME: error: ...FILE...: File too large" (never SIGXFSZ's silent death,
+# 153).
+fsize() {
+    blocks=$1 name=$2 file=$3 out=$4
+    shift 4
+    (
+        ulimit -f "$blocks" || exit 99
+        exec timeout 60 "$@" >"$out"
+    ) 2>"$T/err"
+    st=$?
+    if [ $st -eq 1 ] && tail -1 "$T/err" | grep -q "^$name: error: .*$file.*File too large$"; then
+        pass "$name under ulimit -f $blocks: $(tail -1 "$T/err")"
+    else
+        fail "$name under ulimit -f $blocks" "exit $st: $(tail -1 "$T/err")"
+    fi
+}
+"$BIN/rrsis-encode" -m "$MODEL" <"$T/tok.st" >"$T/enc.st" && "$BIN/rrsis-fuse" -m "$MODEL" <"$T/enc.st" >"$T/fus.st" &&
+    "$BIN/rrsis-decode" -m "$MODEL" --outdir "$T/masks" <"$T/fus.st" >/dev/null || fail "pipeline" "failed"
+fsize 1 rrsis-tokenize "standard output" "$T/big.st" \
+    "$BIN/rrsis-tokenize" --vocab "$VOCAB" --queries "$T/data/test.jsonl"
+fsize 8 rrsis-encode "" "$T/big.st" "$BIN/rrsis-encode" -m "$MODEL" "$T/tok.st"
+fsize 1 rrsis-decode "$T/ov/.*\.png" /dev/null "$BIN/rrsis-decode" -m "$MODEL" --overlay "$T/ov" "$T/fus.st"
+fsize 1 rrsis-score "standard output" "$T/big.json" \
+    "$BIN/rrsis-score" --gt "$T/data/test.jsonl" --pred "$T/masks" --format json
+fsize 4 rrsis-synth "$T/big/images/.*\.png" /dev/null "$BIN/rrsis-synth" -n 4 -o "$T/big" -q
+fsize 200 rrsis-train "$T/fsize/best.safetensors" /dev/null "$TRAIN" -c share/configs/mrsnet-nano.json \
+    --vocab "$VOCAB" --train "$T/syn/train.jsonl" --val "$T/syn/val.jsonl" --batch 2 --max-steps 1 -o "$T/fsize"
 finish
