@@ -3,12 +3,13 @@
 # die without a word, and none may leave a partial file that looks whole.
 #   - rrsis-train: SIGTERM while the model is built ends it at once (status
 #     143: nothing of the run to save yet); a second signal while it trains
-#     ends it at once (status 130 after SIGTERM then SIGINT), its checkpoint
-#     whole and resumable;
-#   - the other long-running programs end on SIGTERM, leaving no partial PNG
-#     under their output names;
+#     ends it at once (status 130 or 143), its checkpoint whole and
+#     resumable;
+#   - rrsis-decode killed by SIGTERM while it writes an overlay leaves no
+#     partial PNG under the name of a whole one;
 #   - an address-space limit (ulimit -v) too small for OpenBLAS's buffers is
-#     a clear error at start-up, never a hang; a roomier one works;
+#     a clear error at start-up, never a hang; the limit the message names
+#     runs the demo model's pipeline;
 #   - a file-size limit (ulimit -f) is a write error "File too large", exit 1,
 #     never a silent death by SIGXFSZ.
 # Every run that could hang runs under timeout(1).
@@ -129,6 +130,46 @@ if "$TRAIN" --check "$T/twice/last.safetensors" >/dev/null 2>"$T/err" &&
     pass "after the second signal the checkpoint is whole and the run resumes"
 else
     fail "after the second signal the checkpoint is whole and the run resumes" "$(tail -1 "$T/err")"
+fi
+
+# ------------------------------------------ other programs: SIGTERM
+# rrsis-decode writing overlays of a large image (a second or so each): a
+# SIGTERM as soon as the first appears ends it at once, and every PNG under
+# its final name is whole (ends with IEND); a partial one is only ever a
+# hidden temporary.
+"$PYTHON" - "$T/big.png" <<'EOF2' || fail "big image" "cannot write it with $PYTHON"
+import struct, sys, zlib
+import numpy as np
+h = w = 1500
+img = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)
+raw = b"".join(b"\0" + img[y].tobytes() for y in range(h))
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                              + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
+EOF2
+for i in 1 2 3 4; do echo "{\"id\": \"q$i\", \"sentence\": \"the large building $i\", \"image\": \"big.png\"}"; done \
+    >"$T/bigq.jsonl"
+"$BIN/rrsis-tokenize" --vocab "$VOCAB" --queries "$T/bigq.jsonl" | "$BIN/rrsis-encode" -m "$MODEL" |
+    "$BIN/rrsis-fuse" -m "$MODEL" >"$T/bigfus.st" || fail "big pipeline" "encode | fuse failed"
+"$BIN/rrsis-decode" -m "$MODEL" --overlay "$T/bov" <"$T/bigfus.st" >/dev/null 2>"$T/err" &
+pid=$!
+n=0
+while ! ls "$T/bov"/*.png >/dev/null 2>&1 && kill -0 $pid 2>/dev/null && [ $n -lt 1200 ]; do
+    sleep 0.05
+    n=$((n + 1))
+done
+kill -TERM $pid 2>/dev/null
+reap "SIGTERM ends rrsis-decode at once (status 143)" $pid 143 10
+partial=
+for f in "$T/bov"/*.png; do
+    [ -e "$f" ] || continue
+    [ "$(tail -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 49454e44ae426082 ] || partial="$partial $(basename "$f")"
+done
+if ls "$T/bov"/*.png >/dev/null 2>&1 && [ -z "$partial" ]; then
+    pass "rrsis-decode killed while writing: every PNG under its name is whole"
+else
+    fail "rrsis-decode killed while writing: every PNG under its name is whole" "partial:${partial:- (none written)}"
 fi
 
 # ------------------------------------------ an address-space limit (ulimit -v)
