@@ -21,7 +21,9 @@
  *
  * The hook computes the variables the environment must have (settle) and
  * applies them; a default that must be set before libgomp starts (its wait
- * policy, say) belongs in settle too.  Without a limit nothing changes and
+ * policy, say) belongs in settle too, at the price of a re-execution for
+ * every run that lacks it (one more start of the program: some 40 ms here,
+ * mostly the libraries' constructors).  Without a limit nothing changes and
  * nothing is re-executed. */
 #include <limits.h>
 #include <sched.h>

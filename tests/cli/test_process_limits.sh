@@ -22,18 +22,10 @@
 TRAIN=$BIN/rrsis-train
 VOCAB=share/vocab/bert-base-uncased.txt
 MODEL=share/models/mrsnet-nano-synth.safetensors
-for p in "$TRAIN" "$BIN/rrsis-synth" "$BIN/rrsis-tokenize" "$BIN/rrsis-encode"; do
-    if [ ! -x "$p" ]; then
-        fail "$(basename "$p")" "$p is not built"
-        finish
-        exit
-    fi
+# what the tests need: the programs they run, and jq
+for p in rrsis-train rrsis-synth rrsis-tokenize rrsis-encode rrsis-fuse rrsis-decode rrsis-score jq; do
+    [ -x "$BIN/$p" ] || command -v "$p" >/dev/null 2>&1 || { fail "$p" "$p is missing"; finish; exit; }
 done
-if ! command -v jq >/dev/null 2>&1; then
-    fail "jq" "jq is not installed"
-    finish
-    exit
-fi
 unset RRSIS_MODEL
 
 # ends_within PID SECONDS: 0 when the process has ended within SECONDS.
