@@ -38,6 +38,10 @@ void rr_cli_init(char **argv)
     prog = slash ? slash + 1 : argv[0];
     argv[0] = (char *)prog;
     signal(SIGPIPE, SIG_DFL);
+    /* A file-size limit (ulimit -f) then makes write() fail with EFBIG, which
+     * every write reports as "File too large"; its default action killed the
+     * program without a word, leaving a truncated file. */
+    signal(SIGXFSZ, SIG_IGN);
     atexit(close_stdout);
 }
 

@@ -15,8 +15,9 @@
 #include <stdio.h>
 
 /* Sets the program name (and argv[0] to it, so that getopt's messages name
- * the program as ours do), restores SIGPIPE's default action, and registers
- * the check of stdout's final close. */
+ * the program as ours do), restores SIGPIPE's default action, ignores
+ * SIGXFSZ (a file-size limit is a write error), and registers the check of
+ * stdout's final close. */
 void rr_cli_init(char **argv);
 const char *rr_cli_prog(void);
 

@@ -1,6 +1,7 @@
 #include "image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -605,8 +606,11 @@ int rr_image_write_png_stream(FILE *f, const rr_image *im)
         return rr_error("PNG: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
+        /* libpng says "Write Error" for a failed fwrite: say why (a full
+         * disk, a file-size limit) */
+        int err = errno;
         png_destroy_write_struct(&png, &info);
-        return rr_error("PNG: %s", msg);
+        return rr_error("PNG: %s", ferror(f) ? strerror(err) : msg);
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, 8,
@@ -623,24 +627,55 @@ int rr_image_write_png_stream(FILE *f, const rr_image *im)
     return 0;
 }
 
-int rr_image_write_png(const char *path, const rr_image *im)
+/* Writes to a device, a pipe or through a symbolic link in place: renaming
+ * over it would replace it. */
+static int write_png_in_place(const char *path, const rr_image *im)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
         return rr_error("%s: %s", path, strerror(errno));
-    /* What a failed write leaves is removed only when it is a regular
-     * file: never a device or a pipe named as the output. */
-    struct stat st;
-    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
     int rc = rr_image_write_png_stream(f, im);
     if (fclose(f) != 0 && rc == 0)
         rc = rr_error("%s", strerror(errno));
-    if (rc) {
-        if (regular)
-            unlink(path);
-        return rr_error_prefix("%s: ", path);
+    return rc ? rr_error_prefix("%s: ", path) : 0;
+}
+
+int rr_image_write_png(const char *path, const rr_image *im)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return write_png_in_place(path, im);
+    /* A file is written under a hidden temporary name beside it and renamed
+     * into place, so that a program killed while writing (a signal, a
+     * crash) leaves no partial image under the name of a whole one.  The
+     * name is the process's and the thread's (images are written from
+     * several threads at once); one left by a killed process of the same
+     * number is stale.  open's mode lets the umask apply, as to any file. */
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash - path + 1) : 0;
+    char *tmp = malloc(strlen(path) + 64);
+    if (!tmp)
+        return rr_error("%s: out of memory", path);
+    snprintf(tmp, strlen(path) + 64, "%.*s.%s.%ld.%ld~", (int)dir, path, path + dir, (long)getpid(), (long)gettid());
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 2; tries++)
+        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 && (errno != EEXIST || unlink(tmp)))
+            break;
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int rc = f ? 0 : rr_error("%s", strerror(errno));
+    if (!f && fd >= 0)
+        close(fd);
+    if (f) {
+        rc = rr_image_write_png_stream(f, im);
+        if (fclose(f) != 0 && rc == 0)
+            rc = rr_error("%s", strerror(errno));
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = rr_error("%s", strerror(errno));
+        if (rc)
+            unlink(tmp);
     }
-    return 0;
+    free(tmp);
+    return rc ? rr_error_prefix("%s: ", path) : 0;
 }
 
 /* ---- masks --------------------------------------------------------------- */

@@ -80,9 +80,11 @@ int rr_image_alloc(rr_image *im, int width, int height, int channels);
 /* Frees the data and empties the struct (a NULL or empty image is fine). */
 void rr_image_free(rr_image *im);
 
-/* Writes an 8-bit gray (1 channel) or RGB (3 channels) PNG.  A failed
- * write leaves no file behind (a regular file is removed; a device or a
- * pipe named as the output is left alone). */
+/* Writes an 8-bit gray (1 channel) or RGB (3 channels) PNG.  A file is
+ * written under a hidden temporary name (.NAME.PID.TID~) and renamed into
+ * place: a failed write leaves nothing, a killed program at most that
+ * temporary, never a partial PNG under the final name.  A device, a pipe or
+ * a symbolic link named as the output is written in place. */
 int rr_image_write_png(const char *path, const rr_image *im);
 /* The same to an open stream (stdout, say); the caller closes it. */
 int rr_image_write_png_stream(FILE *f, const rr_image *im);
