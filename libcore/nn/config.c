@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,9 @@ static int set_scalar(rr_config *cfg, const field *f, const cJSON *v, int k)
     char *base = (char *)cfg + f->off;
     switch (f->kind) {
     case F_INT:
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
+        /* the range first: converting a double outside it to int is undefined */
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= INT_MIN && v->valuedouble <= INT_MAX) ||
+            v->valuedouble != (double)(int)v->valuedouble)
             return rr_error("config: %s must be an integer", f->path);
         ((int *)base)[k] = (int)v->valuedouble;
         return 0;
