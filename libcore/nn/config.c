@@ -254,12 +254,17 @@ int rr_config_check(const rr_config *cfg)
 {
     const rr_swin_config *s = &cfg->swin;
     int e = s->embed_dim;
+    /* first, so that the stage widths e << 3 and the stride patch_size * 8
+     * below fit an int */
+    if (e <= 0 || e % 8 || e > INT_MAX / 8)
+        return rr_error("config: swin.embed_dim must be a positive multiple of 8 (HFIM PixelShuffle by 8), "
+                        "at most %d", INT_MAX / 8 / 8 * 8);
+    if (s->patch_size <= 0 || s->patch_size > INT_MAX / 8)
+        return rr_error("config: swin.patch_size must be from 1 to %d", INT_MAX / 8);
     for (int i = 0; i < 4; i++)
         if (s->num_heads[i] <= 0 || (e << i) % s->num_heads[i])
             return rr_error("config: stage %d width %d is not a multiple of its heads", i + 1, e << i);
-    if (e <= 0 || e % 8)
-        return rr_error("config: swin.embed_dim must be a positive multiple of 8 (HFIM PixelShuffle by 8)");
-    if (s->patch_size <= 0 || s->window_size <= 0 || cfg->image_size % (s->patch_size * 8))
+    if (s->window_size <= 0 || cfg->image_size % (s->patch_size * 8))
         return rr_error("config: image_size must be a multiple of %d (HFIM aligns all four scales)",
                         s->patch_size * 8);
     if (cfg->text.num_heads <= 0 || cfg->text.hidden_size % cfg->text.num_heads)
