@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,8 +133,9 @@ static int set_scalar(rr_config *cfg, const field *f, const cJSON *v, int k)
         ((int *)base)[k] = (int)v->valuedouble;
         return 0;
     case F_FLOAT:
-        if (!cJSON_IsNumber(v))
-            return rr_error("config: %s must be a number", f->path);
+        /* a value beyond float's range would become an infinity */
+        if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= FLT_MAX))
+            return rr_error("config: %s must be a number within +-%g", f->path, FLT_MAX);
         ((float *)base)[k] = (float)v->valuedouble;
         return 0;
     case F_BOOL:
