@@ -8,7 +8,9 @@
 #   PYTHON       a Python 3 with numpy, for the seed scripts
 . tests/cli/lib.sh
 REPLAY=${FUZZ_REPLAY:-build/asan/tests/fuzz}
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# As the fuzzer's -rss_limit_mb and -timeout: an input that makes a target
+# take a gigabyte, or a minute, fails too.
+export ASAN_OPTIONS=detect_leaks=1:hard_rss_limit_mb=1024 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 for src in tests/fuzz/fuzz_*.c; do
     t=$(basename "$src" .c)
@@ -25,8 +27,12 @@ for src in tests/fuzz/fuzz_*.c; do
     for f in "$T/seeds-$t"/* tests/fuzz/regressions/"$t"/*; do
         [ -f "$f" ] || continue
         name="$t $(basename "$(dirname "$f")" | sed 's/^seeds-.*/seed/')/$(basename "$f")"
-        if "$prog" "$f" >"$T/out" 2>&1; then
+        timeout 60 "$prog" "$f" >"$T/out" 2>&1
+        status=$?
+        if [ "$status" -eq 0 ]; then
             pass "$name"
+        elif [ "$status" -eq 124 ]; then
+            fail "$name" "still running after 60 s"
         else
             fail "$name" "$(grep -m 1 -E 'ERROR|runtime error|SUMMARY' "$T/out" || tail -n 1 "$T/out")"
         fi
