@@ -34,7 +34,7 @@ for src in tests/fuzz/fuzz_*.c; do
         elif [ "$status" -eq 124 ]; then
             fail "$name" "still running after 60 s"
         else
-            fail "$name" "$(grep -m 1 -E 'ERROR|runtime error|SUMMARY' "$T/out" || tail -n 1 "$T/out")"
+            fail "$name" "$(grep -m 1 -E 'ERROR|runtime error|SUMMARY|exhausted' "$T/out" || tail -n 1 "$T/out")"
         fi
     done
 done
