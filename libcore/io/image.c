@@ -28,7 +28,7 @@ static int check_size(long w, long h)
 {
     if (w <= 0 || h <= 0)
         return rr_error("image has no pixels (%ldx%ld)", w, h);
-    if (w * h > RR_IMAGE_MAX_PIXELS)
+    if (w > RR_IMAGE_MAX_PIXELS / h) /* w * h may overflow: TIFF sizes are 32-bit */
         return rr_error("image too large (%ldx%ld pixels)", w, h);
     return 0;
 }
