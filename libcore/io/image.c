@@ -32,7 +32,7 @@ static int check_size(long w, long h)
 {
     if (w <= 0 || h <= 0)
         return rr_error("image has no pixels (%ldx%ld)", w, h);
-    if (w * h > RR_IMAGE_MAX_PIXELS)
+    if (w > RR_IMAGE_MAX_PIXELS / h) /* w * h may overflow: TIFF sizes are 32-bit */
         return rr_error("image too large (%ldx%ld pixels)", w, h);
     return 0;
 }
@@ -61,10 +61,10 @@ static int check_header(raw_image *r, long w, long h, int ch)
         return -1;
     if (w <= 0 || h <= 0)
         return rr_error("image has no pixels (%ldx%ld)", w, h);
-    if (w * h > max)
-        return rr_error("image of %ldx%ld pixels (%ld bytes decoded) is over the limit of %ld pixels "
+    if (w > max / h) /* w * h may overflow: TIFF sizes are 32-bit */
+        return rr_error("image of %ldx%ld pixels (%.0f bytes decoded) is over the limit of %ld pixels "
                         "(RRSIS_MAX_PIXELS raises it)",
-                        w, h, w * h * ch, max);
+                        w, h, (double)w * (double)h * ch, max);
     r->final = 0;
     return 0;
 }

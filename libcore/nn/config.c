@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -181,6 +182,11 @@ static int set_scalar(rr_config *cfg, const field *f, const cJSON *v, int k)
     case F_FLOAT:
         if (!cJSON_IsNumber(v))
             return rr_error("config: %s must be a number", f->path);
+        /* beyond float's range the conversion is undefined (the ranges are
+         * checked on the float, as stored: dice_smooth's is 1e-6f exactly) */
+        if (!(fabs(v->valuedouble) <= FLT_MAX))
+            return rr_error("config: %s is %g, must be a number within +-%g", f->path, v->valuedouble,
+                            (double)FLT_MAX);
         ((float *)base)[k] = (float)v->valuedouble;
         return 0;
     case F_BOOL:
