@@ -58,3 +58,10 @@ forward_rounds() {
         fr_stages=$3/sided/stages.safetensors
     done
 }
+# empty_stream: prints the path of a stream of no records (its end mark
+# alone), made on first use: the input of a program run only to load a model.
+empty_stream() {
+    [ -s "$T/empty.stream" ] ||
+        "$PYTHON" -c 'import sys, rrsis_stream as rs; rs.write_end(sys.stdout.buffer, 0)' >"$T/empty.stream"
+    echo "$T/empty.stream"
+}

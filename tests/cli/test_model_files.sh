@@ -47,11 +47,11 @@ refused() {
     fi
 }
 
-# accepted NAME PROG ARGS...: PROG ARGS (stdin empty) must exit 0.
+# accepted NAME PROG ARGS...: PROG ARGS (stdin a stream of no records) must exit 0.
 accepted() {
     name=$1 prog=$2
     shift 2
-    if "$BIN/$prog" "$@" </dev/null >"$T/out" 2>"$T/err"; then
+    if "$BIN/$prog" "$@" <"$(empty_stream)" >"$T/out" 2>"$T/err"; then
         pass "$name"
     else
         fail "$name" "exit $?, stderr: $(head -c 300 "$T/err")"
