@@ -2,7 +2,7 @@
 #
 #   make            the library and every program (CUDA too when nvcc is found)
 #   make CUDA=0     without CUDA
-#   make check      every test that needs no GPU; ends with "N passed, N failed"
+#   make check      every test that needs no GPU; ends with "N passed, N failed, N skipped"
 #   make deps       installs the missing Debian packages (a prerequisite of the rest)
 #   make demo       the main job: synthetic scenes segmented by the demo model
 #   make fuzz       the libFuzzer targets (clang), for a while each
@@ -53,7 +53,10 @@ all: $(PROGS) $(BUILD)/tests/unit/run-unit
 # --- dependencies --------------------------------------------------------------
 DEB_BUILD := gcc make libpng-dev libjpeg62-turbo-dev libtiff-dev libcjson-dev \
              libopenblas-openmp-dev libfftw3-dev libutf8proc-dev
-DEB_TEST  := jq python3-numpy
+# What the tests run besides the programs: jq, and Python with numpy, Pillow
+# (the 480 protocol of rrsis-score) and torch (the PyTorch reference that
+# test_convert, test_nano_variants and test_mrsnet_b compare with).
+DEB_TEST  := jq python3-numpy python3-pil python3-torch
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -64,8 +67,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >&2; \
 	fi
 
-# Goldens and benchmarks against PyTorch need torch, the fuzz targets clang's libFuzzer.
-goldens bench: DEB_EXTRA := python3-torch python3-pil
+# The fuzz targets need clang's libFuzzer.
 fuzz: DEB_EXTRA := clang libclang-rt-14-dev
 
 # --- build ---------------------------------------------------------------------
@@ -86,12 +88,25 @@ $(BUILD)/tests/unit/run-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB_OBJ)
 
 # The sanitizer build of the unit tests: the library and tests again, CPU only.
 ASAN_DIR := build/asan
-ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# float-cast-overflow: gcc's "undefined" leaves it out (clang's has it), and
+# a double too large for an int is what a hostile input sends.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined,float-cast-overflow
 ASAN_OBJ := $(patsubst %.c,$(ASAN_DIR)/%.o,$(LIB_SRC) $(UNIT_SRC))
 $(ASAN_DIR)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) -Ilibcore -I$(OPENBLAS_INC) -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"' -std=c11 -fopenmp -MMD -MP $(ASAN_FLAGS) -c $< -o $@
 $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
+	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart,$(LDLIBS)) -o $@
+
+# The fuzz targets with a main that replays files (tests/fuzz/replay.c), on
+# the sanitizer build of the library: make check replays their seeds and
+# regressions without clang.
+FUZZ_REPLAY := $(patsubst tests/fuzz/fuzz_%.c,$(ASAN_DIR)/tests/fuzz/replay-%,$(wildcard tests/fuzz/fuzz_*.c))
+$(ASAN_DIR)/tests/fuzz/fuzz_tokenizer.o: ASAN_FLAGS += -DRR_FUZZ_VOCAB='"$(CURDIR)/share/vocab/bert-base-uncased.txt"'
+.SECONDARY: $(FUZZ_REPLAY:$(ASAN_DIR)/tests/fuzz/replay-%=$(ASAN_DIR)/tests/fuzz/fuzz_%.o) $(ASAN_DIR)/tests/fuzz/replay.o
+$(ASAN_DIR)/tests/fuzz/replay-%: $(ASAN_DIR)/tests/fuzz/fuzz_%.o $(ASAN_DIR)/tests/fuzz/replay.o \
+                                 $(patsubst %.c,$(ASAN_DIR)/%.o,$(LIB_SRC))
 	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart,$(LDLIBS)) -o $@
 
 # --- tests ---------------------------------------------------------------------
@@ -100,8 +115,9 @@ $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
 $(BUILD)/tests/tools/mrsnet_forward: $(BUILD)/tests/tools/mrsnet_forward.o $(BUILD)/tests/unit/golden.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-check: all $(ASAN_DIR)/run-unit $(BUILD)/tests/tools/mrsnet_forward gpu-check
+check: all $(ASAN_DIR)/run-unit $(BUILD)/tests/tools/mrsnet_forward gpu-check $(FUZZ_REPLAY)
 	@PYTHON=$(PYTHON) BIN=bin UNIT=$(BUILD)/tests/unit/run-unit ASAN_UNIT=$(ASAN_DIR)/run-unit \
+	  FUZZ_REPLAY=$(ASAN_DIR)/tests/fuzz \
 	  MRSNET_FORWARD=$(BUILD)/tests/tools/mrsnet_forward sh tests/run.sh
 
 # Benchmarks print timings (and ratios against PyTorch where they have one);

@@ -20,6 +20,8 @@ static const char help[] =
     "\"bbox\" ([x, y, w, h] of the foreground, or null)}.\n"
     "\n"
     "  -m, --model=FILE   the weight file (default: the file $RRSIS_MODEL names)\n"
+    "      --allow-unused ignore tensors of the weight file that its configuration\n"
+    "                     does not use (otherwise an error)\n"
     "      --outdir=DIR   write each mask to DIR/ID.png, 0 and 255 (the layout\n"
     "                     rrsis-score reads); DIR is made when missing, with\n"
     "                     its parents; a DIR/ID.png already there is an error\n"
@@ -45,6 +47,8 @@ static const char help[] =
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
+    "An image read for an overlay may have at most $RRSIS_MAX_PIXELS pixels\n"
+    "(default 16384x16384).\n"
     "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
     "record, a stream without its end mark, a NaN or infinite value, a record of\n"
     "another stage, tensors of another model's shapes, an image that cannot be\n"
@@ -57,7 +61,7 @@ static const char help[] =
     "    | rrsis-decode -m model.safetensors --outdir masks > results.jsonl\n"
     "  rrsis-decode -m model.safetensors --size model --logits < fused.st > lg.st\n";
 
-enum { OPT_OUTDIR = 1, OPT_OVERLAY, OPT_SIZE, OPT_LOGITS, OPT_DEVICE };
+enum { OPT_OUTDIR = 1, OPT_OVERLAY, OPT_SIZE, OPT_LOGITS, OPT_DEVICE, OPT_ALLOW_UNUSED };
 
 static const struct option options[] = {
     {"model", required_argument, NULL, 'm'},
@@ -69,6 +73,7 @@ static const struct option options[] = {
     {"force", no_argument, NULL, 'f'},
     {"batch", required_argument, NULL, 'b'},
     {"device", required_argument, NULL, OPT_DEVICE},
+    {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"verbose", no_argument, NULL, 'v'},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
@@ -79,7 +84,7 @@ int main(int argc, char **argv)
     rr_cli_init(argv);
     const char *model = getenv("RRSIS_MODEL"), *device = "auto";
     rr_decode_opts o = {.batch = 8};
-    int verbose = 0, opt;
+    int verbose = 0, allow_unused = 0, opt;
     while ((opt = getopt_long(argc, argv, "m:o:b:vf", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model = optarg; break;
@@ -98,6 +103,7 @@ int main(int argc, char **argv)
         case 'f': o.force = 1; break;
         case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
         case OPT_DEVICE: device = optarg; break;
+        case OPT_ALLOW_UNUSED: allow_unused = 1; break;
         case 'v': verbose = 1; break;
         default: rr_cli_common_option(opt, help);
         }
@@ -111,7 +117,7 @@ int main(int argc, char **argv)
     if (o.logits || png_out)
         rr_cli_refuse_tty(stdout, o.logits ? "the logits stream" : "the PNG");
     rr_stage_cli s;
-    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_DECODER, device, verbose);
+    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_DECODER, device, allow_unused, verbose);
     o.model = &s.model;
     o.progress = rr_stage_progress;
     o.progress_arg = &s.progress;

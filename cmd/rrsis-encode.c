@@ -21,6 +21,8 @@ static const char help[] =
     "path, width and height.\n"
     "\n"
     "  -m, --model=FILE   the weight file (default: the file $RRSIS_MODEL names)\n"
+    "      --allow-unused ignore tensors of the weight file that its configuration\n"
+    "                     does not use (otherwise an error)\n"
     "      --image=FILE   the image of every record, instead of the one it names;\n"
     "                     a record that names none gets FILE's name before its\n"
     "                     id (airport-c03b77d9), as rrsis-tokenize names samples\n"
@@ -34,6 +36,8 @@ static const char help[] =
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
+    "Images of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
+    "are refused; named inputs must be regular files or pipes.\n"
     "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
     "record, a stream without its end mark, a NaN or infinite value, a record of\n"
     "another stage, an image that cannot be read) or an I/O error, 2 on a usage\n"
@@ -44,13 +48,14 @@ static const char help[] =
     "    --image scene.png | rrsis-fuse -m model.safetensors \\\n"
     "    | rrsis-decode -m model.safetensors -o mask.png\n";
 
-enum { OPT_IMAGE = 1, OPT_DEVICE };
+enum { OPT_IMAGE = 1, OPT_DEVICE, OPT_ALLOW_UNUSED };
 
 static const struct option options[] = {
     {"model", required_argument, NULL, 'm'},
     {"image", required_argument, NULL, OPT_IMAGE},
     {"batch", required_argument, NULL, 'b'},
     {"device", required_argument, NULL, OPT_DEVICE},
+    {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"verbose", no_argument, NULL, 'v'},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
@@ -61,13 +66,14 @@ int main(int argc, char **argv)
     rr_cli_init(argv);
     const char *model = getenv("RRSIS_MODEL"), *device = "auto";
     rr_encode_opts o = {.batch = 8};
-    int verbose = 0, opt;
+    int verbose = 0, allow_unused = 0, opt;
     while ((opt = getopt_long(argc, argv, "m:b:v", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model = optarg; break;
         case OPT_IMAGE: o.image = optarg; break;
         case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
         case OPT_DEVICE: device = optarg; break;
+        case OPT_ALLOW_UNUSED: allow_unused = 1; break;
         case 'v': verbose = 1; break;
         default: rr_cli_common_option(opt, help);
         }
@@ -75,7 +81,7 @@ int main(int argc, char **argv)
     rr_stage_check(argc - optind, model, device);
     rr_cli_refuse_tty(stdout, "the encoded stream");
     rr_stage_cli s;
-    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_TEXT, device, verbose);
+    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_TEXT, device, allow_unused, verbose);
     o.model = &s.model;
     o.progress = rr_stage_progress;
     o.progress_arg = &s.progress;

@@ -20,6 +20,8 @@ static const char help[] =
     "height).\n"
     "\n"
     "  -m, --model=FILE   the weight file (default: the file $RRSIS_MODEL names)\n"
+    "      --allow-unused ignore tensors of the weight file that its configuration\n"
+    "                     does not use (otherwise an error)\n"
     "  -b, --batch=N      records per run of the network, 1 to 4096 (default 8)\n"
     "      --device=DEV   auto (the default: the GPU when there is one), cpu or\n"
     "                     cuda\n"
@@ -39,12 +41,13 @@ static const char help[] =
     "  rrsis-encode -m model.safetensors < tokens.st \\\n"
     "    | rrsis-fuse -m model.safetensors > fused.st\n";
 
-enum { OPT_DEVICE = 1 };
+enum { OPT_DEVICE = 1, OPT_ALLOW_UNUSED };
 
 static const struct option options[] = {
     {"model", required_argument, NULL, 'm'},
     {"batch", required_argument, NULL, 'b'},
     {"device", required_argument, NULL, OPT_DEVICE},
+    {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"verbose", no_argument, NULL, 'v'},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
@@ -55,12 +58,13 @@ int main(int argc, char **argv)
     rr_cli_init(argv);
     const char *model = getenv("RRSIS_MODEL"), *device = "auto";
     rr_fuse_opts o = {.batch = 8};
-    int verbose = 0, opt;
+    int verbose = 0, allow_unused = 0, opt;
     while ((opt = getopt_long(argc, argv, "m:b:v", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model = optarg; break;
         case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
         case OPT_DEVICE: device = optarg; break;
+        case OPT_ALLOW_UNUSED: allow_unused = 1; break;
         case 'v': verbose = 1; break;
         default: rr_cli_common_option(opt, help);
         }
@@ -68,7 +72,7 @@ int main(int argc, char **argv)
     rr_stage_check(argc - optind, model, device);
     rr_cli_refuse_tty(stdout, "the fused stream");
     rr_stage_cli s;
-    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_BACKBONE, device, verbose);
+    rr_stage_open(&s, optind < argc ? argv[optind] : "-", model, RR_PART_BACKBONE, device, allow_unused, verbose);
     o.model = &s.model;
     o.progress = rr_stage_progress;
     o.progress_arg = &s.progress;

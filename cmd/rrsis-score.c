@@ -49,6 +49,9 @@ static const char help[] =
     "  --version             output version information and exit\n"
     "\n"
     "All metrics are percentages; see rrsis-score(1) for their formulas.\n"
+    "Images and masks of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
+    "are refused; named inputs must be regular files or pipes.\n"
+
     "Exit status: 0 when scored (--check: when there is no finding), 1 on an\n"
     "error (--check: on findings), 2 on a usage error.\n"
     "\n"

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "error.h"
+#include "io/reader.h"
 #include "io/sample_id.h"
 #include "io/stream.h"
 #include "text/tokenizer.h"
@@ -57,9 +59,10 @@ static const char help[] =
     "      --help           display this help and exit\n"
     "      --version        output version information and exit\n"
     "\n"
-    "Exit status: 0 on success, 1 on invalid input (not UTF-8, a bad query line)\n"
-    "or an I/O error, 2 on a usage error.  How many sentences were cut is said on\n"
-    "standard error.\n"
+    "Exit status: 0 on success, 1 on invalid input (not UTF-8, a NUL character,\n"
+    "a lone surrogate, a bad query or sentence line, a line over 16 MiB, a folder\n"
+    "without images) or an I/O error, 2 on a usage error.  How many sentences\n"
+    "were cut is said on standard error.\n"
     "\n"
     "Examples:\n"
     "  rrsis-tokenize --format text 'the white plane on the left'\n"
@@ -68,7 +71,17 @@ static const char help[] =
     "  printf 'a.png\\tthe red plane\\nb.jpg\\tall cars\\n' > list.tsv\n"
     "  rrsis-tokenize --sentences list.tsv | rrsis-encode -m model.safetensors | ...\n";
 
-enum { OPT_QUERIES = 1, OPT_IMAGES, OPT_SENTENCES, OPT_FORMAT, OPT_MAX_LEN, OPT_KEEP_SEP, OPT_VOCAB, OPT_CASED, OPT_LOSSY };
+enum {
+    OPT_QUERIES = 1,
+    OPT_IMAGES,
+    OPT_SENTENCES,
+    OPT_FORMAT,
+    OPT_MAX_LEN,
+    OPT_KEEP_SEP,
+    OPT_VOCAB,
+    OPT_CASED,
+    OPT_LOSSY
+};
 
 static const struct option options[] = {
     {"queries", required_argument, NULL, OPT_QUERIES},
@@ -159,6 +172,9 @@ static void write_record(const job *j, const char *id, const char *sentence, con
 static void tokenize(job *j, const char *where, const char *id, const char *s, size_t n, const char *image)
 {
     char *fixed = NULL;
+    const char *nul = memchr(s, 0, n); /* the metadata would keep the sentence up to it only */
+    if (nul)
+        rr_cli_die("%s: NUL byte at byte %ld", where, (long)(nul - s) + 1);
     long bad = rr_utf8_invalid(s, n);
     if (bad >= 0) {
         if (!j->lossy)
@@ -192,7 +208,8 @@ static void from_lines(job *j)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    for (long no = 1; (n = getline(&line, &cap, stdin)) >= 0; no++) {
+    long no = 1;
+    for (; (n = rr_line_read(stdin, &line, &cap)) >= 0; no++) {
         if (n && line[n - 1] == '\n')
             line[--n] = 0;
         if (n && line[n - 1] == '\r')
@@ -201,22 +218,26 @@ static void from_lines(job *j)
         snprintf(where, sizeof where, "<stdin>:%ld", no);
         tokenize(j, where, NULL, line, (size_t)n, NULL);
     }
-    if (ferror(stdin))
-        rr_cli_die("<stdin>: read error: %s", strerror(errno));
+    if (n == -2)
+        rr_cli_die("<stdin>:%ld: %s", no, rr_errmsg());
     free(line);
 }
 
 /* The folder that relative image paths of a query file resolve against:
- * the file's own folder, made absolute (the working folder for stdin). */
-static char *query_dir(const char *path)
+ * the file's own folder, made absolute (the working folder for stdin, or
+ * for a pipe with no folder, a shell's <(...) whose /dev/fd/N path
+ * realpath cannot resolve). */
+static char *query_dir(const char *path, FILE *f)
 {
     char *dir;
-    if (strcmp(path, "-") == 0) {
+    struct stat st;
+    if (strcmp(path, "-") == 0 ||
+        (!(dir = realpath(path, NULL)) && fstat(fileno(f), &st) == 0 && S_ISFIFO(st.st_mode))) {
         if (!(dir = getcwd(NULL, 0)))
             rr_cli_die("cannot get the working folder: %s", strerror(errno));
         return dir;
     }
-    if (!(dir = realpath(path, NULL)))
+    if (!dir)
         rr_cli_die("%s: %s", path, strerror(errno));
     *strrchr(dir, '/') = 0; /* realpath's result is absolute: there is a '/' */
     return dir;
@@ -243,18 +264,19 @@ static void each_line(job *j, const char *path, line_fn fn)
 {
     FILE *f = rr_cli_open_read(path);
     const char *name = f == stdin ? "<stdin>" : path;
-    char *dir = query_dir(path);
+    char *dir = query_dir(path, f);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    for (long no = 1; (n = getline(&line, &cap, f)) >= 0; no++) {
+    long no = 1;
+    for (; (n = rr_line_read(f, &line, &cap)) >= 0; no++) {
         char where[PATH_MAX + 32];
         snprintf(where, sizeof where, "%s:%ld", name, no);
         if (strspn(line, " \t\r\n") != (size_t)n) /* else blank */
             fn(j, where, line, (size_t)n, dir);
     }
-    if (ferror(f))
-        rr_cli_die("%s: read error: %s", name, strerror(errno));
+    if (n == -2)
+        rr_cli_die("%s:%ld: %s", name, no, rr_errmsg());
     if (f != stdin)
         fclose(f);
     free(line);
@@ -264,15 +286,24 @@ static void each_line(job *j, const char *path, line_fn fn)
 /* A line of --queries: a JSON object. */
 static void query_line(job *j, const char *where, char *line, size_t n, const char *dir)
 {
-    char *fixed = NULL;
-    long bad = rr_utf8_invalid(line, n);
+    char *fixed = NULL, what[32];
+    const char *nul = memchr(line, 0, n);
+    if (nul)
+        rr_cli_die("%s: NUL byte at byte %ld", where, (long)(nul - line) + 1);
+    long bad = rr_json_bad_escape(line, n, what);
+    if (bad >= 0)
+        rr_cli_die("%s: %s at byte %ld: not a character a sentence may hold", where, what, bad + 1);
+    bad = rr_utf8_invalid(line, n);
     if (bad >= 0) {
         if (!j->lossy)
             rr_cli_die("%s: invalid UTF-8 at byte %ld (--lossy replaces it)", where, bad + 1);
         if (!(fixed = rr_utf8_lossy(line, n, NULL)))
             rr_cli_die_lib();
     }
-    cJSON *q = cJSON_ParseWithLength(fixed ? fixed : line, fixed ? strlen(fixed) : n);
+    const char *text = fixed ? fixed : line, *end = NULL;
+    cJSON *q = cJSON_ParseWithLengthOpts(text, fixed ? strlen(fixed) : n, &end, 0);
+    if (!q)
+        rr_cli_die("%s: malformed JSON at byte %ld", where, end ? (long)(end - text) + 1 : 1L);
     if (!cJSON_IsObject(q))
         rr_cli_die("%s: not a JSON object", where);
     const cJSON *sentence = cJSON_GetObjectItemCaseSensitive(q, "sentence");

@@ -4,7 +4,6 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -20,7 +19,8 @@ static const char help[] =
     "random state, configuration and options), best.safetensors (the weights of\n"
     "the best validation) and log.jsonl (every update's loss and learning rate,\n"
     "every validation's metrics).  SIGINT or SIGTERM writes the checkpoint and\n"
-    "exits 0; --resume continues the run exactly where it stopped.\n"
+    "exits 0 (a second one ends the program at once, as does one before the\n"
+    "first update); --resume continues the run exactly where it stopped.\n"
     "\n"
     "The run:\n"
     "  -o, --output=RUNDIR        the run's folder (made when missing, with its\n"
@@ -31,6 +31,8 @@ static const char help[] =
     "      --init=WEIGHTS         start from these weights, matched by name (a\n"
     "                             converted pretrained Swin and BERT, or a model);\n"
     "                             without --config, its configuration is used\n"
+    "      --allow-unused         ignore tensors of --init that the model does not\n"
+    "                             have (otherwise an error)\n"
     "      --resume               continue the run in RUNDIR (its options and\n"
     "                             manifests, unless given)\n"
     "      --vocab=FILE           the WordPiece vocabulary (default\n"
@@ -74,9 +76,12 @@ static const char help[] =
     "      --help                 display this help and exit\n"
     "      --version              output version information and exit\n"
     "\n"
+    "Images and masks of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
+    "are refused; manifests must be regular files or pipes.\n"
     "Exit status: 0 when the run is complete, stopped at --max-steps or by a\n"
     "signal (with a checkpoint written), 1 on an error (--max-bad-steps included;\n"
-    "the last checkpoint is then left as it was), 2 on a usage error.\n"
+    "the last checkpoint is then left as it was), 2 on a usage error; ended by\n"
+    "the signal (128+N) before the first update or on a second signal.\n"
     "\n"
     "Examples:\n"
     "  rrsis-train -c share/configs/mrsnet-nano.json --train=synth/train.jsonl \\\n"
@@ -90,6 +95,7 @@ enum {
     OPT_TRAIN = 0x100,
     OPT_VAL,
     OPT_INIT,
+    OPT_ALLOW_UNUSED,
     OPT_RESUME,
     OPT_VOCAB,
     OPT_EPOCHS,
@@ -120,6 +126,7 @@ static const struct option options[] = {
     {"train", required_argument, NULL, OPT_TRAIN},
     {"val", required_argument, NULL, OPT_VAL},
     {"init", required_argument, NULL, OPT_INIT},
+    {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"resume", no_argument, NULL, OPT_RESUME},
     {"vocab", required_argument, NULL, OPT_VOCAB},
     {"epochs", required_argument, NULL, OPT_EPOCHS},
@@ -148,13 +155,30 @@ static const struct option options[] = {
 
 static volatile sig_atomic_t stop;
 
-/* The first SIGINT or SIGTERM asks for a checkpoint and a clean exit; the
- * handler is reset, so a second one ends the program at once (the
- * checkpoint on disk stays whole: it is replaced by rename). */
+/* The first SIGINT or SIGTERM asks for a checkpoint and a clean exit (the
+ * trainer looks at stop between updates); any later one, of either kind and
+ * on whichever thread, ends the program at once by the default action.  The
+ * exchange decides which one was first when two arrive together; the
+ * checkpoint on disk stays whole either way (it is replaced by rename). */
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop = 1;
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
+    if (__atomic_exchange_n(&stop, 1, __ATOMIC_SEQ_CST))
+        raise(sig);
+}
+
+/* The trainer's started hook: until the first update, SIGINT and SIGTERM
+ * keep their default action (set in main), which ends set-up at once. */
+static void catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT); /* a second signal waits for the handler */
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static double positive(const char *opt, const char *arg)
@@ -182,6 +206,7 @@ int main(int argc, char **argv)
         case OPT_TRAIN: o.train = optarg; break;
         case OPT_VAL: o.val = optarg; break;
         case OPT_INIT: o.init = optarg; break;
+        case OPT_ALLOW_UNUSED: o.allow_unused = 1; break;
         case OPT_RESUME: o.resume = 1; break;
         case OPT_VOCAB: o.vocab = optarg; break;
         case OPT_EPOCHS: o.epochs = (int)rr_cli_long("--epochs", optarg, 1, 1000000); o.given |= RR_OPT_EPOCHS; break;
@@ -244,6 +269,8 @@ int main(int argc, char **argv)
         rr_cli_usage_error("give the run's folder with -o RUNDIR");
     if (o.resume && o.init)
         rr_cli_usage_error("--resume and --init exclude each other (a resumed run has its weights)");
+    if (o.allow_unused && !o.init)
+        rr_cli_usage_error("--allow-unused needs --init");
     if (!o.resume && (!o.train || !o.val))
         rr_cli_usage_error("give --train and --val (or --resume)");
     if (!o.resume && !o.config && !o.init)
@@ -253,14 +280,11 @@ int main(int argc, char **argv)
     if (!o.vocab)
         o.vocab = rr_cli_default_vocab();
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
+    /* even where the caller ignores them (a shell's background job ignores SIGINT) */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
+    o.started = catch_signals;
     if (rr_train(&o))
         rr_cli_die_lib();
     return 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io/reader.h"
 
 static const char *prog = "rrsis";
 static int reported; /* an error has been printed: exit quietly */
@@ -37,6 +38,10 @@ void rr_cli_init(char **argv)
     prog = slash ? slash + 1 : argv[0];
     argv[0] = (char *)prog;
     signal(SIGPIPE, SIG_DFL);
+    /* A file-size limit (ulimit -f) then makes write() fail with EFBIG, which
+     * every write reports as "File too large"; its default action killed the
+     * program without a word, leaving a truncated file. */
+    signal(SIGXFSZ, SIG_IGN);
     atexit(close_stdout);
 }
 
@@ -129,9 +134,9 @@ FILE *rr_cli_open_read(const char *path)
 {
     if (strcmp(path, "-") == 0)
         return stdin;
-    FILE *f = fopen(path, "rb");
+    FILE *f = rr_file_open(path); /* a regular file or a pipe */
     if (!f)
-        rr_cli_die("%s: %s", path, strerror(errno));
+        rr_cli_die_lib();
     return f;
 }
 

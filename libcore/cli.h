@@ -15,8 +15,9 @@
 #include <stdio.h>
 
 /* Sets the program name (and argv[0] to it, so that getopt's messages name
- * the program as ours do), restores SIGPIPE's default action, and registers
- * the check of stdout's final close. */
+ * the program as ours do), restores SIGPIPE's default action, ignores
+ * SIGXFSZ (a file-size limit is a write error), and registers the check of
+ * stdout's final close. */
 void rr_cli_init(char **argv);
 const char *rr_cli_prog(void);
 
@@ -45,7 +46,8 @@ _Noreturn void rr_cli_common_option(int opt, const char *help);
 long rr_cli_long(const char *opt, const char *arg, long min, long max);
 double rr_cli_double(const char *opt, const char *arg, double min, double max);
 
-/* Opens a file for reading or writing; "-" is stdin / stdout.  Dies on failure. */
+/* Opens a file for reading or writing; "-" is stdin / stdout.  Dies on failure,
+ * and when a file to read is not a regular file or a pipe (io/reader.h). */
 FILE *rr_cli_open_read(const char *path);
 FILE *rr_cli_open_write(const char *path);
 /* Dies when f is a terminal: binary data is not written to one. */

@@ -1,9 +1,18 @@
 #!/bin/sh
-# Runs every test that needs no GPU and ends with the line "N passed, N failed".
+# Runs every test that needs no GPU and ends with the line
+# "N passed, N failed, N skipped".
 #
 # A suite is a program that prints "PASS: name" or "FAIL: name: why" lines and
 # exits non-zero on failure: the unit tests (and their ASan/UBSan build), and
 # every tests/cli/*.sh.  Logs go to tests/out/.
+#
+# A check that cannot run here prints "SKIP: name: why" and counts as a
+# failure: make deps installs everything these checks need, so a skip means
+# a missing package, program or resource.  The one exception is a check that
+# depends on whether this machine has a GPU ("SKIP(gpu): name: why", e.g. the
+# no-GPU messages on a machine with one): those are listed, not failed.  The
+# last line is "N passed, N failed, N skipped" (the failures include the
+# skips other than the GPU's).
 #   UNIT       the unit-test binary          ASAN_UNIT  its sanitizer build
 #   BIN        the folder of the programs    PYTHON     an interpreter with numpy
 set -u
@@ -16,6 +25,8 @@ out=tests/out
 mkdir -p "$out"
 passed=0
 failed=0
+skipped=0
+skips=""     # every skip line, after its suite's name
 
 suite() {
     name=$1
@@ -26,13 +37,19 @@ suite() {
     status=$?
     p=$(grep -c '^PASS: ' "$log")
     f=$(grep -c '^FAIL: ' "$log")
+    s=$(grep -c '^SKIP: ' "$log")
+    g=$(grep -c '^SKIP(gpu): ' "$log")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "FAIL: $name: exited with status $status" >>"$log"
         f=1
     fi
     passed=$((passed + p))
-    failed=$((failed + f))
-    printf '== %s: %d passed, %d failed (%ss)\n' "$name" "$p" "$f" "$(($(date +%s) - start))"
+    failed=$((failed + f + s))
+    skipped=$((skipped + s + g))
+    skips="$skips$(grep '^SKIP' "$log" | sed "s/^/   $name: /")
+"
+    printf '== %s: %d passed, %d failed, %d skipped (%ss)\n' "$name" "$p" "$((f + s))" "$((s + g))" \
+        "$(($(date +%s) - start))"
     # Show what failed, and tables (the op table, benchmarks' summaries).
     grep -v '^PASS: ' "$log" | sed 's/^/   /'
 }
@@ -49,5 +66,9 @@ for t in tests/cli/test_*.sh; do
     suite "$(basename "$t" .sh)" sh "$t"
 done
 
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+    echo "skipped (SKIP: a failure, make deps installs what they need; SKIP(gpu): this machine's GPU decides):"
+    printf '%s' "$skips" | grep -v '^$'
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -37,7 +37,8 @@ tensors found in the checkpoints overwrite theirs.  --list prints the target
 names, shapes and parts instead (for people writing other converters).
 
 Parts.  Each target tensor belongs to one part:
-  swin     backbone.patch_embed.*, backbone.layers.*.blocks.*, .downsample.*
+  swin     backbone.patch_embed.*, backbone.layers.*.blocks.*, .downsample.*,
+           backbone.absolute_pos_embed (with swin.ape)
   norms    backbone.norm0..3 (the stage outputs' LayerNorms)
   gates    backbone.layers.*.res_gate.* (the tanh gates into the Swin stream)
   ifim     backbone.layers.*.ifim.*     (new in MRSNet)
@@ -55,6 +56,10 @@ Sources and their names:
                  relative_position_index are ignored (rebuilt from the
                  configuration).  A relative_position_bias_table of another
                  window size is resized bicubically, as LAVT's loader does.
+                 With swin.ape, absolute_pos_embed [1, g*g, C] becomes
+                 [1, C, g, g] (g = image_size / patch_size; another grid is
+                 an error); a checkpoint without one (ape off) leaves it
+                 initialised, and with ape off it is unused.
   --bert PATH    a Hugging Face BERT: a folder with model.safetensors or
                  pytorch_model.bin, or one such file.  'bert.X' and bare
                  'embeddings.X'/'encoder.X' become 'text_encoder.X';
@@ -86,7 +91,8 @@ checkpoint keys were unused (counted per prefix, with the reason) or ignored.
 Output.  -o FILE (- for stdout), F32 unless --dtype.  --found-only writes
 only the tensors found in the checkpoints: a partial weight file, for a
 partial load (which lists the tensors it lacks).  The metadata also holds
-init_seed and converted_from.
+init_seed, converted_from and the tensors' checksums (checksums_sum64,
+tools/rrsis_stream.py; the C programs verify them when they load the file).
 
 Exit status: 0 on success, 1 on an error (an unreadable checkpoint, a
 mis-shaped or missing tensor, torch not installed), 2 on a usage error.
@@ -123,7 +129,8 @@ UNUSED_REASONS = (
     (re.compile(r"^backbone\.cim\."), "backbone.cim.*", "RMSIN's CIM (MRSNet's HFIM replaces it)"),
     (re.compile(r"^norm\."), "norm.*", "Swin's final LayerNorm (classification only)"),
     (re.compile(r"^head\."), "head.*", "Swin's ImageNet classifier head"),
-    (re.compile(r"^absolute_pos_embed$"), "absolute_pos_embed", "Swin's absolute position embedding (off)"),
+    (re.compile(r"^(backbone\.)?absolute_pos_embed$"), "absolute_pos_embed",
+     "Swin's absolute position embedding (swin.ape is off)"),
     (re.compile(r"(^|\.)pooler\."), "pooler.*", "BERT's pooler (deleted, spec 3.1)"),
     (re.compile(r"^cls\."), "cls.*", "BERT's pre-training heads"),
 )
@@ -322,7 +329,8 @@ def part_of(name):
         return "hfim"
     if re.match(r"backbone\.norm\d+\.", name):
         return "norms"
-    if name.startswith("backbone.patch_embed.") or re.match(r"backbone\.layers\.\d+\.(blocks|downsample)\.", name):
+    if name.startswith("backbone.patch_embed.") or name == "backbone.absolute_pos_embed" or \
+            re.match(r"backbone\.layers\.\d+\.(blocks|downsample)\.", name):
         return "swin"
     if re.match(r"backbone\.layers\.\d+\.res_gate\.", name):
         return "gates"
@@ -363,8 +371,10 @@ class Source:
         return "%s %s" % (self.option, self.path)
 
     def exempt(self, target):
-        """Targets of the given parts this kind of checkpoint does not have."""
-        return self.kind == "lavt" and ".rounting_func." in target
+        """Targets of the given parts this kind of checkpoint does not have: LAVT's
+        routing functions, and the absolute position embedding of a checkpoint
+        trained without one (swin.ape; most are)."""
+        return (self.kind == "lavt" and ".rounting_func." in target) or target == "backbone.absolute_pos_embed"
 
 
 def bert_files(path):
@@ -456,6 +466,10 @@ def fit(src, target, key, t, want):
     got = tuple(t.shape)
     if got == want:
         return t, None
+    if target == "backbone.absolute_pos_embed" and len(got) == 3 and len(want) == 4 and \
+            got == (1, want[2] * want[3], want[1]):
+        # Swin's classification models keep it as 1 x (g*g) x C, the tokens row-major
+        return t.transpose(1, 2).reshape(want).contiguous(), "Swin's %s layout as %s" % (list(got), list(want))
     if target.endswith(".relative_position_bias_table") and len(got) == 2 and len(want) == 2:
         r = resize_table(t, want)
         if r is not None:
@@ -766,6 +780,7 @@ def main():
         meta["init_seed"] = str(a.init_seed)
     if a.found_only:
         meta["partial"] = "only the tensors found in the checkpoints (tools/convert.py --found-only)"
+    meta[rrsis_stream.CHECKSUMS_KEY] = rrsis_stream.checksums(tensors)
     write_weights(a.output, meta, tensors)
     if a.report:
         write_report(a.report, report)

@@ -23,6 +23,11 @@ value is the top half of a float32); with bf16="raw" it returns the raw bits
 as arrays of the structured dtype BF16 (field "bf16"), which write_record
 writes back as BF16.  to_bf16() rounds float32 to such an array.
 
+Weight files are single records whose metadata may hold checksums
+(libcore/io/checksum.h): checksums() computes the metadata value the C
+programs write (key CHECKSUMS_KEY), verify_checksums() checks a record
+against it.
+
 Run as a program, it copies a stream from stdin to stdout, parsing and
 re-serialising every record and the end mark; the bytes are those the C writer produces
 (libcore/io/safetensors.c): metadata first, tensors largest dtype first and
@@ -234,6 +239,59 @@ class StreamWriter:
         if kind is None:
             write_end(self.f, self.records)
         return False
+
+
+CHECKSUMS_KEY = "checksums_sum64"
+_M64 = (1 << 64) - 1
+
+
+def _mix64(z):
+    """SplitMix64's finaliser (libcore/rng.h rr_mix64) on a Python int."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def sum64(a):
+    """The checksum of an array's bytes as stored (libcore/io/checksum.h
+    rr_sum64): the sum of mix64(w_i ^ i * golden) over its little-endian
+    8-byte words, then mix64(sum ^ mix64(length))."""
+    raw = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
+    n = raw.size
+    if n % 8:
+        raw = np.concatenate([raw, np.zeros(8 - n % 8, np.uint8)])
+    w = raw.view("<u8")
+    s = 0
+    step = 1 << 20
+    with np.errstate(over="ignore"):
+        for i0 in range(0, w.size, step):
+            x = w[i0:i0 + step] ^ (np.arange(i0, i0 + min(step, w.size - i0), dtype=np.uint64)
+                                   * np.uint64(0x9E3779B97F4A7C15))
+            x ^= x >> np.uint64(30)
+            x *= np.uint64(0xBF58476D1CE4E5B9)
+            x ^= x >> np.uint64(27)
+            x *= np.uint64(0x94D049BB133111EB)
+            x ^= x >> np.uint64(31)
+            s = (s + int(x.sum(dtype=np.uint64))) & _M64
+    return _mix64(s ^ _mix64(n))
+
+
+def checksums(tensors):
+    """The metadata value of CHECKSUMS_KEY for {name: ndarray} (as written)."""
+    return json.dumps({k: "%016x" % sum64(v) for k, v in tensors.items()}, separators=(",", ":"))
+
+
+def verify_checksums(meta, tensors):
+    """Raises ValueError naming the first tensor whose bytes do not match the
+    record's CHECKSUMS_KEY (when it has one); BF16 must be read raw."""
+    if CHECKSUMS_KEY not in meta:
+        return
+    want = json.loads(meta[CHECKSUMS_KEY])
+    for k, v in tensors.items():
+        if want.get(k) != "%016x" % sum64(v):
+            raise ValueError(f"tensor {k!r} fails its checksum: the file is corrupt")
+    if len(want) != len(tensors):
+        raise ValueError(f"{len(want)} checksums for {len(tensors)} tensors: tensors are missing")
 
 
 def main():

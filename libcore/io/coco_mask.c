@@ -191,6 +191,15 @@ int rr_rle_from_poly(const double *xy, size_t k, int h, int w, uint32_t **counts
         if (!(fabs(xy[j]) <= POLY_COORD_MAX))
             return rr_error("polygon: coordinate %zu (%g) is not a number within +-%g", j, xy[j],
                             POLY_COORD_MAX);
+    /* The outline is walked point by point at 5x, outside the image too:
+     * a vertex far away would cost memory and time in proportion to its
+     * distance (gigabytes for a 1x1 mask), for nothing inside the image. */
+    double margin = 2 * ((double)h + w);
+    for (size_t j = 0; j < k; j++)
+        if (!(xy[2 * j] >= -margin && xy[2 * j] <= w + margin && xy[2 * j + 1] >= -margin &&
+              xy[2 * j + 1] <= h + margin))
+            return rr_error("polygon: vertex %zu (%g, %g) lies more than %g outside the %dx%d image", j,
+                            xy[2 * j], xy[2 * j + 1], margin, w, h);
     /* the upsampled vertices, the first repeated at the end */
     int *x = malloc((k + 1) * sizeof *x), *y = malloc((k + 1) * sizeof *y);
     int *u = NULL, *v = NULL;

@@ -51,7 +51,10 @@ int rr_rle_paint_rle(const rr_rle *r, int h, int w, uint8_t *mask);
  * covers [i, i+1) x [j, j+1)), rasterised by COCO's rule: the outline is
  * walked at 5x resolution, and a pixel is inside when its centre lies
  * between the crossings of its column.  Vertices may lie outside the image
- * (the polygon is clipped).  Any k >= 0 (pycocotools treats a list of
+ * (the polygon is clipped), but no further than twice the image's width
+ * plus height beyond its edges (the walk's cost grows with the distance, and
+ * annotations never stray so far); a vertex beyond that, or a coordinate
+ * beyond +-1e7, fails.  Any k >= 0 (pycocotools treats a list of
  * exactly 4 numbers as a box instead; callers who want that say so). */
 int rr_rle_from_poly(const double *xy, size_t k, int h, int w, uint32_t **counts, size_t *n);
 /* ORs one polygon into a row-major h x w mask. */

@@ -1,6 +1,7 @@
 #include "image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -14,12 +15,15 @@
 #include <tiffio.h>
 
 #include "../error.h"
+#include "reader.h"
 
 /* What a codec hands back before the conversion to the requested mode. */
 typedef struct {
     int w, h;
     int ch;      /* 1 gray (or palette indices), 2 gray+alpha, 3 RGB, 4 RGBA */
     uint8_t *px; /* h * w * ch bytes; NULL after a header-only decode */
+    int final;   /* a failure that more of the file's bytes cannot change:
+                    no image format, or a header over the pixel limit */
 } raw_image;
 
 #define CODEC_MSG 200
@@ -28,8 +32,40 @@ static int check_size(long w, long h)
 {
     if (w <= 0 || h <= 0)
         return rr_error("image has no pixels (%ldx%ld)", w, h);
-    if (w * h > RR_IMAGE_MAX_PIXELS)
+    if (w > RR_IMAGE_MAX_PIXELS / h) /* w * h may overflow: TIFF sizes are 32-bit */
         return rr_error("image too large (%ldx%ld pixels)", w, h);
+    return 0;
+}
+
+long rr_image_max_pixels(void)
+{
+    const char *v = getenv("RRSIS_MAX_PIXELS");
+    if (!v || !*v)
+        return RR_IMAGE_DEFAULT_PIXELS;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < 1 || n > RR_IMAGE_MAX_PIXELS)
+        return rr_error("RRSIS_MAX_PIXELS: '%s' is not a pixel count from 1 to %ld", v, RR_IMAGE_MAX_PIXELS);
+    return n;
+}
+
+/* What a codec checks as soon as it has read the header: the pixels the
+ * image will take, before one is decoded.  ch: the channels the file
+ * stores (for the message). */
+static int check_header(raw_image *r, long w, long h, int ch)
+{
+    long max = rr_image_max_pixels();
+    r->final = 1;
+    if (max < 0)
+        return -1;
+    if (w <= 0 || h <= 0)
+        return rr_error("image has no pixels (%ldx%ld)", w, h);
+    if (w > max / h) /* w * h may overflow: TIFF sizes are 32-bit */
+        return rr_error("image of %ldx%ld pixels (%.0f bytes decoded) is over the limit of %ld pixels "
+                        "(RRSIS_MAX_PIXELS raises it)",
+                        w, h, (double)w * (double)h * ch, max);
+    r->final = 0;
     return 0;
 }
 
@@ -38,13 +74,16 @@ static int check_size(long w, long h)
 typedef struct {
     const uint8_t *p;
     size_t n, pos;
+    volatile int overrun; /* a read went past the end (read after a longjmp) */
 } mem_src;
 
 static void png_read_mem(png_structp png, png_bytep out, size_t len)
 {
     mem_src *s = png_get_io_ptr(png);
-    if (len > s->n - s->pos)
+    if (len > s->n - s->pos) {
+        s->overrun = 1;
         png_error(png, "truncated file");
+    }
     memcpy(out, s->p + s->pos, len);
     s->pos += len;
 }
@@ -61,7 +100,7 @@ static void png_on_warning(png_structp png, png_const_charp msg) {}
 static int png_decode(const uint8_t *buf, size_t n, int keep_index, int header_only, raw_image *out)
 {
     char msg[CODEC_MSG] = "";
-    mem_src src = {buf, n, 0};
+    mem_src src = {buf, n, 0, 0};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, msg, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     /* volatile: assigned after setjmp and freed after a longjmp */
@@ -75,13 +114,14 @@ static int png_decode(const uint8_t *buf, size_t n, int keep_index, int header_o
         png_destroy_read_struct(&png, &info, NULL);
         free(px);
         free(rows);
+        out->final = !src.overrun; /* corrupt, not cut short */
         return rr_error("corrupt or truncated PNG: %s", msg);
     }
     png_set_read_fn(png, &src, png_read_mem);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int depth = png_get_bit_depth(png, info), type = png_get_color_type(png, info);
-    if (check_size(w, h)) {
+    if (check_header(out, w, h, png_get_channels(png, info))) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
     }
@@ -126,6 +166,7 @@ typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jb;
     char msg[JMSG_LENGTH_MAX];
+    volatile int eof; /* the data ended early (read after the longjmp) */
 } jpeg_err;
 
 static void jpeg_on_error(j_common_ptr cinfo)
@@ -142,6 +183,7 @@ static void jpeg_on_message(j_common_ptr cinfo, int level)
 {
     if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
         jpeg_err *e = (jpeg_err *)cinfo->err;
+        e->eof = 1;
         snprintf(e->msg, sizeof e->msg, "data end before the image does");
         longjmp(e->jb, 1);
     }
@@ -156,9 +198,11 @@ static int jpeg_decode(const uint8_t *buf, size_t n, int header_only, raw_image 
     err.pub.error_exit = jpeg_on_error;
     err.pub.emit_message = jpeg_on_message;
     err.msg[0] = '\0';
+    err.eof = 0;
     if (setjmp(err.jb)) {
         jpeg_destroy_decompress(&cinfo);
         free(px);
+        out->final = !err.eof; /* corrupt, not cut short */
         return rr_error("corrupt or truncated JPEG: %s", err.msg);
     }
     jpeg_create_decompress(&cinfo);
@@ -168,7 +212,7 @@ static int jpeg_decode(const uint8_t *buf, size_t n, int header_only, raw_image 
         jpeg_destroy_decompress(&cinfo);
         return rr_error("CMYK JPEG images are not supported");
     }
-    if (check_size(cinfo.image_width, cinfo.image_height)) {
+    if (check_header(out, cinfo.image_width, cinfo.image_height, cinfo.num_components)) {
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
@@ -272,7 +316,7 @@ static int tiff_decode(const uint8_t *buf, size_t n, int header_only, raw_image 
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, tiff_silence_globals);
     char msg[CODEC_MSG] = "";
-    mem_src src = {buf, n, 0};
+    mem_src src = {buf, n, 0, 0};
     TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
     if (!opts)
         return rr_error("TIFF: out of memory");
@@ -284,13 +328,14 @@ static int tiff_decode(const uint8_t *buf, size_t n, int header_only, raw_image 
     if (!tif)
         return rr_error("corrupt or truncated TIFF: %s", msg);
     uint32_t w = 0, h = 0;
-    uint16_t photometric = PHOTOMETRIC_RGB;
+    uint16_t photometric = PHOTOMETRIC_RGB, samples = 1;
     TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
     TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
     TIFFGetFieldDefaulted(tif, TIFFTAG_PHOTOMETRIC, &photometric);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &samples);
     int gray = photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
     char emsg[1024];
-    if (check_size(w, h)) {
+    if (check_header(out, w, h, samples)) {
         TIFFClose(tif);
         return -1;
     }
@@ -345,6 +390,7 @@ static int decode_raw(const uint8_t *b, size_t n, rr_image_mode mode, int header
     if (n >= 4 && ((b[0] == 'I' && b[1] == 'I' && (b[2] == 42 || b[2] == 43) && b[3] == 0) ||
                    (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43))))
         return tiff_decode(b, n, header_only, raw);
+    raw->final = n >= 8;
     return rr_error("not a PNG, JPEG or TIFF image");
 }
 
@@ -389,24 +435,55 @@ int rr_image_decode(const void *buf, size_t n, rr_image_mode mode, rr_image *out
     return rc;
 }
 
+/* The most bytes an image file may have: its largest allowed image
+ * uncompressed at 16-bit RGBA (8 bytes a pixel), and 16 MiB of metadata. */
+static size_t file_limit(long max_pixels) { return 8 * (size_t)max_pixels + ((size_t)16 << 20); }
+
 /* Reads at most `max` bytes of a file (all of it when max is 0); *whole
- * says whether that was the whole file. */
+ * says whether that was the whole file.  Only a regular file or a pipe,
+ * of at most file_limit bytes; and its first 64 KiB are looked at before
+ * the rest is read, so that what is no image, or an image over the pixel
+ * limit, ends the read there, and the header's size bounds the rest of a
+ * pipe (which may never end). */
 static int read_file(const char *path, size_t max, uint8_t **buf, size_t *n, int *whole)
 {
     *buf = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
+    long max_pixels = rr_image_max_pixels();
+    if (max_pixels < 0)
+        return -1;
+    size_t limit = file_limit(max_pixels);
+    FILE *f = rr_file_open(path);
     if (!f)
-        return rr_error("%s: %s", path, strerror(errno));
+        return -1;
+    struct stat st;
+    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (size_t)st.st_size > limit) {
+        fclose(f);
+        return rr_error("%s: %lld bytes, more than the %zu an image of %ld pixels may take "
+                        "(RRSIS_MAX_PIXELS raises it)", path, (long long)st.st_size, limit, max_pixels);
+    }
     size_t cap = 0, len = 0;
     uint8_t *b = NULL;
+    int looked = 0, w = 0, h = 0; /* the header's size, once it bounds the rest */
     for (;;) {
         if (len == cap) {
             if (max && cap == max)
                 break;
+            if (cap > limit) {
+                free(b);
+                fclose(f);
+                if (w)
+                    return rr_error("%s: larger than %zu bytes, the most an image of %dx%d pixels may take",
+                                    path, limit, w, h);
+                return rr_error("%s: larger than %zu bytes, the most an image of %ld pixels may take "
+                                "(RRSIS_MAX_PIXELS raises it)", path, limit, max_pixels);
+            }
             size_t ncap = cap ? 2 * cap : 65536;
             if (max && ncap > max)
                 ncap = max;
+            if (ncap > limit + 1)
+                ncap = limit + 1;
             uint8_t *nb = realloc(b, ncap);
             if (!nb) {
                 free(b);
@@ -418,6 +495,24 @@ static int read_file(const char *path, size_t max, uint8_t **buf, size_t *n, int
         }
         size_t want = cap - len, got = fread(b + len, 1, want, f);
         len += got;
+        if (!looked && (len >= 65536 || got < want)) {
+            looked = 1;
+            raw_image raw;
+            if (decode_raw(b, len, RR_IMAGE_STORED, 1, &raw) == 0) {
+                /* the header's own pixels bound the rest of a pipe (a
+                 * regular file's size is known: a multi-page TIFF may hold
+                 * more than its first image) */
+                if (!regular && file_limit((long)raw.w * raw.h) < limit) {
+                    w = raw.w;
+                    h = raw.h;
+                    limit = file_limit((long)w * h);
+                }
+            } else if (raw.final) {
+                free(b);
+                fclose(f);
+                return rr_error_prefix("%s: ", path);
+            }
+        }
         if (got < want)
             break; /* the end, or an error */
     }
@@ -511,8 +606,11 @@ int rr_image_write_png_stream(FILE *f, const rr_image *im)
         return rr_error("PNG: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
+        /* libpng says "Write Error" for a failed fwrite: say why (a full
+         * disk, a file-size limit) */
+        int err = errno;
         png_destroy_write_struct(&png, &info);
-        return rr_error("PNG: %s", msg);
+        return rr_error("PNG: %s", ferror(f) ? strerror(err) : msg);
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, 8,
@@ -529,24 +627,55 @@ int rr_image_write_png_stream(FILE *f, const rr_image *im)
     return 0;
 }
 
-int rr_image_write_png(const char *path, const rr_image *im)
+/* Writes to a device, a pipe or through a symbolic link in place: renaming
+ * over it would replace it. */
+static int write_png_in_place(const char *path, const rr_image *im)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
         return rr_error("%s: %s", path, strerror(errno));
-    /* What a failed write leaves is removed only when it is a regular
-     * file: never a device or a pipe named as the output. */
-    struct stat st;
-    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
     int rc = rr_image_write_png_stream(f, im);
     if (fclose(f) != 0 && rc == 0)
         rc = rr_error("%s", strerror(errno));
-    if (rc) {
-        if (regular)
-            unlink(path);
-        return rr_error_prefix("%s: ", path);
+    return rc ? rr_error_prefix("%s: ", path) : 0;
+}
+
+int rr_image_write_png(const char *path, const rr_image *im)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return write_png_in_place(path, im);
+    /* A file is written under a hidden temporary name beside it and renamed
+     * into place, so that a program killed while writing (a signal, a
+     * crash) leaves no partial image under the name of a whole one.  The
+     * name is the process's and the thread's (images are written from
+     * several threads at once); one left by a killed process of the same
+     * number is stale.  open's mode lets the umask apply, as to any file. */
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash - path + 1) : 0;
+    char *tmp = malloc(strlen(path) + 64);
+    if (!tmp)
+        return rr_error("%s: out of memory", path);
+    snprintf(tmp, strlen(path) + 64, "%.*s.%s.%ld.%ld~", (int)dir, path, path + dir, (long)getpid(), (long)gettid());
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 2; tries++)
+        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 && (errno != EEXIST || unlink(tmp)))
+            break;
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int rc = f ? 0 : rr_error("%s", strerror(errno));
+    if (!f && fd >= 0)
+        close(fd);
+    if (f) {
+        rc = rr_image_write_png_stream(f, im);
+        if (fclose(f) != 0 && rc == 0)
+            rc = rr_error("%s", strerror(errno));
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = rr_error("%s", strerror(errno));
+        if (rc)
+            unlink(tmp);
     }
-    return 0;
+    free(tmp);
+    return rc ? rr_error_prefix("%s: ", path) : 0;
 }
 
 /* ---- masks --------------------------------------------------------------- */

@@ -46,9 +46,24 @@ typedef enum {
                         np.array(Image.open(mask)) gives), else as GRAY */
 } rr_image_mode;
 
-/* Images larger than this many pixels are refused (a corrupt or hostile
- * header must not make us allocate terabytes). */
+/* How large an image may be.  A file is read only when it is a regular
+ * file or a pipe (io/reader.h), and its header is checked before a pixel
+ * is decoded: an image of more than rr_image_max_pixels() pixels is
+ * refused with a message that names the limit, and so is a file of more
+ * bytes than such an image could take (8 a pixel, 16-bit RGBA
+ * uncompressed, plus 16 MiB), so that neither a hostile header (a PNG of
+ * 875 KB can claim 30000x30000 pixels: 2.7 GB decoded) nor an endless pipe
+ * can make a program allocate without end.
+ *
+ * The limit is RR_IMAGE_DEFAULT_PIXELS, 16384 x 16384 (268,435,456 pixels,
+ * 805 MB as RGB and about twice that while decoding), well above the
+ * largest tiles in remote-sensing use (10000 x 10000, say), or the value of
+ * the environment variable RRSIS_MAX_PIXELS, from 1 to RR_IMAGE_MAX_PIXELS
+ * (32768 x 32768); any other value of it is an error. */
+#define RR_IMAGE_DEFAULT_PIXELS (16384L * 16384L)
 #define RR_IMAGE_MAX_PIXELS (1L << 30)
+/* The limit in force; -1 with a message when RRSIS_MAX_PIXELS is invalid. */
+long rr_image_max_pixels(void);
 
 /* Reads a whole image file.  On failure *out is left empty. */
 int rr_image_load(const char *path, rr_image_mode mode, rr_image *out);
@@ -65,9 +80,11 @@ int rr_image_alloc(rr_image *im, int width, int height, int channels);
 /* Frees the data and empties the struct (a NULL or empty image is fine). */
 void rr_image_free(rr_image *im);
 
-/* Writes an 8-bit gray (1 channel) or RGB (3 channels) PNG.  A failed
- * write leaves no file behind (a regular file is removed; a device or a
- * pipe named as the output is left alone). */
+/* Writes an 8-bit gray (1 channel) or RGB (3 channels) PNG.  A file is
+ * written under a hidden temporary name (.NAME.PID.TID~) and renamed into
+ * place: a failed write leaves nothing, a killed program at most that
+ * temporary, never a partial PNG under the final name.  A device, a pipe or
+ * a symbolic link named as the output is written in place. */
 int rr_image_write_png(const char *path, const rr_image *im);
 /* The same to an open stream (stdout, say); the caller closes it. */
 int rr_image_write_png_stream(FILE *f, const rr_image *im);

@@ -12,6 +12,7 @@
 
 #include "../error.h"
 #include "../text/utf8.h"
+#include "reader.h"
 
 #define MSG_MAX 512
 #define SIZE_MAX_PX 1000000 /* width and height above this are a typo */
@@ -333,6 +334,13 @@ static int parse_sample(const cJSON *o, const char *dir, rr_sample *s, line_err 
     }
     free(type);
     s->type = (rr_sample_type)t;
+    /* the size every mask of the sample is made at, whatever its form */
+    long max_px = rr_image_max_pixels();
+    if (max_px < 0)
+        return fail(e, "%s", rr_errmsg());
+    if ((long)s->width * s->height > max_px)
+        return fail(e, "%dx%d is over the limit of %ld pixels an image may have (RRSIS_MAX_PIXELS raises it)",
+                    s->width, s->height, max_px);
     if (strchr(s->id, '/') || strcmp(s->id, ".") == 0 || strcmp(s->id, "..") == 0)
         return fail(e, "id \"%s\" cannot name a file (no '/', not \".\" or \"..\")", s->id);
     size_t k = 0;
@@ -363,6 +371,9 @@ static int parse_line(const char *line, size_t len, const char *dir, rr_sample *
     long bad = rr_utf8_invalid(line, len);
     if (bad >= 0)
         return fail(e, "invalid UTF-8 at column %ld", bad + 1);
+    char what[32];
+    if ((bad = rr_json_bad_escape(line, len, what)) >= 0)
+        return fail(e, "%s at column %ld: not a character a string may hold", what, bad + 1);
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
         i++;
@@ -396,7 +407,7 @@ int rr_manifest_read_stream(FILE *in, const char *name, const char *dir, rr_mani
     ssize_t len;
     long lineno = 0, bad = 0, first_line = 0;
     char first[MSG_MAX] = "";
-    while ((len = getline(&line, &cap, in)) >= 0) {
+    while ((len = rr_line_read(in, &line, &cap)) >= 0) {
         lineno++;
         rr_sample s;
         line_err e;
@@ -430,10 +441,9 @@ int rr_manifest_read_stream(FILE *in, const char *name, const char *dir, rr_mani
         s.line = lineno;
         m->samples[m->n++] = s;
     }
-    int err = ferror(in) ? errno : 0;
     free(line);
-    if (err)
-        return rr_error("%s: %s", name, strerror(err));
+    if (len == -2) /* a line too long (the input may never end), or a read error */
+        return rr_error_prefix("%s:%ld: ", name, lineno + 1);
     if (bad > 1 && f)
         return rr_error("%s:%ld: %s (and %ld more bad lines)", name, first_line, first, bad - 1);
     if (bad)
@@ -445,12 +455,19 @@ int rr_manifest_read(const char *path, rr_manifest *m, rr_findings *f)
 {
     if (strcmp(path, "-") == 0)
         return rr_manifest_read_stream(stdin, "-", ".", m, f);
-    FILE *in = fopen(path, "r");
+    FILE *in = rr_file_open(path);
     if (!in) {
         memset(m, 0, sizeof *m);
-        return rr_error("%s: %s", path, strerror(errno));
+        return -1;
     }
+    /* a pipe with no folder (a shell's <(...), /dev/fd/N, which realpath
+     * cannot resolve) is read like standard input */
+    struct stat st;
+    char *real = realpath(path, NULL);
     const char *slash = strrchr(path, '/');
+    if (!real && fstat(fileno(in), &st) == 0 && S_ISFIFO(st.st_mode))
+        slash = NULL;
+    free(real);
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     if (!dir) {
         fclose(in);

@@ -12,7 +12,8 @@
  *   split     one of RR_SPLITS: train, val, test, testA, testB
  *   image     path of the image; a relative path resolves against the
  *             manifest's folder
- *   width, height   the image's size, positive integers
+ *   width, height   the image's size, positive integers, at most
+ *             rr_image_max_pixels() pixels (the size masks are made at)
  *   sentence  non-empty string
  *   lang      non-empty string ("en", "zh", ...)
  *   type      "single", "multi" or "none" (number of referred objects)
@@ -34,8 +35,9 @@
  *
  * Problems are "findings": a line number and a message, collected so that a
  * checker can print every one of them ("PATH:LINE: MESSAGE").
- * rr_manifest_read checks each line on its own (JSON, UTF-8, field types
- * and values, RLE syntax and size); rr_manifest_check checks across lines
+ * rr_manifest_read checks each line on its own (JSON, UTF-8, no NUL byte
+ * and no \u escape of a NUL or a lone surrogate, at most RR_LINE_MAX
+ * bytes, field types and values, RLE syntax and size); rr_manifest_check checks across lines
  * (duplicate ids) and against the files (images and masks exist, sizes
  * agree, masks are empty exactly when the type is "none"). */
 #ifndef RR_IO_MANIFEST_H
@@ -97,7 +99,9 @@ typedef struct {
 } rr_findings;
 
 /* Reads a manifest ("-": stdin, relative paths then resolve against the
- * current folder).  A line that is not a well-formed sample is skipped and
+ * current folder, as for a pipe with no folder, /dev/fd/N).  It must be a
+ * regular file or a pipe (io/reader.h).  A line longer than RR_LINE_MAX
+ * ends the read with an error.  A line that is not a well-formed sample is skipped and
  * becomes a finding in f.  Returns 0 when every line was well-formed; -1
  * when one was not (rr_errmsg: the first as "PATH:LINE: MESSAGE" and how
  * many there were) or the file cannot be read.  With f NULL it stops at

@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +36,10 @@ void rr_config_default(rr_config *c)
     };
 }
 
-/* One leaf of the JSON: its dotted path, kind, where it goes, how many. */
+/* One leaf of the JSON: its dotted path, kind, where it goes, how many, and
+ * (numbers) the range every value must be in. */
 typedef enum { F_INT, F_FLOAT, F_BOOL, F_STR, F_ENUM } field_kind;
+enum { OPEN_LO = 1, OPEN_HI = 2 }; /* the bound itself is outside the range */
 typedef struct {
     const char *path;
     field_kind kind;
@@ -43,93 +47,146 @@ typedef struct {
     int count;          /* array length (0: a scalar); -1: variable, up to 3 (psr_levels) */
     const char *enum0;  /* F_ENUM: the value stored as 0 ... */
     const char *enum1;  /* ... and as 1 */
+    double lo, hi;      /* F_INT, F_FLOAT: the range */
+    int open;           /* OPEN_LO | OPEN_HI */
 } field;
 
+/* The ranges keep every size's arithmetic (widths, grids, buffer sizes) far
+ * inside int and int64 and exclude what cannot run (a zero width, a negative
+ * epsilon, a dropout of 1 or more); the relations between fields are
+ * rr_config_check's. */
 #define O(m) offsetof(rr_config, m)
+#define INT(p, m, lo, hi) {p, F_INT, O(m), 0, NULL, NULL, lo, hi, 0}
+#define INTS(p, m, n, lo, hi) {p, F_INT, O(m), n, NULL, NULL, lo, hi, 0}
+#define NUM(p, m, lo, hi, open) {p, F_FLOAT, O(m), 0, NULL, NULL, lo, hi, open}
+#define NUMS(p, m, n, lo, hi, open) {p, F_FLOAT, O(m), n, NULL, NULL, lo, hi, open}
+#define BOOL(p, m) {p, F_BOOL, O(m), 0, NULL, NULL, 0, 0, 0}
+#define ENUM(p, m, e0, e1) {p, F_ENUM, O(m), 0, e0, e1, 0, 0, 0}
+#define EPS(p, m) NUM(p, m, 0, 1, OPEN_LO)
+#define DROP(p, m) NUM(p, m, 0, 1, OPEN_HI)
 static const field fields[] = {
-    {"format", F_STR, 0, 0, NULL, NULL},
-    {"name", F_STR, O(name), 0, NULL, NULL},
-    {"image_size", F_INT, O(image_size), 0, NULL, NULL},
-    {"in_chans", F_INT, O(in_chans), 0, NULL, NULL},
-    {"num_classes", F_INT, O(num_classes), 0, NULL, NULL},
-    {"pixel_mean", F_FLOAT, O(pixel_mean), 3, NULL, NULL},
-    {"pixel_std", F_FLOAT, O(pixel_std), 3, NULL, NULL},
-    {"swin.patch_size", F_INT, O(swin.patch_size), 0, NULL, NULL},
-    {"swin.embed_dim", F_INT, O(swin.embed_dim), 0, NULL, NULL},
-    {"swin.depths", F_INT, O(swin.depths), 4, NULL, NULL},
-    {"swin.num_heads", F_INT, O(swin.num_heads), 4, NULL, NULL},
-    {"swin.window_size", F_INT, O(swin.window_size), 0, NULL, NULL},
-    {"swin.mlp_ratio", F_FLOAT, O(swin.mlp_ratio), 0, NULL, NULL},
-    {"swin.qkv_bias", F_BOOL, O(swin.qkv_bias), 0, NULL, NULL},
-    {"swin.ape", F_BOOL, O(swin.ape), 0, NULL, NULL},
-    {"swin.drop_rate", F_FLOAT, O(swin.drop_rate), 0, NULL, NULL},
-    {"swin.attn_drop_rate", F_FLOAT, O(swin.attn_drop_rate), 0, NULL, NULL},
-    {"swin.drop_path_rate", F_FLOAT, O(swin.drop_path_rate), 0, NULL, NULL},
-    {"swin.ln_eps", F_FLOAT, O(swin.ln_eps), 0, NULL, NULL},
-    {"swin.shift_mask_value", F_FLOAT, O(swin.shift_mask_value), 0, NULL, NULL},
-    {"text.vocab_size", F_INT, O(text.vocab_size), 0, NULL, NULL},
-    {"text.hidden_size", F_INT, O(text.hidden_size), 0, NULL, NULL},
-    {"text.num_layers", F_INT, O(text.num_layers), 0, NULL, NULL},
-    {"text.num_heads", F_INT, O(text.num_heads), 0, NULL, NULL},
-    {"text.intermediate_size", F_INT, O(text.intermediate_size), 0, NULL, NULL},
-    {"text.max_position", F_INT, O(text.max_position), 0, NULL, NULL},
-    {"text.type_vocab_size", F_INT, O(text.type_vocab_size), 0, NULL, NULL},
-    {"text.ln_eps", F_FLOAT, O(text.ln_eps), 0, NULL, NULL},
-    {"text.hidden_dropout", F_FLOAT, O(text.hidden_dropout), 0, NULL, NULL},
-    {"text.attention_dropout", F_FLOAT, O(text.attention_dropout), 0, NULL, NULL},
-    {"text.pad_token_id", F_INT, O(text.pad_token_id), 0, NULL, NULL},
-    {"text.max_len", F_INT, O(text.max_len), 0, NULL, NULL},
-    {"text.train_layers", F_INT, O(text.train_layers), 0, NULL, NULL},
-    {"ifim.psr", F_BOOL, O(ifim.psr), 0, NULL, NULL},
-    {"ifim.csr", F_BOOL, O(ifim.csr), 0, NULL, NULL},
-    {"ifim.psr_levels", F_INT, O(ifim.psr_levels), -1, NULL, NULL},
-    {"ifim.psr_rescale", F_ENUM, O(ifim.psr_rescale_channels), 0, "none", "channels"},
-    {"ifim.psr_log1p", F_BOOL, O(ifim.psr_log1p), 0, NULL, NULL},
-    {"ifim.csr_radius", F_INT, O(ifim.csr_radius), 0, NULL, NULL},
-    {"ifim.cma_heads", F_INT, O(ifim.cma_heads), 0, NULL, NULL},
-    {"ifim.dropout", F_FLOAT, O(ifim.dropout), 0, NULL, NULL},
-    {"ifim.in_eps", F_FLOAT, O(ifim.in_eps), 0, NULL, NULL},
-    {"ifim.mask_value", F_FLOAT, O(ifim.mask_value), 0, NULL, NULL},
-    {"hfim.sr", F_INT, O(hfim.sr), 0, NULL, NULL},
-    {"hfim.heads", F_INT, O(hfim.heads), 0, NULL, NULL},
-    {"hfim.head_dim", F_INT, O(hfim.head_dim), 0, NULL, NULL},
-    {"hfim.freq_heads", F_INT, O(hfim.freq_heads), 0, NULL, NULL},
-    {"hfim.l2_eps", F_FLOAT, O(hfim.l2_eps), 0, NULL, NULL},
-    {"hfim.ln_eps", F_FLOAT, O(hfim.ln_eps), 0, NULL, NULL},
-    {"hfim.bn_eps", F_FLOAT, O(hfim.bn_eps), 0, NULL, NULL},
-    {"hfim.bn_momentum", F_FLOAT, O(hfim.bn_momentum), 0, NULL, NULL},
-    {"decoder.hidden", F_INT, O(decoder.hidden), 0, NULL, NULL},
-    {"decoder.arc_kernel_number", F_INT, O(decoder.arc_kernel_number), 0, NULL, NULL},
-    {"decoder.arc_dropout", F_FLOAT, O(decoder.arc_dropout), 0, NULL, NULL},
-    {"decoder.arc_max_angle_deg", F_FLOAT, O(decoder.arc_max_angle_deg), 0, NULL, NULL},
-    {"decoder.ln_eps", F_FLOAT, O(decoder.ln_eps), 0, NULL, NULL},
-    {"decoder.bn_eps", F_FLOAT, O(decoder.bn_eps), 0, NULL, NULL},
-    {"decoder.bn_momentum", F_FLOAT, O(decoder.bn_momentum), 0, NULL, NULL},
-    {"loss.ce_weight", F_FLOAT, O(loss.ce_weight), 0, NULL, NULL},
-    {"loss.class_weights", F_FLOAT, O(loss.class_weights), 2, NULL, NULL},
-    {"loss.dice_weight", F_FLOAT, O(loss.dice_weight), 0, NULL, NULL},
-    {"loss.dice_batch_reduction", F_ENUM, O(loss.dice_batch_mean), 0, "sum", "mean"},
-    {"loss.dice_smooth", F_FLOAT, O(loss.dice_smooth), 0, NULL, NULL},
-    {"loss.dice_fg_only_nonempty", F_BOOL, O(loss.dice_fg_only_nonempty), 0, NULL, NULL},
-    {"loss.presence_weight", F_FLOAT, O(loss.presence_weight), 0, NULL, NULL},
+    {"format", F_STR, 0, 0, NULL, NULL, 0, 0, 0},
+    {"name", F_STR, O(name), 0, NULL, NULL, 0, 0, 0},
+    INT("image_size", image_size, 1, 8192),
+    INT("in_chans", in_chans, 3, 3),
+    INT("num_classes", num_classes, 2, 2),
+    NUMS("pixel_mean", pixel_mean, 3, 0, 1, 0),
+    NUMS("pixel_std", pixel_std, 3, 0, 1, OPEN_LO),
+    INT("swin.patch_size", swin.patch_size, 1, 64),
+    INT("swin.embed_dim", swin.embed_dim, 8, 4096),
+    INTS("swin.depths", swin.depths, 4, 1, 64),
+    INTS("swin.num_heads", swin.num_heads, 4, 1, 1024),
+    INT("swin.window_size", swin.window_size, 1, 256),
+    NUM("swin.mlp_ratio", swin.mlp_ratio, 0, 16, OPEN_LO),
+    BOOL("swin.qkv_bias", swin.qkv_bias),
+    BOOL("swin.ape", swin.ape),
+    DROP("swin.drop_rate", swin.drop_rate),
+    DROP("swin.attn_drop_rate", swin.attn_drop_rate),
+    DROP("swin.drop_path_rate", swin.drop_path_rate),
+    EPS("swin.ln_eps", swin.ln_eps),
+    NUM("swin.shift_mask_value", swin.shift_mask_value, -1e9, 0, 0),
+    INT("text.vocab_size", text.vocab_size, 1, 1000000),
+    INT("text.hidden_size", text.hidden_size, 1, 8192),
+    INT("text.num_layers", text.num_layers, 1, 64),
+    INT("text.num_heads", text.num_heads, 1, 1024),
+    INT("text.intermediate_size", text.intermediate_size, 1, 65536),
+    INT("text.max_position", text.max_position, 2, 8192),
+    INT("text.type_vocab_size", text.type_vocab_size, 1, 16),
+    EPS("text.ln_eps", text.ln_eps),
+    DROP("text.hidden_dropout", text.hidden_dropout),
+    DROP("text.attention_dropout", text.attention_dropout),
+    INT("text.pad_token_id", text.pad_token_id, 0, 999999),
+    INT("text.max_len", text.max_len, 2, 8192),
+    INT("text.train_layers", text.train_layers, 0, 64),
+    BOOL("ifim.psr", ifim.psr),
+    BOOL("ifim.csr", ifim.csr),
+    INTS("ifim.psr_levels", ifim.psr_levels, -1, 1, 64),
+    ENUM("ifim.psr_rescale", ifim.psr_rescale_channels, "none", "channels"),
+    BOOL("ifim.psr_log1p", ifim.psr_log1p),
+    INT("ifim.csr_radius", ifim.csr_radius, 1, 16),
+    INT("ifim.cma_heads", ifim.cma_heads, 1, 1024),
+    DROP("ifim.dropout", ifim.dropout),
+    EPS("ifim.in_eps", ifim.in_eps),
+    NUM("ifim.mask_value", ifim.mask_value, 0, 1e9, 0),
+    INT("hfim.sr", hfim.sr, 1, 64),
+    INT("hfim.heads", hfim.heads, 1, 1024),
+    INT("hfim.head_dim", hfim.head_dim, 1, 1024),
+    INT("hfim.freq_heads", hfim.freq_heads, 1, 1024),
+    EPS("hfim.l2_eps", hfim.l2_eps),
+    EPS("hfim.ln_eps", hfim.ln_eps),
+    EPS("hfim.bn_eps", hfim.bn_eps),
+    NUM("hfim.bn_momentum", hfim.bn_momentum, 0, 1, 0),
+    INT("decoder.hidden", decoder.hidden, 1, 8192),
+    INT("decoder.arc_kernel_number", decoder.arc_kernel_number, 1, 64),
+    DROP("decoder.arc_dropout", decoder.arc_dropout),
+    NUM("decoder.arc_max_angle_deg", decoder.arc_max_angle_deg, 0, 180, 0),
+    EPS("decoder.ln_eps", decoder.ln_eps),
+    EPS("decoder.bn_eps", decoder.bn_eps),
+    NUM("decoder.bn_momentum", decoder.bn_momentum, 0, 1, 0),
+    NUM("loss.ce_weight", loss.ce_weight, 0, 1000, 0),
+    NUMS("loss.class_weights", loss.class_weights, 2, 0, 1000, 0),
+    NUM("loss.dice_weight", loss.dice_weight, 0, 1000, 0),
+    ENUM("loss.dice_batch_reduction", loss.dice_batch_mean, "sum", "mean"),
+    NUM("loss.dice_smooth", loss.dice_smooth, 1e-6f, 1e-6f, 0) /* rr_dice has it built in */,
+    BOOL("loss.dice_fg_only_nonempty", loss.dice_fg_only_nonempty),
+    NUM("loss.presence_weight", loss.presence_weight, 0, 1000, 0),
 };
+#undef INT
+#undef INTS
+#undef NUM
+#undef NUMS
+#undef BOOL
+#undef ENUM
+#undef EPS
+#undef DROP
 #undef O
 #define NFIELDS (int)(sizeof fields / sizeof fields[0])
 
 static const char *const sections[] = {"swin", "text", "ifim", "hfim", "decoder", "loss"};
+
+static int in_range(const field *f, double v)
+{
+    return (f->open & OPEN_LO ? v > f->lo : v >= f->lo) && (f->open & OPEN_HI ? v < f->hi : v <= f->hi);
+}
+
+/* "config: swin.depths[2] is -1, must be 1 to 64" (k < 0: a scalar). */
+static int range_error(const field *f, int k, double v)
+{
+    char where[96], range[80];
+    snprintf(where, sizeof where, k < 0 ? "%s" : "%s[%d]", f->path, k);
+    if (f->lo == f->hi)
+        snprintf(range, sizeof range, "%.7g", f->lo);
+    else if (f->open & OPEN_LO)
+        snprintf(range, sizeof range, "above %.7g and at most %.7g", f->lo, f->hi);
+    else if (f->open & OPEN_HI)
+        snprintf(range, sizeof range, "at least %.7g and below %.7g", f->lo, f->hi);
+    else
+        snprintf(range, sizeof range, "%.7g to %.7g", f->lo, f->hi);
+    char value[40];
+    snprintf(value, sizeof value, v == floor(v) && fabs(v) < 1e15 ? "%.0f" : "%.7g", v);
+    return rr_error("config: %s is %s, must be %s", where, value, range);
+}
 
 static int set_scalar(rr_config *cfg, const field *f, const cJSON *v, int k)
 {
     char *base = (char *)cfg + f->off;
     switch (f->kind) {
     case F_INT:
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
             return rr_error("config: %s must be an integer", f->path);
+        /* out of range before the conversion: a double beyond int has no int value */
+        if (!in_range(f, v->valuedouble))
+            return range_error(f, f->count ? k : -1, v->valuedouble);
         ((int *)base)[k] = (int)v->valuedouble;
         return 0;
     case F_FLOAT:
         if (!cJSON_IsNumber(v))
             return rr_error("config: %s must be a number", f->path);
+        /* beyond float's range the conversion is undefined (the ranges are
+         * checked on the float, as stored: dice_smooth's is 1e-6f exactly) */
+        if (!(fabs(v->valuedouble) <= FLT_MAX))
+            return rr_error("config: %s is %g, must be a number within +-%g", f->path, v->valuedouble,
+                            (double)FLT_MAX);
         ((float *)base)[k] = (float)v->valuedouble;
         return 0;
     case F_BOOL:
@@ -247,34 +304,68 @@ int rr_config_hfim_channels(const rr_config *cfg)
     return ch;
 }
 
+/* Every number of the table in its range, naming the field and the value. */
+static int check_ranges(const rr_config *cfg)
+{
+    for (int i = 0; i < NFIELDS; i++) {
+        const field *f = &fields[i];
+        if (f->kind != F_INT && f->kind != F_FLOAT)
+            continue;
+        const char *base = (const char *)cfg + f->off;
+        int n = f->count < 0 ? cfg->ifim.npsr_levels : f->count ? f->count : 1;
+        if (f->count < 0 && (n < 1 || n > 3))
+            return rr_error("config: %s has %d levels, must have 1 to 3", f->path, n);
+        for (int k = 0; k < n; k++) {
+            double v = f->kind == F_INT ? ((const int *)base)[k] : ((const float *)base)[k];
+            if (!in_range(f, v))
+                return range_error(f, f->count ? k : -1, v);
+        }
+    }
+    return 0;
+}
+
 int rr_config_check(const rr_config *cfg)
 {
+    if (check_ranges(cfg))
+        return -1;
+    /* the ranges keep every product below in int */
     const rr_swin_config *s = &cfg->swin;
-    int e = s->embed_dim;
+    const rr_text_config *t = &cfg->text;
+    int e = s->embed_dim, grid = cfg->image_size / s->patch_size;
+    if (e % 8)
+        return rr_error("config: swin.embed_dim is %d, must be a multiple of 8 (HFIM PixelShuffle by 8)", e);
     for (int i = 0; i < 4; i++)
-        if (s->num_heads[i] <= 0 || (e << i) % s->num_heads[i])
-            return rr_error("config: stage %d width %d is not a multiple of its heads", i + 1, e << i);
-    if (e <= 0 || e % 8)
-        return rr_error("config: swin.embed_dim must be a positive multiple of 8 (HFIM PixelShuffle by 8)");
-    if (s->patch_size <= 0 || s->window_size <= 0 || cfg->image_size % (s->patch_size * 8))
-        return rr_error("config: image_size must be a multiple of %d (HFIM aligns all four scales)",
-                        s->patch_size * 8);
-    if (cfg->text.num_heads <= 0 || cfg->text.hidden_size % cfg->text.num_heads)
-        return rr_error("config: text.hidden_size is not a multiple of text.num_heads");
-    if (cfg->text.max_len < 2 || cfg->text.max_len > cfg->text.max_position)
-        return rr_error("config: text.max_len must be in [2, text.max_position]");
-    if (cfg->hfim.freq_heads <= 0 || rr_config_hfim_channels(cfg) % cfg->hfim.freq_heads)
-        return rr_error("config: HFIM width %d is not a multiple of hfim.freq_heads", rr_config_hfim_channels(cfg));
-    if (cfg->hfim.sr <= 0 || (cfg->image_size / s->patch_size) % cfg->hfim.sr)
-        return rr_error("config: the stride-4 grid is not a multiple of hfim.sr");
-    if (cfg->decoder.arc_kernel_number < 1)
-        return rr_error("config: decoder.arc_kernel_number must be >= 1");
-    if (cfg->loss.dice_smooth != 1e-6f) /* rr_dice has RMSIN's constant built in */
-        return rr_error("config: loss.dice_smooth other than 1e-6 is not supported");
-    if (!(cfg->loss.presence_weight >= 0))
-        return rr_error("config: loss.presence_weight must be >= 0");
-    if (cfg->in_chans != 3 || cfg->num_classes != 2)
-        return rr_error("config: in_chans must be 3 and num_classes 2");
+        if ((e << i) % s->num_heads[i])
+            return rr_error("config: swin.num_heads[%d] is %d, does not divide stage %d's width %d", i,
+                            s->num_heads[i], i + 1, e << i);
+    if (cfg->image_size % (s->patch_size * 8))
+        return rr_error("config: image_size is %d, must be a multiple of 8 x swin.patch_size = %d "
+                        "(HFIM aligns all four scales)",
+                        cfg->image_size, s->patch_size * 8);
+    if (s->window_size > grid)
+        return rr_error("config: swin.window_size is %d, larger than stage 1's %d x %d grid "
+                        "(image_size / swin.patch_size)",
+                        s->window_size, grid, grid);
+    if ((int)((float)e * s->mlp_ratio) < 1)
+        return rr_error("config: swin.mlp_ratio is %g: swin.embed_dim x swin.mlp_ratio must be at least 1",
+                        (double)s->mlp_ratio);
+    if (t->hidden_size % t->num_heads)
+        return rr_error("config: text.num_heads is %d, does not divide text.hidden_size %d", t->num_heads,
+                        t->hidden_size);
+    if (t->max_len > t->max_position)
+        return rr_error("config: text.max_len is %d, more than text.max_position %d", t->max_len, t->max_position);
+    if (t->pad_token_id >= t->vocab_size)
+        return rr_error("config: text.pad_token_id is %d, not below text.vocab_size %d", t->pad_token_id,
+                        t->vocab_size);
+    for (int i = 0; i < 4; i++)
+        if ((e << i) % cfg->ifim.cma_heads)
+            return rr_error("config: ifim.cma_heads is %d, does not divide stage %d's width %d",
+                            cfg->ifim.cma_heads, i + 1, e << i);
+    if (rr_config_hfim_channels(cfg) % cfg->hfim.freq_heads)
+        return rr_error("config: hfim.freq_heads is %d, does not divide the HFIM width %d", cfg->hfim.freq_heads,
+                        rr_config_hfim_channels(cfg));
+    if (grid % cfg->hfim.sr)
+        return rr_error("config: hfim.sr is %d, does not divide the stride-4 grid %d", cfg->hfim.sr, grid);
     return 0;
 }
 

@@ -65,7 +65,10 @@ void rr_config_default(rr_config *cfg);
 /* Defaults overridden by a JSON text; then checked (rr_config_check). */
 int rr_config_parse(rr_config *cfg, const char *json, size_t len);
 int rr_config_load(rr_config *cfg, const char *path);
-/* The consistency rules of the reference's check_config. */
+/* Every field in its range and every relation between fields (widths and
+ * their heads, image_size and patch_size, windows and grids, ...); the
+ * message names the field and its value ("config: swin.depths[2] is -1,
+ * must be 1 to 64"). */
 int rr_config_check(const rr_config *cfg);
 /* The full configuration as JSON (malloc'd), to store in a weight file. */
 char *rr_config_to_json(const rr_config *cfg);

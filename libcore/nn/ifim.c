@@ -101,14 +101,20 @@ static rr_tensor *selfconj_fix(rr_ctx *c, rr_tensor *z, int64_t h, int64_t w)
     return rr_add(c, rr_mul(c, z, tk), tz);
 }
 
-/* SSR of x (B, C, h, w): Y = fuse([PW(DW(x)); W_f * x]) with
- * W_f = softmax_C(spectral([|Z|; angle Z])) (x C), Z = FFT2(x) (ortho). */
-static rr_tensor *ssr_fwd(rr_ctx *c, const rr_psr *m, rr_tensor *x)
+/* SSR of x (B, C, h, w) at pyramid stride s: Y = fuse([PW(DW(x)); W_f * x])
+ * with W_f = softmax_C(spectral([|Z|; angle Z])) (x C), Z = FFT2(x) (ortho).
+ * Records the phase angle Z as tag + "psr.P{s}". */
+static rr_tensor *ssr_fwd(rr_ctx *c, const rr_psr *m, rr_tensor *x, int64_t s, rr_trace *tr, const char *tag)
 {
     rr_tensor *xs = rr_conv2d_m_fwd(c, &m->pw, rr_conv2d_m_fwd(c, &m->dw, x));
     rr_tensor *z = rr_fft2(c, rr_real_to_complex(c, x), RR_FFT_ORTHO);
     z = selfconj_fix(c, z, x->shape[2], x->shape[3]);
     rr_tensor *mp[2] = {rr_complex_abs(c, z), rr_complex_angle(c, z)};
+    if (tr) {
+        char name[32];
+        snprintf(name, sizeof name, "psr.P%lld", (long long)s);
+        rr_trace_put(tr, tag, name, mp[1]);
+    }
     rr_tensor *wf = rr_softmax(c, rr_conv2d_m_fwd(c, &m->spectral, rr_concat(c, 2, mp, 1)), 1, NULL);
     if (m->rescale)
         wf = rr_scale(c, wf, (float)m->c);
@@ -119,18 +125,18 @@ static rr_tensor *ssr_fwd(rr_ctx *c, const rr_psr *m, rr_tensor *x)
 /* F_py of x (B, C, h, w): the shared SSR at every pyramid level (adaptive
  * average pool to ceil(h/s) x ceil(w/s), bilinear back with
  * align_corners=False), concatenated and projected to C. */
-static rr_tensor *psr_fwd(rr_ctx *c, const rr_psr *m, rr_tensor *x)
+static rr_tensor *psr_fwd(rr_ctx *c, const rr_psr *m, rr_tensor *x, rr_trace *tr, const char *tag)
 {
     int64_t h = x->shape[2], w = x->shape[3];
     rr_tensor *ys[3];
     for (int i = 0; i < m->nlevels; i++) {
         int64_t s = m->levels[i];
         if (s == 1) {
-            ys[i] = ssr_fwd(c, m, x);
+            ys[i] = ssr_fwd(c, m, x, s, tr, tag);
             continue;
         }
         rr_tensor *xl = rr_adaptive_avg_pool2d(c, x, (h + s - 1) / s, (w + s - 1) / s);
-        ys[i] = xl ? rr_resize_bilinear(c, ssr_fwd(c, m, xl), h, w, 0) : NULL;
+        ys[i] = xl ? rr_resize_bilinear(c, ssr_fwd(c, m, xl, s, tr, tag), h, w, 0) : NULL;
     }
     return rr_conv2d_m_fwd(c, &m->agg, rr_concat(c, m->nlevels, ys, 1));
 }
@@ -286,7 +292,7 @@ rr_tensor *rr_ifim_fwd(rr_ctx *c, const rr_ifim *m, rr_tensor *x, int64_t h, int
     rr_tensor *br[3];
     int k = 0;
     if (m->has_psr) {
-        rr_tensor *fpy = psr_fwd(c, &m->psr, img);
+        rr_tensor *fpy = psr_fwd(c, &m->psr, img, tr, tag);
         rr_trace_put(tr, tag, "F_py", fpy);
         br[k++] = tokens(c, fpy);
     }

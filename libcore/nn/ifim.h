@@ -55,7 +55,9 @@ int rr_ifim_init(rr_params *p, rr_ifim *m, int64_t c, const rr_config *cfg, cons
 
 /* x: B x N x C on an h x w grid (N = h*w); l: B x D_l x N_l word features;
  * lmask: B x N_l x 1, F32 0/1 (1 = a word).  Returns F_out, B x N x C.
- * Records tag + "F_py", "F_rel" (when on) and "F_cm", each B x C x h x w. */
+ * Records tag + "F_py", "F_rel" (when on) and "F_cm", each B x C x h x w,
+ * and the PSR's phases tag + "psr.P{s}" (B x C x ceil(h/s) x ceil(w/s), s
+ * each pyramid stride) when the PSR is on. */
 rr_tensor *rr_ifim_fwd(rr_ctx *c, const rr_ifim *m, rr_tensor *x, int64_t h, int64_t w, rr_tensor *l,
                        rr_tensor *lmask, rr_trace *tr, const char *tag);
 

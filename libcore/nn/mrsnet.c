@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "../io/checksum.h"
 #include "../ops/ops.h"
 
 static int build(rr_mrsnet *m)
@@ -15,12 +16,15 @@ static int build(rr_mrsnet *m)
     return 0;
 }
 
-int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads)
+/* uninitialised: the parameters' values are left unset (a full load follows). */
+static int init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads,
+                int uninitialised)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->parts = parts;
     rr_params_init(&m->params, d, seed, with_grads);
+    m->params.uninitialised = uninitialised;
     if (build(m)) {
         rr_params_free(&m->params);
         return -1;
@@ -28,7 +32,59 @@ int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, u
     return 0;
 }
 
-int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int partial,
+int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads)
+{
+    return init(m, cfg, parts, d, seed, with_grads, 0);
+}
+
+int rr_mrsnet_verify_file(const rr_record *rec)
+{
+    const char *format = rr_record_meta(rec, "format");
+    if (!format)
+        return rr_error("no format in the metadata (a weight file says \"format\": \"%s\")", RR_WEIGHTS_FORMAT);
+    if (strcmp(format, RR_WEIGHTS_FORMAT) && strcmp(format, RR_CHECKPOINT_FORMAT) &&
+        strcmp(format, RR_GOLDEN_FORMAT)) {
+        char q[64];
+        return rr_error("format '%s' is not one this version reads (%s, %s or %s)",
+                        rr_printable(format, q, sizeof q), RR_WEIGHTS_FORMAT, RR_CHECKPOINT_FORMAT,
+                        RR_GOLDEN_FORMAT);
+    }
+    return rr_record_verify_checksums(rec, 0);
+}
+
+/* The part a tensor name belongs to (RR_PART_*), 0 for none. */
+static int part_of(const char *name)
+{
+    static const struct {
+        const char *prefix;
+        int part;
+    } parts[] = {{"text_encoder.", RR_PART_TEXT}, {"backbone.", RR_PART_BACKBONE}, {"classifier.", RR_PART_DECODER}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (strncmp(name, parts[i].prefix, strlen(parts[i].prefix)) == 0)
+            return parts[i].part;
+    return 0;
+}
+
+int rr_mrsnet_check_unused(const rr_mrsnet *m, const rr_record *rec)
+{
+    const char *format = rr_record_meta(rec, "format");
+    int checkpoint = format && strcmp(format, RR_CHECKPOINT_FORMAT) == 0;
+    for (int i = 0; i < rec->nentries; i++) {
+        const char *name = rec->entries[i].name;
+        int part = part_of(name);
+        if ((part && !(m->parts & part)) || (checkpoint && strncmp(name, "optimizer.", 10) == 0))
+            continue; /* another program's part; a checkpoint's optimizer state */
+        if (!rr_params_find(&m->params, name)) {
+            char q[96];
+            return rr_error("tensor '%s' is in the weights but not in the model its configuration (%s) describes "
+                            "(--allow-unused ignores such tensors)",
+                            rr_printable(name, q, sizeof q), m->cfg.name);
+        }
+    }
+    return 0;
+}
+
+int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int flags,
                    FILE *missing)
 {
     rr_record rec;
@@ -36,12 +92,15 @@ int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int w
     rr_record_init(&rec);
     if (rr_safetensors_load(path, &rec))
         return -1;
+    int rc = rr_mrsnet_verify_file(&rec);
     const char *json = rr_record_meta(&rec, "config");
-    int rc = json ? rr_config_parse(&cfg, json, strlen(json))
-                  : rr_error("%s: no model configuration in the metadata (key \"config\")", path);
     if (!rc)
-        rc = rr_mrsnet_init(m, &cfg, parts, d, 0, with_grads);
-    if (!rc && rr_params_load(&m->params, &rec, partial, missing, NULL)) {
+        rc = json ? rr_config_parse(&cfg, json, strlen(json))
+                  : rr_error("no model configuration in the metadata (key \"config\")");
+    if (!rc)
+        rc = init(m, &cfg, parts, d, 0, with_grads, !(flags & RR_LOAD_PARTIAL)); /* drawing 1 GB costs seconds */
+    if (!rc && (rr_params_load(&m->params, &rec, flags & RR_LOAD_PARTIAL, missing, NULL) ||
+                (!(flags & RR_LOAD_ALLOW_UNUSED) && rr_mrsnet_check_unused(m, &rec)))) {
         rr_mrsnet_free(m);
         rc = -1;
     }
@@ -56,11 +115,13 @@ int rr_mrsnet_save(const rr_mrsnet *m, const char *path, rr_dtype dtype)
     char *json = rr_config_to_json(&m->cfg);
     int rc = json ? 0 : rr_error("out of memory");
     if (!rc)
-        rc = rr_record_set_meta(&rec, "format", "rrsis-weights/1");
+        rc = rr_record_set_meta(&rec, "format", RR_WEIGHTS_FORMAT);
     if (!rc)
         rc = rr_record_set_meta(&rec, "config", json);
     if (!rc)
         rc = rr_params_to_record(&m->params, &rec, dtype);
+    if (!rc)
+        rc = rr_record_add_checksums(&rec);
     if (!rc)
         rc = rr_safetensors_save(path, &rec);
     free(json);

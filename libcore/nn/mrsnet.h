@@ -34,13 +34,35 @@ typedef struct rr_mrsnet {
 /* A model (the given parts of it) with seeded initial weights (spec §2.8)
  * on device d; with_grads allocates every trainable parameter's gradient. */
 int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads);
-/* A model from a weight file: the configuration comes from the file's
- * metadata ("config"), then every tensor by name (partial: missing ones
- * keep their initial values and are listed on `missing`). */
-int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int partial,
+/* The formats of the files a model loads from (metadata "format"): weight
+ * files, training checkpoints (train/checkpoint.h), which are weight files
+ * too, and the PyTorch reference's goldens (tools/reference/make_goldens.py). */
+#define RR_WEIGHTS_FORMAT "rrsis-weights/1"
+#define RR_CHECKPOINT_FORMAT "rrsis-checkpoint/1"
+#define RR_GOLDEN_FORMAT "rrsis-golden/1"
+
+/* What a file must be before a model takes its tensors: one of those
+ * formats, and every tensor matching its checksum when the metadata has
+ * them (io/checksum.h). */
+int rr_mrsnet_verify_file(const rr_record *rec);
+/* Every tensor of rec in the parts m was built with must be one of m's:
+ * an error names the first that is not ("tensor 'x' is in the weights but
+ * not in the model ...").  A checkpoint's optimizer state is not checked. */
+int rr_mrsnet_check_unused(const rr_mrsnet *m, const rr_record *rec);
+
+/* rr_mrsnet_load's flags. */
+enum {
+    RR_LOAD_PARTIAL = 1,      /* missing tensors keep their initial values (listed on `missing`) */
+    RR_LOAD_ALLOW_UNUSED = 2, /* tensors the model does not have are ignored */
+};
+/* A model from a weight file: the file verified (rr_mrsnet_verify_file),
+ * the configuration from its metadata ("config"), then every tensor by
+ * name (rr_params_load: shapes, dtypes, finite values); a tensor the model
+ * does not have is an error (rr_mrsnet_check_unused) unless flags allow it. */
+int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int flags,
                    FILE *missing);
-/* Writes the weights (F32, F16 or BF16) with the configuration in the
- * metadata, atomically. */
+/* Writes the weights (F32, F16 or BF16) with the configuration and the
+ * checksums in the metadata, atomically. */
 int rr_mrsnet_save(const rr_mrsnet *m, const char *path, rr_dtype dtype);
 void rr_mrsnet_free(rr_mrsnet *m);
 

@@ -91,19 +91,21 @@ rr_tensor *rr_param_add(rr_params *p, int kind, rr_init init, float a, int ndim,
     rr_tensor *t = rr_new(&p->store, RR_F32, ndim, shape);
     if (!t)
         return NULL;
-    double fan_in, fan_out;
-    fans(shape, ndim, &fan_in, &fan_out);
-    float *host = malloc((size_t)t->numel * sizeof *host + 1);
-    if (!host) {
-        rr_error("out of memory");
-        return NULL;
+    if (!p->uninitialised) {
+        double fan_in, fan_out;
+        fans(shape, ndim, &fan_in, &fan_out);
+        float *host = malloc((size_t)t->numel * sizeof *host + 1);
+        if (!host) {
+            rr_error("out of memory");
+            return NULL;
+        }
+        for (int64_t i = 0; i < t->numel; i++)
+            host[i] = draw(&p->rng, init, a, fan_in, fan_out);
+        int rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
+        free(host);
+        if (rc)
+            return NULL;
     }
-    for (int64_t i = 0; i < t->numel; i++)
-        host[i] = draw(&p->rng, init, a, fan_in, fan_out);
-    int rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
-    free(host);
-    if (rc)
-        return NULL;
     if (!(kind & RR_PARAM_BUFFER) && p->with_grads) {
         t->grad = rr_zeros(&p->store, RR_F32, ndim, shape);
         if (!t->grad)
@@ -137,6 +139,58 @@ void rr_params_zero_grad(rr_params *p)
             rr_fill(p->items[i].t->grad, 0.0f);
 }
 
+/* The index of the first NaN or infinity of x[0..n), or -1: a test of the
+ * exponent bits, a block at a time so that the loop vectorises. */
+static int64_t first_nonfinite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 4096) {
+        int64_t end = n - i < 4096 ? n : i + 4096;
+        unsigned bad = 0;
+        for (int64_t j = i; j < end; j++) {
+            uint32_t b;
+            memcpy(&b, &x[j], 4);
+            bad |= (b & 0x7f800000u) == 0x7f800000u;
+        }
+        for (int64_t j = i; bad && j < end; j++)
+            if (!isfinite(x[j]))
+                return j;
+    }
+    return -1;
+}
+
+static int is_float(rr_dtype t) { return t == RR_F32 || t == RR_F16 || t == RR_BF16 || t == RR_F64; }
+
+/* Entry e into parameter t (same shape): converted to F32 (on the CPU
+ * straight into the tensor), every value finite. */
+static int load_entry(rr_tensor *t, const rr_entry *e)
+{
+    if (!is_float(e->dtype))
+        return rr_error("is %s in the weights; parameters are F32, F16, BF16 or F64", rr_dtype_name(e->dtype));
+    int on_host = t->device == RR_CPU;
+    float *host = on_host ? t->data : malloc(rr_tensor_bytes(t) + 1);
+    if (!host)
+        return rr_error("out of memory");
+    int rc = 0;
+    if (e->dtype == RR_F32) {
+        memcpy(host, e->data, e->nbytes); /* entry data may be unaligned */
+    } else {
+        void *raw = malloc(e->nbytes + 1); /* rr_convert_to_f32 wants aligned data */
+        rc = raw ? 0 : rr_error("out of memory");
+        if (!rc)
+            rc = rr_convert_to_f32(host, memcpy(raw, e->data, e->nbytes), e->dtype, t->numel);
+        free(raw);
+    }
+    int64_t bad = rc ? -1 : first_nonfinite(host, t->numel);
+    if (bad >= 0)
+        rc = rr_error("holds %s at element %lld: the weights are damaged", isnan(host[bad]) ? "NaN" : "an infinity",
+                      (long long)bad);
+    if (!rc && !on_host)
+        rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
+    if (!on_host)
+        free(host);
+    return rc;
+}
+
 int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missing, int *unused)
 {
     int matched = 0;
@@ -162,21 +216,7 @@ int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missin
             return rr_error("tensor '%s' has shape %s in the model but %s in the weights", p->items[i].name,
                             rr_shape_str(t, want, sizeof want), rr_dims_str(e->ndim, e->shape, got, sizeof got));
         }
-        float *host = malloc(rr_tensor_bytes(t) + 1);
-        if (!host)
-            return rr_error("out of memory");
-        /* entry data may be unaligned: convert from a copy */
-        void *raw = malloc(e->nbytes + 1);
-        int rc = raw ? 0 : rr_error("out of memory");
-        if (!rc) {
-            memcpy(raw, e->data, e->nbytes);
-            rc = rr_convert_to_f32(host, raw, e->dtype, t->numel);
-        }
-        if (!rc)
-            rc = rr_dev_memcpy(t->device, t->data, RR_CPU, host, rr_tensor_bytes(t));
-        free(raw);
-        free(host);
-        if (rc)
+        if (load_entry(t, e))
             return rr_error_prefix("tensor '%s': ", p->items[i].name);
         matched++;
     }

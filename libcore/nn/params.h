@@ -43,6 +43,7 @@ typedef struct rr_params {
     int n, cap;
     rr_rng rng;              /* initialisation stream */
     int with_grads;
+    int uninitialised;       /* rr_param_add leaves the values unset: every one is about to be loaded */
 } rr_params;
 
 int rr_params_init(rr_params *p, rr_device d, uint64_t seed, int with_grads);
@@ -62,8 +63,8 @@ int64_t rr_params_count(const rr_params *p, const char *prefix);
 void rr_params_zero_grad(rr_params *p);
 
 /* Copies every parameter from a record (converting F16/BF16/F64 to F32).
- * A tensor missing from the record or of another shape is an error naming
- * it; with partial, missing ones are allowed and, when `missing` is not
+ * A tensor missing from the record, of another shape, of another dtype
+ * (an integer one) or holding a NaN or an infinity is an error naming it; with partial, missing ones are allowed and, when `missing` is not
  * NULL, their names are written to it, one per line.  Record entries that
  * match no parameter are ignored (a checkpoint's classifier head, say) and
  * counted in *unused when it is not NULL. */

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../data/input.h"
 #include "../error.h"
@@ -150,8 +151,13 @@ int rr_encode_run(const rr_encode_opts *o, FILE *in, FILE *out)
     const rr_mrsnet *m = o->model;
     if (!(m->parts & RR_PART_TEXT))
         return rr_error("the model was loaded without its text encoder");
+    /* the path the records carry: absolute, except for a pipe with no
+     * folder (a shell's <(...), /dev/fd/N), which realpath cannot resolve
+     * and which is read once, for the first record */
     char *image = NULL;
-    if (o->image && !(image = realpath(o->image, NULL)))
+    struct stat st;
+    if (o->image && !(image = realpath(o->image, NULL)) &&
+        !(stat(o->image, &st) == 0 && S_ISFIFO(st.st_mode) && (image = strdup(o->image))))
         return rr_error("%s: %s", o->image, strerror(errno));
     rr_encode_opts opts = *o;
     opts.image = image;

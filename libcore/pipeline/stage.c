@@ -158,12 +158,12 @@ void rr_stage_check(int ninputs, const char *model, const char *device)
 }
 
 void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int part, const char *device,
-                   int verbose)
+                   int allow_unused, int verbose)
 {
     s->path = path;
     s->in = rr_cli_open_read(path);
     rr_device d;
-    if (rr_device_parse(device, &d) || rr_mrsnet_load(&s->model, model, part, d, 0, 0, NULL))
+    if (rr_device_parse(device, &d) || rr_mrsnet_load(&s->model, model, part, d, 0, allow_unused ? RR_LOAD_ALLOW_UNUSED : 0, NULL))
         rr_cli_die_lib();
     rr_progress_init(&s->progress, stderr, isatty(STDERR_FILENO), verbose);
     if (verbose)

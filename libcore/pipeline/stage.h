@@ -72,8 +72,10 @@ double rr_batch_clock(void);
  * rr_stage_check: the usage errors of their common options (exit 2): more
  * than one input, no model (-m or RRSIS_MODEL), a --device other than auto,
  * cpu or cuda.  rr_stage_open: opens the input (a path or "-"), loads the
- * given part (RR_PART_*) of the model on the device, and with verbose says
- * which on stderr (exit 1 on an error); sets up the progress.  rr_stage_close: rc is the stage's
+ * given part (RR_PART_*) of the model on the device (with allow_unused,
+ * tensors of that part the model does not have are ignored, not an error),
+ * and with verbose says which on stderr (exit 1 on an error); sets up the
+ * progress.  rr_stage_close: rc is the stage's
  * result; a failure exits 1 with the input's name and the library's
  * message, else the model and input are closed. */
 typedef struct {
@@ -84,7 +86,7 @@ typedef struct {
 } rr_stage_cli;
 void rr_stage_check(int ninputs, const char *model, const char *device);
 void rr_stage_open(rr_stage_cli *s, const char *path, const char *model, int part, const char *device,
-                   int verbose);
+                   int allow_unused, int verbose);
 void rr_stage_close(rr_stage_cli *s, int rc);
 /* The rr_progress_fn of the programs, arg an rr_stage_cli's progress:
  * "PROG: 24 records, 3.1 s, 7.7 records/s", redrawn on a terminal, a line

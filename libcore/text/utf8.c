@@ -1,5 +1,6 @@
 #include "utf8.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,4 +90,50 @@ char *rr_utf8_lossy(const char *s, size_t n, size_t *out_n)
     if (out_n)
         *out_n = o;
     return out;
+}
+
+/* The value of the 4 hex digits at s, or -1. */
+static long hex4(const char *s)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = 16 * v + d;
+    }
+    return v;
+}
+
+long rr_json_bad_escape(const char *s, size_t n, char what[32])
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"') {
+            in_string = !in_string;
+        } else if (in_string && s[i] == '\\') {
+            if (i + 1 < n && s[i + 1] == 'u' && i + 6 <= n) {
+                long u = hex4(s + i + 2);
+                long low = u >= 0xD800 && u <= 0xDBFF && i + 12 <= n && s[i + 6] == '\\' && s[i + 7] == 'u'
+                               ? hex4(s + i + 8)
+                               : -1;
+                if (u == 0) {
+                    snprintf(what, 32, "\\u0000 (NUL)");
+                    return (long)i;
+                }
+                if (u >= 0xD800 && u <= 0xDFFF && !(u <= 0xDBFF && low >= 0xDC00 && low <= 0xDFFF)) {
+                    snprintf(what, 32, "lone surrogate \\u%.4s", s + i + 2);
+                    return (long)i;
+                }
+                if (low >= 0)
+                    i += 6; /* the pair's low half */
+            }
+            i++; /* the escaped character */
+        }
+    }
+    return -1;
 }

@@ -18,4 +18,12 @@ long rr_utf8_invalid(const char *s, size_t n);
  * NULL.  NULL (with rr_error) when out of memory. */
 char *rr_utf8_lossy(const char *s, size_t n, size_t *out_n);
 
+/* JSON text's \u escapes that decode to no character a C string holds:
+ * \u0000 (cJSON would cut the string there) or a surrogate outside a
+ * high-low pair (cJSON refuses it with no word of why).  The offset of the
+ * first one's backslash, with *what naming it ("\\u0000 (NUL)", "lone
+ * surrogate \\ud800"), or -1 when there is none.  Only strings are
+ * scanned; malformed JSON is left to the parser. */
+long rr_json_bad_escape(const char *s, size_t n, char what[32]);
+
 #endif

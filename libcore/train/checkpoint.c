@@ -13,37 +13,6 @@
 #define EXP_AVG "optimizer.exp_avg."
 #define EXP_AVG_SQ "optimizer.exp_avg_sq."
 
-uint64_t rr_hash64(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    h ^= rr_mix64(n + 0x9e3779b97f4a7c15ull);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8); /* entry data may be unaligned */
-        h = rr_mix64(h ^ w);
-    }
-    uint64_t tail = 0;
-    for (size_t k = 0; i + k < n; k++)
-        tail |= (uint64_t)p[i + k] << (8 * k);
-    return rr_mix64(h ^ tail ^ 0xff);
-}
-
-/* The hash of every entry, in entry order (in parallel: checkpoints of the
- * big models hold gigabytes). */
-static uint64_t *entry_hashes(const rr_record *rec)
-{
-    uint64_t *h = malloc(((size_t)rec->nentries + 1) * sizeof *h);
-    if (!h) {
-        rr_error("out of memory");
-        return NULL;
-    }
-#pragma omp parallel for schedule(dynamic)
-    for (int i = 0; i < rec->nentries; i++)
-        h[i] = rr_hash64(0, rec->entries[i].data, rec->entries[i].nbytes);
-    return h;
-}
-
 static char *state_json(const rr_train_state *st, int64_t adamw_t)
 {
     cJSON *o = cJSON_CreateObject();
@@ -66,25 +35,6 @@ static char *state_json(const rr_train_state *st, int64_t adamw_t)
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
-}
-
-static int add_checksums(rr_record *rec)
-{
-    uint64_t *h = entry_hashes(rec);
-    cJSON *o = h ? cJSON_CreateObject() : NULL;
-    int rc = o ? 0 : -1;
-    for (int i = 0; i < rec->nentries && rc == 0; i++) {
-        char hex[17];
-        snprintf(hex, sizeof hex, "%016" PRIx64, h[i]);
-        if (!cJSON_AddStringToObject(o, rec->entries[i].name, hex))
-            rc = -1;
-    }
-    char *s = rc == 0 ? cJSON_PrintUnformatted(o) : NULL;
-    rc = s ? rr_record_set_meta(rec, "checksums", s) : rr_error("out of memory");
-    free(s);
-    cJSON_Delete(o);
-    free(h);
-    return rc;
 }
 
 int rr_checkpoint_save(const char *path, const rr_mrsnet *m, const rr_adamw *o, const rr_train_state *st,
@@ -113,42 +63,13 @@ int rr_checkpoint_save(const char *path, const rr_mrsnet *m, const rr_adamw *o, 
             rc = rr_record_add_tensor(&rec, name, o->slots[i].v);
     }
     if (!rc)
-        rc = add_checksums(&rec);
+        rc = rr_record_add_checksums(&rec);
     if (!rc)
         rc = rr_safetensors_save(path, &rec);
     free(cfg);
     free(state);
     rr_record_free(&rec);
     return rc ? rr_error_prefix("writing the checkpoint: ") : 0;
-}
-
-static int verify_checksums(const rr_record *rec)
-{
-    const char *json = rr_record_meta(rec, "checksums");
-    if (!json)
-        return rr_error("no checksums in the metadata");
-    cJSON *o = cJSON_Parse(json);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return rr_error("the checksums are not a JSON object");
-    }
-    uint64_t *h = entry_hashes(rec);
-    int rc = h ? 0 : -1;
-    for (int i = 0; i < rec->nentries && rc == 0; i++) {
-        const char *name = rec->entries[i].name;
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-        char hex[17];
-        snprintf(hex, sizeof hex, "%016" PRIx64, h[i]);
-        if (!cJSON_IsString(v))
-            rc = rr_error("tensor '%s' has no checksum", name);
-        else if (strcmp(v->valuestring, hex) != 0)
-            rc = rr_error("tensor '%s' fails its checksum: the file is corrupt", name);
-    }
-    if (rc == 0 && cJSON_GetArraySize(o) != rec->nentries)
-        rc = rr_error("%d checksums for %d tensors: tensors are missing", cJSON_GetArraySize(o), rec->nentries);
-    free(h);
-    cJSON_Delete(o);
-    return rc;
 }
 
 /* A non-negative integer field of the state. */
@@ -218,7 +139,7 @@ int rr_checkpoint_open(rr_checkpoint *ck, const char *path)
                  : rr_error("not a training checkpoint (metadata format '%s', expected '%s')",
                             format ? format : "(none)", RR_CHECKPOINT_FORMAT);
     if (!rc)
-        rc = verify_checksums(&ck->rec);
+        rc = rr_record_verify_checksums(&ck->rec, 1);
     if (!rc && !cfg)
         rc = rr_error("no model configuration in the metadata");
     if (!rc && rr_config_parse(&ck->cfg, cfg, strlen(cfg)))

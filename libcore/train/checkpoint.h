@@ -11,8 +11,9 @@
  *             "training"   the training options (JSON, written and read by
  *                          the trainer; opaque here)
  *             "state"      rr_train_state and AdamW's update count (JSON)
- *             "checksums"  a 64-bit hash of each tensor's bytes (JSON
- *                          object name -> 16 hex digits)
+ *             "checksums_sum64"  a 64-bit hash of each tensor's bytes (JSON
+ *                          object name -> 16 hex digits, io/checksum.h;
+ *                          earlier checkpoints: "checksums", still read)
  *
  * Files are written with rr_safetensors_save: a temporary file beside the
  * target, fsync, rename, fsync of the folder; a crash or kill -9 at any
@@ -27,12 +28,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../io/checksum.h"
 #include "../io/safetensors.h"
 #include "../nn/mrsnet.h"
 #include "adamw.h"
 
-#define RR_CHECKPOINT_FORMAT "rrsis-checkpoint/1"
-#define RR_WEIGHTS_FORMAT "rrsis-weights/1"
+/* RR_CHECKPOINT_FORMAT and RR_WEIGHTS_FORMAT: nn/mrsnet.h */
 
 /* Where a run stands, besides its weights and moments. */
 typedef struct {
@@ -72,9 +73,5 @@ int rr_checkpoint_open(rr_checkpoint *ck, const char *path);
  * its shape). */
 int rr_checkpoint_restore(const rr_checkpoint *ck, rr_mrsnet *m, rr_adamw *o);
 void rr_checkpoint_close(rr_checkpoint *ck);
-
-/* The hash the checksums use (64-bit, a word at a time through SplitMix64's
- * finaliser), continuing from h; also used to fingerprint a manifest. */
-uint64_t rr_hash64(uint64_t h, const void *data, size_t n);
 
 #endif

@@ -185,6 +185,7 @@ typedef struct {
     int64_t micro_used;     /* micro-batches per epoch that updates use */
     int64_t total, end;     /* updates of the run; where this invocation stops */
     int64_t last_val;       /* the step of the last validation in this invocation */
+    int64_t saved_at;       /* the step of the last checkpoint written in this invocation */
     /* validation buffers */
     float *logits;
     uint8_t *pred;
@@ -398,7 +399,8 @@ static int load_init(run *r)
     size_t mlen = 0;
     FILE *mf = open_memstream(&missing, &mlen);
     int rc = mf ? rr_safetensors_load(r->o.init, &rec) : rr_error("out of memory");
-    if (!rc && rr_params_load(&r->m.params, &rec, 1, mf, &unused))
+    if (!rc && (rr_mrsnet_verify_file(&rec) || rr_params_load(&r->m.params, &rec, 1, mf, &unused) ||
+                (!r->o.allow_unused && rr_mrsnet_check_unused(&r->m, &rec))))
         rc = rr_error_prefix("%s: ", r->o.init);
     if (mf)
         fclose(mf);
@@ -562,7 +564,10 @@ static int save_last(run *r)
     r->st.rng_offset = r->c.rng_offset;
     r->st.seconds += now() - r->t_begin;
     r->t_begin = now();
-    return rr_checkpoint_save(r->last, &r->m, &r->opt, &r->st, r->training);
+    if (rr_checkpoint_save(r->last, &r->m, &r->opt, &r->st, r->training))
+        return -1;
+    r->saved_at = r->st.step;
+    return 0;
 }
 
 typedef struct {
@@ -884,9 +889,11 @@ static int loop(run *r)
         note(r, "resuming at step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 ")", r->st.step, r->st.epoch,
              r->st.batch);
     r->t_begin = now();
-    r->last_val = -1;
+    r->last_val = r->saved_at = -1;
     if (r->st.step < r->end && !(r->loader = rr_loader_open(&r->train, &r->lopts, r->st.epoch, r->st.batch)))
         return -1;
+    if (o->started)
+        o->started();
     const char *reason = NULL;
     while (r->st.step < r->end) {
         if (o->stop && *o->stop) {
@@ -919,8 +926,10 @@ static int loop(run *r)
             return -1;
     }
     if (reason) {
-        note(r, "stopping at step %" PRId64 " on a signal; writing %s", r->st.step, r->last);
-        if (save_last(r))
+        /* a signal during a checkpoint's write: that one is the last */
+        note(r, "stopping at step %" PRId64 " on a signal%s%s", r->st.step,
+             r->saved_at == r->st.step ? "; written: " : "; writing ", r->last);
+        if (r->saved_at != r->st.step && save_last(r))
             return -1;
     } else {
         reason = r->st.step >= r->total ? "done" : "max_steps";

@@ -78,6 +78,7 @@ typedef struct {
     const char *train;   /* manifests (NULL on resume: the checkpoint's) */
     const char *val;
     const char *init;    /* initial weights, loaded by name (missing ones keep their init) */
+    int allow_unused;    /* tensors of init the model does not have are ignored (else an error) */
     const char *vocab;
     int resume;
 
@@ -104,6 +105,12 @@ typedef struct {
     FILE *progress;      /* progress and notes (stderr) */
     int tty;             /* progress is a terminal: one bar, redrawn */
     volatile sig_atomic_t *stop; /* set asynchronously: checkpoint and return */
+    /* Called once the run is set up, just before its first update: from
+     * then on *stop is honoured (rrsis-train catches SIGINT and SIGTERM
+     * there).  Before it, nothing of the run needs saving (a new run has no
+     * checkpoint yet, a resumed one's is as it was), so that set-up, the
+     * model's construction above all, may be ended at any moment. */
+    void (*started)(void);
 } rr_train_opts;
 
 /* The defaults of spec §7 (lr 6e-4, cosine, 40 epochs, batch 8, seed 2401,

@@ -29,6 +29,42 @@ elif mknod "$T/full" c 1 7 2>/dev/null; then
 else
     FULL=
 fi
+# forward_rounds PROG REF WORK: tests/tools/mrsnet_forward (PROG) on the
+# weights, inputs and stages of make_goldens.py --forward-only in REF, its
+# table in WORK/table and its stderr in WORK/c.err.  Status 3 (PSR phases on
+# the other side of atan2's cut than the reference's, each within float32
+# noise of it: tools/reference/README, interpretation 2): the reference runs
+# again with the C forward's sides (WORK/sides.json, into WORK/sided) and the
+# comparison is repeated, at most twice (a side taken upstream can move
+# another phase across the cut; WORK/rounds.log keeps the summaries of the
+# rounds before the last).  Sets rc (mrsnet_forward's status, or 4 when that
+# reference run failed: WORK/sided.log) and rounds.
+forward_rounds() {
+    fr_stages=$2/stages.safetensors
+    rounds=1
+    while :; do
+        "$1" --sides "$3/sides.json" "$2/weights.safetensors" "$2/inputs.safetensors" "$fr_stages" \
+            >"$3/table" 2>"$3/c.err"
+        rc=$?
+        [ $rc = 3 ] && [ $rounds -lt 3 ] || return 0
+        tail -n 2 "$3/table" | sed "s/^/round $rounds: /" >>"$3/rounds.log"
+        rounds=$((rounds + 1))
+        if ! "$PYTHON" tools/reference/make_goldens.py --forward-only --weights "$2/weights.safetensors" \
+            --inputs "$2/inputs.safetensors" --phase-sides "$3/sides.json" --out "$3/sided" \
+            >"$3/sided.log" 2>&1; then
+            rc=4
+            return 0
+        fi
+        fr_stages=$3/sided/stages.safetensors
+    done
+}
+# empty_stream: prints the path of a stream of no records (its end mark
+# alone), made on first use: the input of a program run only to load a model.
+empty_stream() {
+    [ -s "$T/empty.stream" ] ||
+        "$PYTHON" -c 'import sys, rrsis_stream as rs; rs.write_end(sys.stdout.buffer, 0)' >"$T/empty.stream"
+    echo "$T/empty.stream"
+}
 # sample_id SENTENCE [IMAGE]: the id rrsis-tokenize gives a sample without one
 # (libcore/io/sample_id.h), computed here independently: the image's file
 # name without its extension, '-', and the 32-bit FNV-1a of the sentence.

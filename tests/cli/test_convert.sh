@@ -10,13 +10,14 @@
 # (compared exactly), the rest keep the reference's seeded initialisation,
 # mis-shaped and missing tensors are errors naming them, a pickled call in a
 # checkpoint is never run, and the output is a valid weight file
-# ($BIN/rrsis-inspect when built).  Skipped without torch.
+# ($BIN/rrsis-inspect when built).  Without torch it says SKIP, which
+# tests/run.sh counts as a failure (make deps installs python3-torch).
 # shellcheck source=tests/cli/lib.sh
 . tests/cli/lib.sh
 # (from lib.sh: pass, fail, finish, lines, $T, $BIN, $PYTHON)
 
 if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
-    echo "SKIP: torch not installed ($PYTHON cannot import torch)"
+    echo "SKIP: convert: $PYTHON cannot import torch (make deps installs python3-torch)"
     exit 0
 fi
 OMP_NUM_THREADS=1
@@ -464,7 +465,7 @@ if [ -x "$BIN/rrsis-inspect" ]; then
         fi
     done
 else
-    echo "SKIP: rrsis-inspect not built"
+    echo "SKIP: rrsis-inspect reads the output: rrsis-inspect not built"
 fi
 
 finish

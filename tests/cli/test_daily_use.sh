@@ -124,7 +124,8 @@ import sys
 import numpy as np
 import rrsis_stream as rs
 with open(sys.argv[1], "wb") as f:
-    rs.write_record(f, {}, {"text_encoder.embeddings.position_embeddings.weight": np.zeros((3, 4), np.float32)})
+    rs.write_record(f, {"format": "rrsis-weights/1"},
+                    {"text_encoder.embeddings.position_embeddings.weight": np.zeros((3, 4), np.float32)})
 EOF
 mkdir "$T/init"
 train -o "$T/init" --init "$T/bad.safetensors" > /dev/null 2> "$T/err"

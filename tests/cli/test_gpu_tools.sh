@@ -81,7 +81,7 @@ if [ $built = 1 ]; then
 
     # --- without a GPU: one clear line ------------------------------------------------
     if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-        echo "SKIP: no-GPU messages (this machine has a GPU)"
+        echo "SKIP(gpu): no-GPU messages: this machine has a GPU"
     else
         for tool in "ops_check" "golden_gpu parity"; do
             # shellcheck disable=SC2086
@@ -100,7 +100,7 @@ fi
 # --- --device on the model programs (without a GPU: auto is the CPU, quietly) ---------
 MODEL=tests/golden/mrsnet-nano/weights.safetensors
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    echo "SKIP: --device auto on the model programs (this machine has a GPU)"
+    echo "SKIP(gpu): --device auto on the model programs: this machine has a GPU"
 elif [ -x "$BIN/rrsis-tokenize" ] && [ -x "$BIN/rrsis-encode" ] && [ -x "$BIN/rrsis-fuse" ] &&
      [ -x "$BIN/rrsis-decode" ] && [ -f "$MODEL" ]; then
     IMG=tests/golden/pil/bilinear_rgb_13x7_29x31.in.png
@@ -137,7 +137,7 @@ elif [ -x "$BIN/rrsis-tokenize" ] && [ -x "$BIN/rrsis-encode" ] && [ -x "$BIN/rr
         fi
     done
 else
-    echo "SKIP: --device on the model programs (rrsis-tokenize, -encode, -fuse or -decode not built)"
+    echo "SKIP: --device on the model programs: rrsis-tokenize, -encode, -fuse or -decode not built"
 fi
 
 # --- check.sh's first steps: the toolchain, then the libraries ------------------------

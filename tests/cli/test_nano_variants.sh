@@ -4,12 +4,13 @@
 # with seeded random weights (tools/reference/make_goldens.py --forward-only,
 # eval mode), then tests/tools/mrsnet_forward runs the C forward on the same
 # weights and inputs and compares every stage (relative error <= 1e-4).  A
-# few seconds each.  Skipped where $PYTHON cannot import torch.
+# few seconds each.  Where $PYTHON cannot import torch it says SKIP, which
+# tests/run.sh counts as a failure (make deps installs python3-torch).
 #   swin.ape  Swin's absolute position embedding (the demo model has it)
 . tests/cli/lib.sh
 
 if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
-    echo "SKIP: nano variants against the reference: $PYTHON cannot import torch"
+    echo "SKIP: nano variants against the reference: $PYTHON cannot import torch (make deps installs python3-torch)"
     exit 0
 fi
 prog=${MRSNET_FORWARD:-build/cpu/tests/tools/mrsnet_forward}
@@ -26,13 +27,14 @@ for variant in ape:'.swin.ape = true'; do
         fail "$name" "the reference run failed: $(tail -c 600 "$T/$tag.log")"
         continue
     fi
-    "$prog" "$T/$tag/weights.safetensors" "$T/$tag/inputs.safetensors" "$T/$tag/stages.safetensors" \
-        >"$T/$tag.table" 2>"$T/$tag.err"
-    rc=$?
+    mkdir -p "$T/$tag.cmp"
+    forward_rounds "$prog" "$T/$tag" "$T/$tag.cmp"
     case $rc in
-    0) pass "$name ($(tail -n 1 "$T/$tag.table"))" ;;
-    1) fail "$name" "$(grep ' FAIL' "$T/$tag.table" | head -n 3 | tr '\n' ';')" ;;
-    *) fail "$name" "mrsnet_forward exited with status $rc: $(cat "$T/$tag.err")" ;;
+    0) pass "$name ($(tail -n 1 "$T/$tag.cmp/table"))" ;;
+    1) fail "$name" "$(grep ' FAIL' "$T/$tag.cmp/table" | head -n 3 | tr '\n' ';')" ;;
+    3) fail "$name" "phases still across atan2's cut after $rounds rounds" ;;
+    4) fail "$name" "the reference run with the C forward's phase sides failed: $(tail -c 600 "$T/$tag.cmp/sided.log")" ;;
+    *) fail "$name" "mrsnet_forward exited with status $rc: $(cat "$T/$tag.cmp/c.err")" ;;
     esac
 done
 finish

@@ -368,7 +368,7 @@ if jq -e 'has("480")' "$D/expected.json" >/dev/null; then
         "gt.jsonl:1: sample 's00': .*pred480/s00.png is 480x480 but the image is 20x16" \
         --gt="$D/gt.jsonl" --pred="$D/pred480" --resolution=native
 else
-    echo "note: Pillow is not installed for $PYTHON: the 480 numbers are not compared with Pillow's"
+    echo "SKIP: 480 protocol: Pillow is not installed for $PYTHON (make deps installs python3-pil)"
 fi
 
 # ---------------------------------------------------------------- text, md, csv

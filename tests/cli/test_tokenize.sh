@@ -136,7 +136,7 @@ printf '{"id": 1}\n' > "$T/nosentence.jsonl"
 one_error "query_without_sentence" "rrsis-tokenize: error: $T/nosentence.jsonl:1: \"sentence\" is missing or not a string" \
     "$TOK" --queries "$T/nosentence.jsonl"
 printf '{"sentence": "a"}\nnot json\n' > "$T/notjson.jsonl"
-one_error "query_not_json" "rrsis-tokenize: error: $T/notjson.jsonl:2: not a JSON object" \
+one_error "query_not_json" "rrsis-tokenize: error: $T/notjson.jsonl:2: malformed JSON at byte 1" \
     "$TOK" --queries "$T/notjson.jsonl"
 one_error "missing_vocab" "rrsis-tokenize: error: $T/none.txt: No such file or directory" \
     "$TOK" --vocab "$T/none.txt" x

@@ -273,6 +273,12 @@ TEST(backbone_absolute_position_embedding)
     text_inputs(c, &cfg, 1, &l, &lmask);
     CHECK(rr_backbone_fwd(c, &m, big, l, lmask, d, NULL) != 0 && strstr(rr_errmsg(), "swin.ape needs a 16 x 16"),
           "another grid: %s", rr_errmsg());
+    /* as many tokens in another layout: refused too, naming both grids */
+    rr_tensor *wide = test_randn(c, 5, RR_SHAPE(1, 3, S / 2, 2 * S));
+    CHECK(rr_backbone_fwd(c, &m, wide, l, lmask, d, NULL) != 0 &&
+              strcmp(rr_errmsg(), "backbone: swin.ape needs a 16 x 16 patch grid, not 8 x 32 (images of image_size)") ==
+                  0,
+          "another layout: %s", rr_errmsg());
     free(tr);
     rr_params_free(&p);
 }

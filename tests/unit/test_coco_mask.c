@@ -200,6 +200,15 @@ TEST(coco_rle_rejects_bad_input)
     double xy[] = {0, 0, 1e9, 0, 0, 1};
     CHECK(rr_rle_from_poly(xy, 3, 4, 4, &got, &n) == -1 && strstr(rr_errmsg(), "coordinate 2"), "%s",
           rr_errmsg());
+    /* far outside a small image: gigabytes of outline, and seconds, before */
+    double far[] = {0, 0, 1e7, 1e7, 0, 1e7};
+    CHECK(rr_rle_from_poly(far, 3, 1, 1, &got, &n) == -1 &&
+              strstr(rr_errmsg(), "vertex 1 (1e+07, 1e+07) lies more than 4 outside the 1x1 image"),
+          "%s", rr_errmsg());
+    /* as far out as allowed: twice the width plus the height */
+    double edge[] = {-10, -10, 2 + 10, 0, 0, 3 + 10};
+    CHECK(rr_rle_from_poly(edge, 3, 3, 2, &got, &n) == 0, "%s", rr_errmsg());
+    free(got);
 }
 
 TEST(coco_polygon_degenerate_cases)

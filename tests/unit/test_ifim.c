@@ -113,8 +113,8 @@ TEST(ifim_parameter_names_and_shapes_are_the_references)
     rr_params_free(&f.p);
 }
 
-/* Output B x N x C and the traced branches B x C x h x w, on an odd grid
- * (the pyramid's ceil sizes: 5x7 -> 3x4 -> 2x2). */
+/* Output B x N x C, the traced branches B x C x h x w and phases, on an odd
+ * grid (the pyramid's ceil sizes: 5x7 -> 3x4 -> 2x2). */
 TEST(ifim_shapes_and_trace)
 {
     fixture f;
@@ -128,11 +128,15 @@ TEST(ifim_shapes_and_trace)
     if (y)
         CHECK(y->ndim == 3 && y->shape[0] == B && y->shape[1] == 35 && y->shape[2] == C, "y %lldx%lldx%lld",
               (long long)y->shape[0], (long long)y->shape[1], (long long)y->shape[2]);
-    const char *names[3] = {"stage1.ifim.F_py", "stage1.ifim.F_rel", "stage1.ifim.F_cm"};
-    CHECK(tr.n == 3, "%d traced", tr.n);
-    for (int i = 0; i < 3; i++) {
+    /* the branches, and the PSR's phase at each pyramid level */
+    const char *names[6] = {"stage1.ifim.F_py", "stage1.ifim.F_rel", "stage1.ifim.F_cm",
+                            "stage1.ifim.psr.P1", "stage1.ifim.psr.P2", "stage1.ifim.psr.P4"};
+    int64_t hw[6][2] = {{5, 7}, {5, 7}, {5, 7}, {5, 7}, {3, 4}, {2, 2}};
+    CHECK(tr.n == 6, "%d traced", tr.n);
+    for (int i = 0; i < 6; i++) {
         rr_tensor *t = rr_trace_get(&tr, names[i]);
-        CHECK(t && t->ndim == 4 && t->shape[0] == B && t->shape[1] == C && t->shape[2] == 5 && t->shape[3] == 7,
+        CHECK(t && t->ndim == 4 && t->shape[0] == B && t->shape[1] == C && t->shape[2] == hw[i][0] &&
+                  t->shape[3] == hw[i][1],
               "%s", names[i]);
     }
     /* wrong sizes are errors, not crashes */

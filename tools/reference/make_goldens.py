@@ -110,9 +110,12 @@ def run(model, inp, dtype, train=True, backward=True):
     return trace, parts, grads
 
 
-def stage_tensors(trace, model, with_grads=True):
+def stage_tensors(trace, model, with_grads=True, phases=False):
+    """The trace's stages; the PSR's phases (*.psr.P{s}) only when phases."""
     out = {}
     for k, v in trace.items():
+        if ".psr.P" in k and not phases:
+            continue
         out[k] = v.detach().float().contiguous()
         if with_grads and v.grad is not None and k in GRAD_STAGES:
             out["grad." + k] = v.grad.detach().float().contiguous()
@@ -315,6 +318,9 @@ def forward_only(args):
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     model = mrsnet.MRSNet(cfg)
+    if args.phase_sides:
+        with open(args.phase_sides) as f:
+            mrsnet.set_phase_sides(model, json.load(f))
     if tensors is not None:
         missing = mrsnet.load_state(model, tensors, partial=args.partial)
         if missing:
@@ -336,7 +342,7 @@ def forward_only(args):
     trace, _, _ = run(model, inp, torch.float32, train=args.train_mode, backward=False)
     log(f"make_goldens: {cfg['name']} forward at {size}x{size}, batch {inp['image'].shape[0]}, "
         f"{'train' if args.train_mode else 'eval'} mode: {time.time() - t0:.1f} s")
-    stages = stage_tensors(trace, model, with_grads=False)
+    stages = stage_tensors(trace, model, with_grads=False, phases=True)
     del trace
     meta = {"format": "rrsis-golden/1", "mode": "train" if args.train_mode else "eval", "dtype": "float32"}
     if args.f64_check:
@@ -347,7 +353,7 @@ def forward_only(args):
                 if name.endswith(".running_mean") or name.endswith(".running_var"):
                     b.copy_(state0[name])
         tr64, _, _ = run(model, inp, torch.float64, train=args.train_mode, backward=False)
-        s64 = stage_tensors(tr64, model, with_grads=False)
+        s64 = stage_tensors(tr64, model, with_grads=False, phases=True)
         diff = {k: rel(stages[k], s64[k]) for k in stages}
         meta["f64_rel_diff"] = json.dumps({k: float(f"{v:.3g}") for k, v in diff.items()}, separators=(",", ":"))
         with open(os.path.join(args.out, "f64-vs-f32.txt"), "w") as f:
@@ -378,6 +384,9 @@ def main():
     ap.add_argument("--f64-check", action="store_true",
                     help="with --forward-only: also run in float64 and report the differences")
     ap.add_argument("--inputs", help="with --forward-only: use this inputs.safetensors")
+    ap.add_argument("--phase-sides", help="with --forward-only: a JSON file {stage name of a PSR phase: "
+                    "[flat indices]} (tests/tools/mrsnet_forward --sides writes it): those phases, "
+                    "within mrsnet.PHASE_CUT_MARGIN of atan2's cut, taken on its other side")
     ap.add_argument("--store-f64", action="store_true",
                     help="goldens: store the float64 run's stages and gradients (rounded to float32)")
     ap.add_argument("--no-tweaks", action="store_true",

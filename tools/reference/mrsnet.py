@@ -365,6 +365,15 @@ class PatchEmbed(nn.Module):
 # IFIM (section 6.2)
 # ---------------------------------------------------------------------------
 
+# atan2's cut: P jumps by 2 pi where Im Z changes sign with Re Z < 0.  Two
+# float32 implementations whose inputs differ by ~1e-6 can land on opposite
+# sides at a bin whose Im Z is that close to 0; make_goldens.py
+# --phase-sides puts such bins on the C forward's side (tests/tools/
+# mrsnet_forward.c finds them), never a bin farther than PHASE_CUT_MARGIN
+# radians from the cut, nor a self-conjugate one (there P is exactly 0 or pi).
+PHASE_CUT_MARGIN = 1e-3
+
+
 def _selfconj_mask(h, w, device):
     """True at the bins a real input's spectrum holds real values: (0|h/2, 0|w/2)."""
     m = torch.zeros(h, w, dtype=torch.bool, device=device)
@@ -374,6 +383,29 @@ def _selfconj_mask(h, w, device):
         for c in cols:
             m[r, c] = True
     return m
+
+
+def _other_side(pha, idx, name):
+    """pha with the entries at flat indices idx moved across atan2's cut (P -> -P)."""
+    flat = pha.detach().reshape(-1)
+    idx = torch.as_tensor(idx, dtype=torch.long)
+    h, w = pha.shape[-2:]
+    sc = _selfconj_mask(h, w, pha.device).reshape(-1)[idx % (h * w)]
+    far = math.pi - flat[idx].abs() > PHASE_CUT_MARGIN
+    if sc.any() or far.any():
+        bad = int(idx[sc | far][0])
+        raise ValueError(f"{name}: entry {bad} (P = {float(flat[bad]):.7g}) is self-conjugate or "
+                         f"more than {PHASE_CUT_MARGIN} from the cut; its side is not in doubt")
+    pha = pha.clone()
+    pha.view(-1)[idx] = -pha.view(-1)[idx]
+    return pha
+
+
+def set_phase_sides(model, sides):
+    """sides: {trace name "stage{i}.ifim.psr.P{s}": [flat indices]} for every PSR of model."""
+    for mod in model.modules():
+        if isinstance(mod, PSR):
+            mod.phase_sides = {k: list(v) for k, v in sides.items()}
 
 
 class PSR(nn.Module):
@@ -390,8 +422,9 @@ class PSR(nn.Module):
         self.spectral = nn.Conv2d(2 * c, c, 1)
         self.fuse = nn.Conv2d(2 * c, c, 1)
         self.agg = nn.Conv2d(len(self.levels) * c, c, 1)
+        self.phase_sides = {}   # trace name -> flat indices of P to take across the cut (set_phase_sides)
 
-    def ssr(self, x):
+    def ssr(self, x, trace=None, name=""):
         xs = self.pw(self.dw(x))
         z = torch.fft.fft2(x, norm="ortho")
         re, im = z.real, z.imag
@@ -402,21 +435,25 @@ class PSR(nn.Module):
         if self.log1p:
             mag = torch.log1p(mag)
         pha = torch.atan2(im, re)
+        if name in self.phase_sides:
+            pha = _other_side(pha, self.phase_sides[name], name)
+        _put(trace, name, pha)
         g = self.spectral(torch.cat([mag, pha], 1))
         wf = torch.softmax(g, dim=1)
         if self.rescale:
             wf = wf * self.c
         return self.fuse(torch.cat([xs, wf * x], 1))
 
-    def forward(self, x):
+    def forward(self, x, trace=None, tag=""):
         h, w = x.shape[-2:]
         ys = []
         for s in self.levels:
             if s == 1:
-                y = self.ssr(x)
+                y = self.ssr(x, trace, f"{tag}P{s}")
             else:
                 xl = F.adaptive_avg_pool2d(x, (math.ceil(h / s), math.ceil(w / s)))
-                y = F.interpolate(self.ssr(xl), size=(h, w), mode="bilinear", align_corners=False)
+                y = F.interpolate(self.ssr(xl, trace, f"{tag}P{s}"), size=(h, w), mode="bilinear",
+                                  align_corners=False)
             ys.append(y)
         return self.agg(torch.cat(ys, 1))
 
@@ -507,7 +544,7 @@ class IFIM(nn.Module):
         img = x.transpose(1, 2).reshape(b, c, h, w)
         branches = []
         if self.psr is not None:
-            fpy = self.psr(img)
+            fpy = self.psr(img, trace, tag + "psr.")
             _put(trace, tag + "F_py", fpy)
             branches.append(fpy.flatten(2).transpose(1, 2))
         if self.csr is not None:
@@ -655,6 +692,12 @@ class Backbone(nn.Module):
     def forward(self, img, l, m, trace=None):
         x, h, w = self.patch_embed(img)
         if self.absolute_pos_embed is not None:
+            # The table is image_size / patch_size square and is not resized (nor in the C
+            # model): another grid, even one of as many tokens, is refused, naming both.
+            gh, gw = self.absolute_pos_embed.shape[-2:]
+            if (h, w) != (gh, gw):
+                raise ValueError(f"backbone: swin.ape needs a {gh} x {gw} patch grid, not {h} x {w} "
+                                 "(images of image_size)")
             x = x + self.absolute_pos_embed.flatten(2).transpose(1, 2)
         _put(trace, "patch_embed", x)
         x = self.pos_drop(x)
