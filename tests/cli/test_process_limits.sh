@@ -195,11 +195,12 @@ done
 
 "$BIN/rrsis-synth" --preset easy --seed 2026 -n 3 -o "$T/data" -q || fail "synth" "rrsis-synth failed"
 "$BIN/rrsis-tokenize" --vocab "$VOCAB" --queries "$T/data/test.jsonl" >"$T/tok.st" || fail "tokenize" "failed"
-# pipeline KB: encode, fuse and decode one after the other under the limit.
+# pipeline KB: encode, fuse and decode one after the other under the limit
+# (each run replaces the masks of the one before: --force).
 pipeline() {
     limited "$1" 60 "$BIN/rrsis-encode" -m "$MODEL" <"$T/tok.st" >"$T/enc.st" &&
         limited "$1" 60 "$BIN/rrsis-fuse" -m "$MODEL" <"$T/enc.st" >"$T/fus.st" &&
-        limited "$1" 60 "$BIN/rrsis-decode" -m "$MODEL" --outdir "$T/masks" <"$T/fus.st" >"$T/dec.jsonl"
+        limited "$1" 60 "$BIN/rrsis-decode" -m "$MODEL" --outdir "$T/masks" --force <"$T/fus.st" >"$T/dec.jsonl"
 }
 for stage in encode fuse decode; do
     limited 300000 20 "$BIN/rrsis-$stage" -m "$MODEL" <"$T/tok.st" >/dev/null
@@ -246,7 +247,7 @@ fsize() {
     fi
 }
 "$BIN/rrsis-encode" -m "$MODEL" <"$T/tok.st" >"$T/enc.st" && "$BIN/rrsis-fuse" -m "$MODEL" <"$T/enc.st" >"$T/fus.st" &&
-    "$BIN/rrsis-decode" -m "$MODEL" --outdir "$T/masks" <"$T/fus.st" >/dev/null || fail "pipeline" "failed"
+    "$BIN/rrsis-decode" -m "$MODEL" --outdir "$T/masks" --force <"$T/fus.st" >/dev/null || fail "pipeline" "failed"
 fsize 1 rrsis-tokenize "standard output" "$T/big.st" \
     "$BIN/rrsis-tokenize" --vocab "$VOCAB" --queries "$T/data/test.jsonl"
 fsize 8 rrsis-encode "" "$T/big.st" "$BIN/rrsis-encode" -m "$MODEL" "$T/tok.st"
