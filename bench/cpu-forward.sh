@@ -1,5 +1,5 @@
 #!/bin/sh
-# CPU speed against the PyTorch reference (issue 5, item 6): mrsnet-b inference
+# CPU speed against the PyTorch reference: mrsnet-b inference
 # at 480x480 (batch 1) and a mrsnet-nano training step (batch 8), timed in our C
 # implementation (build/cpu/bench/cpu_forward, from bench/cpu_forward.c) and in
 # tools/reference/mrsnet.py (bench/cpu_forward.py), on the same machine with the

@@ -1,4 +1,4 @@
-/* CPU speed of the C implementation (issue 5, item 6): two cases, each timed
+/* CPU speed of the C implementation: two cases, each timed
  * after warm-up runs, the median of the timed runs printed.
  *
  *   b-infer     mrsnet-b inference at 480x480, batch 1: rr_mrsnet_fwd in eval

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The GPU benchmark of issue 8: MRSNet in C/CUDA against the PyTorch reference,
+# The GPU benchmark: MRSNet in C/CUDA against the PyTorch reference,
 # side by side on one GPU in one run, from the repository root:
 #
 #   sh bench/gpu.sh                    on a machine with an NVIDIA GPU
@@ -7,7 +7,7 @@
 #                                      mrsnet-nano in seconds (checks the script,
 #                                      proves nothing about speed or CUDA)
 #   sh bench/gpu.sh --record ROWFILE   appends a row that a GPU run wrote (its
-#                                      $OUT/results-row.md) to bench/RESULTS.md
+#                                      LOG/results-row.md) to bench/RESULTS.md
 #
 # What it does:
 #  0. prints the toolchain it found (tests/gpu/toolchain.sh, as check.sh does);
@@ -18,8 +18,8 @@
 #  2. builds the library for the GPU present (sm from nvidia-smi) and
 #     build/cuda/bench/gpu_bench (make's bench rule; no other program): after
 #     tests/gpu/check.sh, which builds gpu_bench too, there is nothing to do;
-#  3. counts the FLOPs of the configuration (gpu_bench flops: nn/flops.h, spec
-#     section 10; a training step = 3 x forward) and looks the card's dense
+#  3. counts the FLOPs of the configuration (gpu_bench flops: nn/flops.h; doc/network.md,
+#     Parameters and cost; a training step = 3 x forward) and looks the card's dense
 #     TF32 peak up (nn/flops.c's table, by the name nvidia-smi gives);
 #  4. measures, each in its own process, one after the other:
 #       ours probe    gpu_bench train at batch 1 and 2 (1 warm-up + 1 step each):
@@ -44,21 +44,21 @@
 #     the reserved and whole-device figures beside them, and the three ratios
 #     against the goals: train <= 0.7x, inference <= 0.5x, training memory <= 1x;
 #  6. appends a row (date, card, commit, configuration, numbers) to
-#     bench/RESULTS.md, and writes it to $LOG/results-row.md too: on the device
-#     tool only $OUT comes back, so bring the row home with
-#     `sh bench/gpu.sh --record <files_at>/results-row.md`.
+#     bench/RESULTS.md, and writes it to $LOG/results-row.md too: when only the
+#     logs come back from the GPU machine, bring the row home with
+#     `sh bench/gpu.sh --record LOGDIR/results-row.md`.
 #
 # Exit status: 0 when all four measurements ran and the three goals are met;
 # 3 when they ran and a goal is not met; 1 when something failed; 2 on usage.
 #
-# Logs (8 files, the most the device tool's $OUT gives back): $BENCH_LOG, else
+# Logs (8 files, few enough to copy back): $BENCH_LOG, else
 # $OUT, else tests/out/bench: build.log (the toolchain, the build, the FLOPs),
 # probes.log, ours-train.log, torch-train.log, ours-infer.log, torch-infer.log,
-# table.txt and results-row.md.  With the device tool: carry ["deps"],
-# timeout_s 600; run tests/gpu/check.sh first, in a command of its own (its
+# table.txt and results-row.md.  On a remote GPU machine: copy deps/
+# along, limit 600 s; run tests/gpu/check.sh first, in a command of its own (its
 # build serves this one; each brings back 8 files).
-# Time: the whole run keeps within BENCH_BUDGET (480 s), so that one command
-# of the device tool (600 s at most) has room to spare: every step has its own
+# Time: the whole run keeps within BENCH_BUDGET (480 s), so that a remote
+# command limited to 600 s has room to spare: every step has its own
 # timeout (the build 300 s, each probe 60 s, each training measurement 120 s,
 # each inference one 60 s), cut to what is left of the budget; a step with
 # less than 20 s left is skipped and named in the FAILED line.
@@ -333,7 +333,7 @@ MACHINE="$CARD${SM:+, sm_$SM}${DRIVER:+, driver $DRIVER}, CUDA ${NVCCV:-none}, t
 
 {
     echo
-    echo "== rrsis GPU benchmark (issue 8): $MACHINE"
+    echo "== rrsis GPU benchmark: $MACHINE"
     [ "$REHEARSAL" = 1 ] && echo "== REHEARSAL ON THE CPU: checks the script; no speed or CUDA result"
     echo "== commit $COMMIT, $DATE, $CFGNAME at ${SIZE}x$SIZE, seeded weights, $PREC"
     echo "== FLOPs (nn/flops.h): forward $(awk -v f="$FWD1" 'BEGIN { printf "%.4g", f / 1e9 }') GFLOP per image, a training step 3 x forward; dense TF32 peak of the card ${PEAK:-?} TFLOP/s (0: not in the table)"

@@ -1,4 +1,4 @@
-/* gpu_bench: our side of the GPU benchmark of issue 8 (bench/gpu.sh runs it
+/* gpu_bench: our side of the GPU benchmark (bench/gpu.sh runs it
  * beside bench/gpu_torch.py, the PyTorch reference, and compares them).
  *
  *   gpu_bench train [--config FILE] [--size S] [--batch B] [--warmup W] [--steps N]
@@ -7,7 +7,7 @@
  *       gradients zeroed, rr_mrsnet_fwd in training mode (dropout, DropPath
  *       and batch-statistics BatchNorm as configured), rr_mrsnet_loss,
  *       rr_backward, the global gradient norm (the trainer's finiteness
- *       check) and AdamW (spec §7.2 groups, lr 1e-5), then the loss read back
+ *       check) and AdamW (the groups of doc/training.md, lr 1e-5), then the loss read back
  *       to the host, which waits for the GPU.  This is rrsis-train's update
  *       (train/trainer.c) without its data loader, logging and checkpoints,
  *       so that both sides time the same work on the same in-memory batch.
@@ -309,7 +309,7 @@ static int run_flops(const opts *o)
     if (rr_flops_count(&cfg, B, &f))
         die("flops: %s", rr_errmsg());
     double g = 2e9 * B; /* FLOPs -> GMAC per image */
-    printf("%s at %dx%d: forward GMAC per image (FLOPs = 2 x MACs; mrsnet-spec.md section 10)\n", cfg.name,
+    printf("%s at %dx%d: forward GMAC per image (FLOPs = 2 x MACs; doc/network.md, Parameters and cost)\n", cfg.name,
            cfg.image_size, cfg.image_size);
     printf("  %-26s %10.3f\n", "Swin (embed+blocks+merges)", f.swin / g);
     printf("  %-26s %10.3f\n", "  patch embed", f.patch_embed / g);

@@ -1,4 +1,4 @@
-"""The PyTorch side of the GPU benchmark of issue 8 (bench/gpu.sh runs it beside
+"""The PyTorch side of the GPU benchmark (bench/gpu.sh runs it beside
 bench/gpu_bench.c and compares them): the reference model tools/reference/mrsnet.py,
 eager, TF32 on (torch.backends.cuda.matmul.allow_tf32 and cudnn.allow_tf32),
 the same configuration, seeded weights and the same kind of synthetic batch.
@@ -13,7 +13,7 @@ mrsnet.loss_fn, backward, the global L2 norm of the optimised parameters' gradie
 AdamW (betas 0.9/0.999, eps 1e-8, weight decay 0.01 except the
 backbone's norms and relative position tables; torch's default implementation)
 over every parameter but BERT's embeddings and layers >= train_layers (these still
-get gradients, spec 3.1), then loss.item(), which waits for the GPU.  infer: eval
+get gradients, doc/network.md, BERT), then loss.item(), which waits for the GPU.  infer: eval
 mode, torch.no_grad, the logits copied to the host.  Defaults as gpu_bench:
 train batch 8, 2 warm-up and 5 timed steps; infer batch 1, 3 warm-up and 10 runs.
 
@@ -74,7 +74,7 @@ def make_batch(cfg, b, s, seed, dev):
 
 
 def optimised(name, cfg):
-    """Whether the optimiser updates this parameter (spec 3.1, 7.2)."""
+    """Whether the optimiser updates this parameter (doc/network.md, BERT; doc/training.md, Optimizer groups)."""
     if name.startswith("text_encoder.embeddings."):
         return False
     pre = "text_encoder.encoder.layer."

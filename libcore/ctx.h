@@ -48,7 +48,7 @@ rr_tensor *rr_from_host(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, c
  * context keeps it on its device across resets.  The first call with this
  * dtype, shape and contents uploads it; later calls find that upload and copy
  * nothing, so a training step's forward makes no host-to-device copy for its
- * constants (issue 7).  Ops never write to it; rr_ctx_free frees it. */
+ * constants (doc/architecture.md, Devices).  Ops never write to it; rr_ctx_free frees it. */
 rr_tensor *rr_const(rr_ctx *c, rr_dtype t, int ndim, const int64_t *shape, const void *src);
 /* Copies a tensor's data to host memory (n bytes at most). */
 int rr_to_host(void *dst, const rr_tensor *t);

@@ -41,7 +41,7 @@ int rr_dev_memset0(rr_device d, void *p, size_t bytes);
 /* Copies between any two devices. */
 int rr_dev_memcpy(rr_device dst_dev, void *dst, rr_device src_dev, const void *src, size_t bytes);
 /* The copies between the host and a device so far, each way: tests count
- * them around training steps (issue 7: a step copies its inputs in and its
+ * them around training steps (doc/architecture.md, Devices: a step copies its inputs in and its
  * loss out, nothing else). */
 void rr_dev_transfers(long *to_device, long *to_host);
 /* Waits for the work queued on the device and reports a fault that a kernel

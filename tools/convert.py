@@ -32,7 +32,7 @@ configuration (JSON under "config", format "rrsis-weights/1").
 The target.  --config names the configuration; its complete list of tensors
 (every parameter and every BatchNorm running mean and variance) is built from
 the reference model.  Every tensor is first initialised with the reference's
-seeded initialisation (spec section 2.8; --init-seed, default 2401), then the
+seeded initialisation (doc/training.md, Initialisation; --init-seed, default 2401), then the
 tensors found in the checkpoints overwrite theirs.  --list prints the target
 names, shapes and parts instead (for people writing other converters).
 
@@ -131,7 +131,7 @@ UNUSED_REASONS = (
     (re.compile(r"^head\."), "head.*", "Swin's ImageNet classifier head"),
     (re.compile(r"^(backbone\.)?absolute_pos_embed$"), "absolute_pos_embed",
      "Swin's absolute position embedding (swin.ape is off)"),
-    (re.compile(r"(^|\.)pooler\."), "pooler.*", "BERT's pooler (deleted, spec 3.1)"),
+    (re.compile(r"(^|\.)pooler\."), "pooler.*", "BERT's pooler (deleted, doc/network.md, BERT)"),
     (re.compile(r"^cls\."), "cls.*", "BERT's pre-training heads"),
 )
 

@@ -100,8 +100,8 @@ Validation during training (gIoU / cIoU / N-acc after each epoch):
 $(jq -r 'select(.type == "val") | "\(.giou) \(.ciou) \(.nacc)"' "$log" |
         awk '{ printf "%s%.1f/%.1f/%.1f", (NR > 1 ? ", " : ""), $1, $2, $3 }' | fold -s -w 78 | sed 's/ $//').
 
-Issue 6's targets on the test split: gIoU >= 60, cIoU >= 70, N-acc >= 70
-(stretch: 80, 85, 90).
+The targets set for this model on the test split: gIoU >= 60, cIoU >= 70,
+N-acc >= 70 (stretch: 80, 85, 90).
 
 EOF
     cat tools/demo-model-history.txt

@@ -4,7 +4,7 @@
     /usr/bin/python3 tools/make_pil_goldens.py
 
 Needs Debian's python3-pil and python3-numpy.  The data pipeline of the
-reference models (LAVT/RMSIN, mrsnet-spec.md 7.4) loads an image with
+reference models (LAVT/RMSIN; doc/network.md, Inputs) loads an image with
 Image.open(p).convert("RGB"), resizes it with resize((480, 480), BILINEAR)
 and resizes the mask with NEAREST; libcore/io/ must do the same, byte for
 byte.  What this writes:

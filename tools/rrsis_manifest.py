@@ -7,7 +7,7 @@ Python 3 standard library only.  What lives here:
     "PROG: MESSAGE" and "Try 'PROG --help' for more information." with
     exit 2, a runtime error is one line "PROG: error: MESSAGE" with exit 1,
     warnings are "PROG: warning: MESSAGE";
-  - the manifest record (overview.md section 2) and its writer: one JSON
+  - the manifest record (doc/architecture.md, Manifests) and its writer: one JSON
     Lines file, one file per split in a folder, or stdout; image and mask
     paths relative to the manifest's folder;
   - language tagging (en or zh), the sentence key used to merge samples;
@@ -237,7 +237,7 @@ def image_size(path):
 
 
 def sample(id_, split, image, width, height, sentence, lang, type_, category, mask):
-    """One manifest record, keys in the order of overview.md section 2."""
+    """One manifest record, keys in the order of doc/architecture.md, Manifests."""
     assert type_ in TYPES
     return {"id": id_, "split": split, "image": image, "width": width, "height": height,
             "sentence": sentence, "lang": lang, "type": type_, "category": category, "mask": mask}

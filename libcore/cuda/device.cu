@@ -34,7 +34,7 @@ cudaStream_t rr_cuda_stream(void)
     return s;
 }
 
-/* TF32 tensor-core GEMMs unless RRSIS_TF32=0 (overview §3: a switch, on by
+/* TF32 tensor-core GEMMs unless RRSIS_TF32=0 (doc/architecture.md, Devices: a switch, on by
  * default); rr_cuda_set_tf32 overrides it for a program's option. */
 static int tf32 = -1;
 

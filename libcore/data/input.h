@@ -1,5 +1,5 @@
 /* The model's inputs from files, as the reference data pipeline makes them
- * (spec §7.4): the image resized with Pillow's antialiased BILINEAR to
+ * (doc/network.md, Inputs): the image resized with Pillow's antialiased BILINEAR to
  * size x size (aspect ratio ignored), scaled to [0, 1] and normalised with
  * the configuration's mean and std, channel-first; the mask resized with
  * Pillow's NEAREST. */

@@ -1,4 +1,4 @@
-/* Referring-segmentation metrics (mrsnet-spec.md §9), under two protocols.
+/* Referring-segmentation metrics (doc/metrics.md), under two protocols.
  *
  * A sample is scored by counting pixels of its predicted mask and its
  * ground truth at the same size (rr_iou_count): I = |pred AND gt| and
@@ -19,7 +19,7 @@
  *
  * GRES: ReLA refer_evaluation.py (after fix 884ef17).  "Positive" means
  * "no target", as ReLA counts; a prediction says "no target" when it is
- * empty (mrsnet-spec.md §9.2, ours: there is no no-target head):
+ * empty (doc/metrics.md, GRES protocol, ours: there is no no-target head):
  *   no-target sample, empty prediction      TP: IoU 1, I and U += 0
  *   no-target sample, non-empty prediction  FN: IoU 0, I += 0, U += U
  *   targeted sample, empty prediction       FP: I := 0, IoU 0, U += U

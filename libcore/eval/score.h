@@ -29,7 +29,7 @@
  * have the image's size; with side > 0 both masks are resized to side x
  * side with Pillow's NEAREST (rr_pil_resize_nearest), as the reference
  * data pipeline resizes the ground truth for its 480 x 480 evaluation
- * (mrsnet-spec.md §4.3, §7.4).  A sample is "no target" when its manifest
+ * (doc/network.md: Output, Inputs).  A sample is "no target" when its manifest
  * type is "none". */
 #ifndef RR_EVAL_SCORE_H
 #define RR_EVAL_SCORE_H

@@ -1,6 +1,6 @@
 /* COCO masks: run-length encodings and polygons, exactly as the COCO mask
  * API (pycocotools' maskApi.c) reads, writes and rasterises them
- * (mrsnet-spec.md §8.1; checked against pycocotools by
+ * (doc/architecture.md, Datasets; checked against pycocotools by
  * tests/golden/coco/, made by tools/make_coco_goldens.py).
  *
  * COCO's RLE runs over the pixels in column-major (Fortran) order: the
@@ -12,7 +12,7 @@
  *
  * Masks here are row-major h x w bytes, 0 or 1, as rr_image (channels 1)
  * holds them.  "Paint" functions OR into a mask, so painting every part of
- * every instance gives the union (spec §7.5: OR, not REFER's sum). */
+ * every instance gives the union (doc/training.md, Empty and multi-target samples: OR, not REFER's sum). */
 #ifndef RR_IO_COCO_MASK_H
 #define RR_IO_COCO_MASK_H
 

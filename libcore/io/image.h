@@ -6,7 +6,7 @@
  * The format is recognised by the file's first bytes, never by its name:
  * PNG (libpng), JPEG (libjpeg-turbo) and TIFF (libtiff, as RefSegRS ships).
  * Decoding follows what the reference data pipeline sees through Pillow,
- * Image.open(path).convert("RGB") (mrsnet-spec.md §7.4), checked against
+ * Image.open(path).convert("RGB") (doc/network.md, Inputs), checked against
  * Pillow by tests/golden/pil/decode.txt:
  *   - gray, gray+alpha, 1/2/4-bit gray: the gray value (bit depths below 8
  *     scaled to 0..255, as Pillow does), repeated for RGB;
@@ -91,7 +91,7 @@ int rr_image_write_png_stream(FILE *f, const rr_image *im);
 
 /* Reads a mask file into a 1-channel 0/1 image.  The pixel value is the
  * RR_IMAGE_INDEX one (a palette PNG's index, otherwise the gray value);
- * foreground is value > 127 (spec §8.2: RefSegRS masks may be 0/255 or
+ * foreground is value > 127 (doc/architecture.md, Datasets: RefSegRS masks may be 0/255 or
  * 3-channel), except in a mask whose values are all 0 or 1 (the REFER
  * masks that Pillow saves as palette indices, numpy 0/1 masks), where
  * foreground is 1. */

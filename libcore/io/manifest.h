@@ -1,4 +1,4 @@
-/* Dataset manifests (overview.md §2): JSON Lines, one (image, sentence)
+/* Dataset manifests (doc/architecture.md, Manifests): JSON Lines, one (image, sentence)
  * sample a line:
  *
  *   {"id": "rrsisd_00017_2", "split": "test", "image": "images/00017.jpg",
@@ -30,7 +30,7 @@
  *                      points draw what COCO draws: a line or nothing)
  *               "union": [mask, ...] (not null): several RLEs, or RLEs
  *                      with polygons (tools/import_refer.py writes this)
- *             The mask is the union of all its parts (spec §7.5: OR).
+ *             The mask is the union of all its parts (doc/training.md, Empty and multi-target samples: OR).
  * Other keys are ignored and not written back.  Blank lines are skipped.
  *
  * Problems are "findings": a line number and a message, collected so that a

@@ -1,4 +1,4 @@
-/* Image and mask resizing exactly as Pillow does it (mrsnet-spec.md §7.4).
+/* Image and mask resizing exactly as Pillow does it (doc/network.md, Inputs).
  *
  * The reference data pipeline resizes images with
  * img.resize((480, 480), Image.BILINEAR) and masks with Image.NEAREST,
@@ -23,8 +23,8 @@ int rr_pil_resize_bilinear(const rr_image *in, int out_w, int out_h, rr_image *o
  * ImagingScaleAffine): output column x takes input column
  * (int)(s/2 + x*s) with s = in_w/out_w, where that sum is accumulated in
  * double one column at a time; rows likewise.  The running sum's rounding
- * decides exact ties, so the closed form floor((x + 0.5) * in / out) of
- * spec §7.4 is wrong for some sizes: at out = 480, for 30 input sizes of
+ * decides exact ties, so the closed form floor((x + 0.5) * in / out), which one
+ * might expect, is wrong for some sizes: at out = 480, for 30 input sizes of
  * 1..2048, all multiples of 64, RefSegRS's 512 among them.
  * Any channel count; for masks. */
 int rr_pil_resize_nearest(const rr_image *in, int out_w, int out_h, rr_image *out);

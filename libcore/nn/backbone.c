@@ -5,7 +5,7 @@
 #include "../ops/check.h"
 
 /* Stage i of width C = embed_dim * 2^i; its blocks are blocks first.. of
- * the backbone's total (for their DropPath rates, §2.1). */
+ * the backbone's total (for their DropPath rates, doc/network.md, Swin configuration). */
 static int stage_init(rr_params *p, rr_stage *m, int i, const rr_config *cfg, int first, int total,
                       const char *prefix)
 {
@@ -49,7 +49,7 @@ int rr_backbone_init(rr_params *p, rr_backbone *m, const rr_config *cfg, const c
     if (rr_patch_embed_init(p, &m->patch_embed, cfg, name))
         return -1;
     /* Swin's optional absolute position embedding (lib/backbone.py: ape),
-     * added after the patch embedding's norm.  Off in MRSNet (spec §2.1);
+     * added after the patch embedding's norm.  Off in MRSNet (doc/network.md, Swin configuration);
      * without it the backbone knows a token's place only from the borders,
      * which a small model trained from scratch does not learn to use
      * (share/configs/README). */
@@ -87,7 +87,7 @@ static rr_tensor *stage_fwd(rr_ctx *c, const rr_backbone *bb, int i, rr_tensor *
     char tag[32], ifim_tag[48];
     snprintf(tag, sizeof tag, "stage%d.", i + 1);
     snprintf(ifim_tag, sizeof ifim_tag, "%sifim.", tag);
-    /* One shift mask per stage, on the padded grid (§2.4). */
+    /* One shift mask per stage, on the padded grid (doc/network.md, Shifted-window mask). */
     rr_tensor *mask = NULL;
     if (bb->shift && m->depth > 1) {
         int64_t ws = bb->window;
@@ -134,7 +134,7 @@ int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *
     for (int i = 0; i < 4; i++) {
         char tag[32];
         rr_tensor *f = stage_fwd(c, m, i, &x, h, w, l, lmask, tr);
-        /* E_i = norm_i(F_i) as B x C x h x w (§2.6, §6.2.6). */
+        /* E_i = norm_i(F_i) as B x C x h x w (doc/network.md, Stage wiring). */
         rr_tensor *t = rr_layer_norm_m_fwd(c, &m->norm[i], f);
         e[i] = rr_permute(c, rr_reshape(c, t, RR_SHAPE(B, h, w, -1)), (const int[]){0, 3, 1, 2});
         if (!e[i])

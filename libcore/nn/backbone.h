@@ -1,4 +1,4 @@
-/* The visual backbone of MRSNet (spec §2, §6.2.6): patch embedding, four
+/* The visual backbone of MRSNet (doc/network.md: Swin backbone, Stage wiring): patch embedding, four
  * stages of Swin blocks each followed by its IFIM and the gated residual
  * x <- X + tanh(W2 relu(W1 F)) * F and (stages 1-3) PatchMerging, the
  * out-norms norm0..3 that turn each stage's F into E_i, and the HFIM over
@@ -16,7 +16,7 @@
 #include "swin.h"
 #include "trace.h"
 
-/* The reference's Stage (LAVT's MMBasicLayer with the IFIM, §2.6). */
+/* The reference's Stage (LAVT's MMBasicLayer with the IFIM, doc/network.md, Stage wiring). */
 typedef struct {
     int depth;
     rr_swin_block *blocks;          /* depth of them, in the registry's store */

@@ -139,7 +139,7 @@ rr_tensor *rr_bert_fwd(rr_ctx *c, const rr_bert *m, rr_tensor *ids, rr_tensor *m
     rr_tensor *e = rr_add(c, rr_add(c, rr_embedding(c, ids, m->word), rr_embedding(c, pos, m->position)),
                           rr_embedding(c, type, m->token_type));
     rr_tensor *x = rr_dropout(c, rr_layer_norm_m_fwd(c, &m->emb_norm, e), m->hidden_dropout);
-    /* The extended mask (1 - mask) * -10000 (spec §3.1) as a lookup of the
+    /* The extended mask (1 - mask) * -10000 (doc/network.md, BERT) as a lookup of the
      * mask in the table {-10000, 0}: it stays on the device, and a mask value
      * other than 0 or 1 is an error. */
     static const float ext_table[2] = {-10000.0f, 0.0f};

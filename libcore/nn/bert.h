@@ -1,5 +1,5 @@
 /* The text encoder: BERT (Hugging Face Transformers v3.0.2, post-LN layers,
- * no pooler; spec §3.1), with the parameter names of
+ * no pooler; doc/network.md, BERT), with the parameter names of
  * tools/reference/mrsnet.py's BertModel under the prefix "text_encoder":
  * embeddings.{word,position,token_type}_embeddings.weight,
  * embeddings.LayerNorm.*, encoder.layer.{k}.attention.self.{query,key,value}.*,
@@ -8,7 +8,7 @@
  *
  * Init: Hugging Face's _init_weights (normal(.02) weights and embeddings,
  * bias 0, LayerNorm 1/0).  The embeddings and the layers from
- * cfg->text.train_layers on are RR_PARAM_FROZEN (spec §3.1, §7.2). */
+ * cfg->text.train_layers on are RR_PARAM_FROZEN (doc/network.md, BERT; doc/training.md, Optimizer groups). */
 #ifndef RR_NN_BERT_H
 #define RR_NN_BERT_H
 

@@ -13,7 +13,7 @@ typedef struct {
     int patch_size, embed_dim, depths[4], num_heads[4], window_size;
     float mlp_ratio;
     int qkv_bias;
-    int ape;                        /* absolute position embedding (mrsnet-spec.md §2.1: off) */
+    int ape;                        /* absolute position embedding (doc/network.md, Swin configuration: off) */
     float drop_rate, attn_drop_rate, drop_path_rate, ln_eps, shift_mask_value;
 } rr_swin_config;
 

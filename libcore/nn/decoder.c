@@ -36,7 +36,7 @@ rr_tensor *rr_arc_conv_fwd(rr_ctx *c, const rr_arc_conv *m, rr_tensor *x, rr_tra
     if (!x)
         return NULL;
     int64_t b = x->shape[0], ch = x->shape[1], h = x->shape[2], w = x->shape[3];
-    /* Routing (spec §4.2).  The reference's LayerNormProxy permutes back to
+    /* Routing (doc/network.md, ARC).  The reference's LayerNormProxy permutes back to
      * NCHW before the mean; averaging the NHWC map over (H, W) is the same
      * and skips a copy of the map. */
     rr_tensor *nhwc = rr_permute(c, rr_conv2d_m_fwd(c, &m->dwc, x), (int[]){0, 2, 3, 1});

@@ -1,5 +1,5 @@
-/* RMSIN's decoder: SimpleDecoding with adaptive rotated convolution (spec
- * §4.1-4.2; the reference's SimpleDecoding, AdaptiveRotatedConv2d,
+/* RMSIN's decoder: SimpleDecoding with adaptive rotated convolution
+ * (doc/network.md, Decoder; the reference's SimpleDecoding, AdaptiveRotatedConv2d,
  * RountingFunction and LayerNormProxy, parameters under "classifier.").
  *
  * For k = 4, 3, 2 the running map x (x_c4 first) is upsampled (bilinear,

@@ -52,7 +52,7 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     int64_t Nl = cfg->text.max_len, Dl = cfg->text.hidden_size;
     double aside = 0; /* not_counted, FLOPs per image */
 
-    /* --- Swin (§2.2, §2.3, §2.5, §2.9) --- */
+    /* --- Swin (doc/network.md: Patch embedding, Swin block, Patch merging, Parameters and cost) --- */
     int64_t pe = H[0] * H[0] * e * cfg->in_chans * s->patch_size * s->patch_size;
     int64_t blocks = 0, stage[4], merges = 0;
     for (int i = 0; i < 4; i++) {
@@ -65,7 +65,7 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
             merges += H[i + 1] * H[i + 1] * 4 * c * 2 * c;
     }
 
-    /* --- IFIM (§6.2), one per stage, with the stage's tanh gate (§6.2.6) --- */
+    /* --- IFIM (doc/network.md, IFIM), one per stage, with the stage's tanh gate (doc/network.md, Stage wiring) --- */
     const rr_ifim_config *f = &cfg->ifim;
     int64_t psr = 0, csr = 0, cma = 0, aff = 0, gate = 0, ifim_stage[4];
     int k = 1 + (f->psr != 0) + (f->csr != 0); /* AFF's branches */
@@ -93,7 +93,7 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
         ifim_stage[i] = p + r + m + a + g;
     }
 
-    /* --- HFIM (§6.3) on the stride-4 grid --- */
+    /* --- HFIM (doc/network.md, HFIM) on the stride-4 grid --------------------- */
     const rr_hfim_config *hf = &cfg->hfim;
     int64_t G = H[0], N = G * G, ch = rr_config_hfim_channels(cfg), inner = (int64_t)hf->heads * hf->head_dim;
     int64_t Gr = G / hf->sr, M = Gr * Gr, fh = hf->freq_heads, cc = ch / fh, bins = G * (G / 2 + 1);
@@ -103,7 +103,7 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     int64_t fuse = 3 * ch * ch * N;
     aside += 2 * (double)ch * (fft_flops(N) / 2); /* rfft2 (half a complex FFT) of Q_s and K_s */
 
-    /* --- decoder (§4.1, §4.2, §4.4) --- */
+    /* --- decoder (doc/network.md: Decoder, ARC, Parameters and cost) ---------- */
     const rr_decoder_config *d = &cfg->decoder;
     int64_t hid = d->hidden, kn = d->arc_kernel_number;
     int64_t lvl_h[3] = {H[2], H[1], H[0]}, lvl_in[3] = {C[3] + C[2], hid + C[1], hid + C[0]};
@@ -117,7 +117,7 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     }
     int64_t head = H[0] * H[0] * hid * cfg->num_classes;
 
-    /* --- BERT (§3.1) --- */
+    /* --- BERT (doc/network.md, BERT) ------------------------------------------ */
     const rr_text_config *t = &cfg->text;
     int64_t D = t->hidden_size;
     int64_t bert = (int64_t)t->num_layers * (4 * Nl * D * D + 2 * Nl * Nl * D + 2 * Nl * D * t->intermediate_size);

@@ -1,28 +1,28 @@
 /* The FLOPs of the MRSNet a configuration describes, per part, and the peak
- * FLOP rates of the GPUs we may run on: model FLOP utilisation (issue 8),
+ * FLOP rates of the GPUs we may run on: model FLOP utilisation,
  * MFU = (counted FLOPs / seconds) / peak.
  *
- * What is counted: the arithmetic of mrsnet-spec.md §2.9 (Swin), §3.1
- * (BERT), §4.4 (decoder), §6.2.7 (IFIM), §6.3 (HFIM), §6.4 and §10 (totals),
+ * What is counted: the arithmetic of doc/network.md, Parameters and
+ * cost (Swin, BERT, decoder, IFIM, HFIM, totals),
  * generalised to any configuration.  One multiply-accumulate (MAC) of a
  * product is 2 FLOPs:
  *   - every Linear, 1x1 and 3x3 convolution (dense and depthwise, padded taps
  *     included), the patch embedding and the PatchMergings' reductions;
- *   - the Swin blocks on the padded grid as the spec does: qkv and proj on
+ *   - the Swin blocks on the padded grid as doc/network.md does: qkv and proj on
  *     the Np padded tokens, the attention products q.k^T and a.v over every
  *     window of the padded grid (nW x 2 x T^2 x C, T = window^2), the MLP
  *     on the N real tokens;
  *   - the attention products of the CMA (N x N_l x C, twice), the HFIM's
  *     global branch (N x M x inner, twice) and frequency branch (the channel
  *     Gram matrix over the rfft bins, and A.V), BERT's (N_l^2 x D, twice);
- *   - the CSR's neighbourhood product A.X (spec §6.2.2: one MAC per
+ *   - the CSR's neighbourhood product A.X (doc/network.md, CSR: one MAC per
  *     neighbour and channel, 9, 6 or 4 neighbours per node at radius 1);
  *   - the ARC routing function's depthwise conv and its two Linears, and
  *     the IFIM's tanh gate (2 C x C Linears; part of the IFIM budget of
- *     §6.2.7).
- * Not counted (as in the spec): normalisations, softmax, activations,
+ *     doc/network.md, Parameters and cost).
+ * Not counted (as in doc/network.md): normalisations, softmax, activations,
  * element-wise products and sums, pooling, bilinear resampling, pixel
- * (un)shuffle, embeddings (lookups), the loss; and two items the spec
+ * (un)shuffle, embeddings (lookups), the loss; and two items doc/network.md
  * leaves out that the network does compute, reported apart in
  * `not_counted`: the FFTs of the PSR and of the HFIM's frequency branch
  * (5 n log2 n FLOPs per complex 2-D FFT of n points, half that for a real
@@ -32,12 +32,12 @@
  * A training step counts 3 x forward: the backward pass of every product is
  * two products of the same size (the gradient of the input and of the
  * weight), the usual MFU convention.  It is applied to the whole network,
- * BERT's frozen layers included (they still compute gradients, spec §3.1);
+ * BERT's frozen layers included (they still compute gradients, doc/network.md, BERT);
  * the loss and the optimiser are not counted.
  *
  * mrsnet-b at 480x480 (per image, forward; GMAC = FLOPs / 2e9): Swin-B
  * 85.24, IFIM 25.40, HFIM 15.34, decoder 106.27, BERT 1.71, total 234.0
- * (468 GFLOP); tests/unit/test_flops.c checks these against the spec. */
+ * (468 GFLOP); tests/unit/test_flops.c checks these against doc/network.md. */
 #ifndef RR_NN_FLOPS_H
 #define RR_NN_FLOPS_H
 
@@ -48,23 +48,23 @@
 /* Forward FLOPs (2 x MACs) of `batch` images, per part. */
 typedef struct {
     int64_t batch;
-    /* Swin (spec §2.9: "Swin-B") */
+    /* Swin (doc/network.md, Parameters and cost: "Swin-B") */
     int64_t patch_embed;
     int64_t swin_blocks, swin_stage[4]; /* the blocks of each stage, padded windows included */
     int64_t merges;                     /* the three PatchMergings */
     int64_t swin;                       /* patch_embed + swin_blocks + merges */
-    /* IFIM (spec §6.2.7), with the stage's tanh gate */
+    /* IFIM (doc/network.md, Parameters and cost), with the stage's tanh gate */
     int64_t ifim, ifim_stage[4];
     int64_t ifim_psr, ifim_csr, ifim_cma, ifim_aff, ifim_gate; /* over the four stages */
-    /* HFIM (spec §6.3) */
+    /* HFIM (doc/network.md, HFIM) */
     int64_t hfim, hfim_local, hfim_global, hfim_freq, hfim_fuse;
-    /* decoder (spec §4.4) */
+    /* decoder (doc/network.md, Parameters and cost) */
     int64_t decoder;
     int64_t decoder_conv;    /* conv1_4, conv1_3, conv1_2 */
     int64_t decoder_arc;     /* the three rotated 3x3 convolutions */
     int64_t decoder_routing; /* their routing functions (depthwise conv, fc_alpha, fc_theta) */
     int64_t decoder_head;    /* conv1_1 */
-    /* BERT (spec §3.1) */
+    /* BERT (doc/network.md, BERT) */
     int64_t bert;
     int64_t forward;    /* swin + ifim + hfim + decoder + bert */
     int64_t train_step; /* 3 x forward (see above) */

@@ -70,7 +70,7 @@ static rr_tensor *split_heads(rr_ctx *c, const rr_hfim *m, rr_tensor *t)
     return rr_transpose(c, rr_reshape(c, t, RR_SHAPE(t->shape[0], t->shape[1], m->heads, m->head_dim)), 1, 2);
 }
 
-/* §6.3.3: softmax(Q Kᵀ / sqrt(hd)) V with keys and values from the sr x sr
+/* doc/network.md, HFIM, step 3: softmax(Q Kᵀ / sqrt(hd)) V with keys and values from the sr x sr
  * average-pooled map. */
 static rr_tensor *branch_global(rr_ctx *c, const rr_hfim *m, rr_tensor *x)
 {
@@ -118,7 +118,7 @@ static rr_tensor *amplitudes(rr_ctx *c, const rr_hfim *m, const rr_conv2d_m *con
     return rr_reshape(c, a, RR_SHAPE(x->shape[0], m->freq_heads, m->ch / m->freq_heads, -1));
 }
 
-/* §6.3.4: A = softmax(τ · q̂ k̂ᵀ) over the amplitude spectra's channels per
+/* doc/network.md, HFIM, step 4: A = softmax(τ · q̂ k̂ᵀ) over the amplitude spectra's channels per
  * head; IFFT(A · FFT(V_s)) = A · V_s exactly (A is real and mixes channels
  * only), so V needs no transform. */
 static rr_tensor *branch_freq(rr_ctx *c, const rr_hfim *m, rr_tensor *x, rr_trace *tr)

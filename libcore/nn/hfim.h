@@ -1,5 +1,5 @@
 /* HFIM: the hierarchical feature integration module that follows stage 4
- * (spec §6.3; the reference's class HFIM, parameters under
+ * (doc/network.md, HFIM; the reference's class HFIM, parameters under
  * "backbone.hfim.").
  *
  * The four stage outputs E1..E4 (B x C_i x H_i x W_i, C_i = embed_dim·2^i,
@@ -9,12 +9,12 @@
  *   local   ReLU(BN(PW1x1(DW3x3(X))))                       (no conv biases)
  *   global  8 x 32 multi-head attention of LN(X) against LN(AvgPool_sr(X))
  *   freq    channel attention per head from the L2-normalised amplitude
- *           spectra (rfft2, ortho) of Q_s, K_s, applied to V_s (§6.3.4's
+ *           spectra (rfft2, ortho) of Q_s, K_s, applied to V_s (doc/network.md, HFIM, step 4's
  *           exact shortcut), then a 1x1 projection;
  * then Y = X + BN(Conv1x1_{3ch->ch}([F_local; F_global; F_freq])) is split
  * by the scales' channels and PixelUnshuffled back to E's shapes.
  *
- * It lives inside the backbone (§2.8): Linear layers trunc_normal(.02) with
+ * It lives inside the backbone (doc/training.md, Initialisation): Linear layers trunc_normal(.02) with
  * bias 0, LayerNorms 1/0, convolutions PyTorch's default, BN 1/0,
  * freq_temperature 1. */
 #ifndef RR_NN_HFIM_H

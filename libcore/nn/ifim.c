@@ -8,7 +8,7 @@
 
 /* The convolutions and linear layers of the IFIM are created under
  * PREFIX.NAME; convolutions keep PyTorch's default init, linear layers the
- * backbone's trunc_normal(.02) (spec §2.8, §6.2.6). */
+ * backbone's trunc_normal(.02) (doc/training.md, Initialisation; doc/network.md, Stage wiring). */
 static int join(char *full, size_t n, const char *prefix, const char *name)
 {
     if ((size_t)snprintf(full, n, "%s.%s", prefix, name) >= n)
@@ -41,7 +41,7 @@ static int linear(rr_params *p, rr_linear_m *m, int64_t in, int64_t out, const c
     return rr_linear_m_init(p, m, in, out, 1, RR_LINEAR_TRUNC, RR_PARAM_TRAIN, full);
 }
 
-/* --- PSR (§6.2.1) ------------------------------------------------------------ */
+/* --- PSR (doc/network.md, PSR) ------------------------------------------------ */
 
 static int psr_init(rr_params *p, rr_psr *m, int64_t c, const rr_ifim_config *f, const char *prefix)
 {
@@ -141,7 +141,7 @@ static rr_tensor *psr_fwd(rr_ctx *c, const rr_psr *m, rr_tensor *x, rr_trace *tr
     return rr_conv2d_m_fwd(c, &m->agg, rr_concat(c, m->nlevels, ys, 1));
 }
 
-/* --- CSR (§6.2.2) ------------------------------------------------------------ */
+/* --- CSR (doc/network.md, CSR) ------------------------------------------------ */
 
 static int csr_init(rr_params *p, rr_csr *m, int64_t c, const rr_ifim_config *f, const char *prefix)
 {
@@ -162,7 +162,7 @@ static rr_tensor *csr_fwd(rr_ctx *c, const rr_csr *m, rr_tensor *x)
     return rr_conv2d_m_fwd(c, &m->out, rr_relu(c, rr_conv2d_m_fwd(c, &m->gcn, ctx)));
 }
 
-/* --- CMA (§6.2.3) ------------------------------------------------------------ */
+/* --- CMA (doc/network.md, CMA) ------------------------------------------------ */
 
 static int cma_init(rr_params *p, rr_cma *m, int64_t c, int64_t dl, const rr_ifim_config *f, const char *prefix)
 {
@@ -202,7 +202,7 @@ static rr_tensor *cma_fwd(rr_ctx *c, const rr_cma *m, rr_tensor *x, rr_tensor *l
     q = rr_reshape(c, q, RR_SHAPE(b, m->heads, hd, n));
     k = rr_reshape(c, k, RR_SHAPE(b, m->heads, hd, nl));
     v = rr_reshape(c, v, RR_SHAPE(b, m->heads, hd, nl));
-    /* The scale uses C, not C / heads (spec §2.7); the mask is
+    /* The scale uses C, not C / heads (doc/network.md, CMA); the mask is
      * 1e4 * m - 1e4, computed as the reference does. */
     rr_tensor *s = rr_scale(c, rr_matmul_t(c, q, k, 1, 0), (float)(1.0 / sqrt((double)m->c)));
     rr_tensor *mask = rr_add(c, rr_scale(c, rr_reshape(c, mt, RR_SHAPE(b, 1, 1, nl)), m->mask_value), neg);
@@ -215,7 +215,7 @@ static rr_tensor *cma_fwd(rr_ctx *c, const rr_cma *m, rr_tensor *x, rr_tensor *l
     return rr_dropout(c, rr_gelu(c, rr_conv1d_m_fwd(c, &m->project_mm, f)), m->dropout);
 }
 
-/* --- AFF (§6.2.4) ------------------------------------------------------------ */
+/* --- AFF (doc/network.md, AFF) ------------------------------------------------ */
 
 static int aff_init(rr_params *p, rr_aff *m, int64_t c, int k, const char *prefix)
 {

@@ -1,8 +1,8 @@
-/* IFIM, the intra-scale fusion module of every backbone stage (spec §6.2):
- * PSR (pyramidal spatial-spectral refinement, §6.2.1), CSR (context-aware
- * spatial relation, §6.2.2) and CMA (cross-modal align, §6.2.3) branches,
- * fused by AFF (adaptive feature fusion, §6.2.4).  cfg->ifim.psr and
- * cfg->ifim.csr switch the first two off (§6.2.5); AFF then fuses 2 or 1
+/* IFIM, the intra-scale fusion module of every backbone stage (doc/network.md, IFIM):
+ * PSR (pyramidal spatial-spectral refinement, doc/network.md, PSR), CSR (context-aware
+ * spatial relation, doc/network.md, CSR) and CMA (cross-modal align, doc/network.md, CMA) branches,
+ * fused by AFF (adaptive feature fusion, doc/network.md, AFF).  cfg->ifim.psr and
+ * cfg->ifim.csr switch the first two off (doc/network.md, Ablation switches); AFF then fuses 2 or 1
  * branches.  Parameter names are tools/reference/mrsnet.py's IFIM under the
  * prefix "backbone.layers.{i}.ifim": psr.{dw,pw,spectral,fuse,agg},
  * csr.{gcn,out}, cma.{vis_project,f_query,lang_gate,f_key,f_value,W,

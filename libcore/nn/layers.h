@@ -2,7 +2,7 @@
  * creates the parameters under a name prefix (PyTorch's names: PREFIX.weight,
  * PREFIX.bias, PREFIX.running_mean, ...), and a forward that only calls ops.
  *
- * Init rules (spec §2.8): a Linear inside the backbone is trunc_normal(.02)
+ * Init rules (doc/training.md, Initialisation): a Linear inside the backbone is trunc_normal(.02)
  * with bias 0 (RR_LINEAR_TRUNC); elsewhere PyTorch's default, kaiming-uniform
  * weight and U(+-1/sqrt(fan_in)) bias (RR_LINEAR_DEFAULT).  Convolutions keep
  * PyTorch's default everywhere. */
@@ -46,7 +46,7 @@ typedef struct {
     float eps;
 } rr_layer_norm_m;
 
-/* weight 1, bias 0.  (Weight decay is chosen by name, spec §7.2.) */
+/* weight 1, bias 0.  (Weight decay is chosen by name, doc/training.md, Optimizer groups.) */
 int rr_layer_norm_m_init(rr_params *p, rr_layer_norm_m *m, int64_t dim, float eps, int kind, const char *prefix);
 rr_tensor *rr_layer_norm_m_fwd(rr_ctx *c, const rr_layer_norm_m *m, rr_tensor *x);
 
@@ -55,7 +55,7 @@ typedef struct {
     float momentum, eps;
 } rr_batch_norm_m;
 
-/* PyTorch's defaults are eps 1e-5, momentum 0.1 (spec §4.1). */
+/* PyTorch's defaults are eps 1e-5, momentum 0.1 (doc/network.md, Decoder). */
 int rr_batch_norm_m_init(rr_params *p, rr_batch_norm_m *m, int64_t dim, float eps, float momentum, int kind,
                          const char *prefix);
 /* Batch statistics and a running-statistics update when c->training. */

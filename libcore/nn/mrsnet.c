@@ -137,7 +137,7 @@ void rr_mrsnet_free(rr_mrsnet *m)
 
 rr_tensor *rr_mrsnet_encode_text(rr_ctx *c, const rr_mrsnet *m, rr_tensor *ids, rr_tensor *mask, rr_trace *tr)
 {
-    /* B x N x D -> B x D x N: the channel-first layout of the fusion modules (§2.7) */
+    /* B x N x D -> B x D x N: the channel-first layout of the fusion modules (doc/network.md, CMA) */
     rr_tensor *l = rr_transpose(c, rr_bert_fwd(c, &m->bert, ids, mask), 1, 2);
     rr_trace_put(tr, "", "text.L", l);
     return l;
@@ -178,12 +178,12 @@ rr_tensor *rr_mrsnet_loss(rr_ctx *c, const rr_mrsnet *m, rr_tensor *logits, rr_t
     const rr_loss_config *lc = &m->cfg.loss;
     rr_tensor *ce_t = rr_cross_entropy2(c, logits, target, lc->class_weights);
     rr_tensor *dice_t = rr_dice(c, logits, target, lc->dice_fg_only_nonempty);
-    /* rr_dice sums over the batch; the one-GPU parity default is its mean (§7.1) */
+    /* rr_dice sums over the batch; the one-GPU parity default is its mean (doc/training.md, Loss) */
     if (dice_t && !lc->dice_fg_only_nonempty && lc->dice_batch_mean)
         dice_t = rr_scale(c, dice_t, 1.0f / (float)logits->shape[0]);
     rr_tensor *loss = rr_add(c, rr_scale(c, ce_t, lc->ce_weight), rr_scale(c, dice_t, lc->dice_weight));
     rr_tensor *presence_t = NULL;
-    if (lc->presence_weight > 0) { /* ours, off by default (spec §7.5) */
+    if (lc->presence_weight > 0) { /* ours, off by default (doc/training.md, Empty and multi-target samples) */
         presence_t = rr_presence2(c, logits, target);
         loss = presence_t ? rr_add(c, loss, rr_scale(c, presence_t, lc->presence_weight)) : NULL;
     }

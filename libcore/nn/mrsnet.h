@@ -1,4 +1,4 @@
-/* MRSNet, the whole network (spec §1): BERT over the sentence, the Swin
+/* MRSNet, the whole network (doc/network.md, Data flow): BERT over the sentence, the Swin
  * backbone with an IFIM at every stage and the HFIM over the four scales,
  * RMSIN's decoder, and the bilinear upsampling of the logits to the input
  * size.  Parameter names are those of tools/reference/mrsnet.py (and of
@@ -31,7 +31,7 @@ typedef struct rr_mrsnet {
     rr_decoder decoder;
 } rr_mrsnet;
 
-/* A model (the given parts of it) with seeded initial weights (spec §2.8)
+/* A model (the given parts of it) with seeded initial weights (doc/training.md, Initialisation)
  * on device d; with_grads allocates every trainable parameter's gradient. */
 int rr_mrsnet_init(rr_mrsnet *m, const rr_config *cfg, int parts, rr_device d, uint64_t seed, int with_grads);
 /* The formats of the files a model loads from (metadata "format"): weight
@@ -86,7 +86,7 @@ typedef struct {
     rr_tensor *ce, *dice, *presence;
 } rr_loss_terms;
 
-/* The loss of spec §7.1 with the configuration's weights:
+/* The loss of doc/training.md, Loss with the configuration's weights:
  * ce_weight * CE_w + dice_weight * (Dice term, mean or sum over the batch),
  * plus presence_weight * rr_presence2 when that weight is not 0 (ours).
  * target: U8 or I32 (B x H x W) of 0/1.  terms (optional) receives the

@@ -2,7 +2,7 @@
  * their gradients, and how each is initialised, optimised and decayed.
  *
  * Modules create their parameters at construction with rr_param_add (names
- * built from the module's prefix, spec §2.8 for the init rules) and keep the
+ * built from the module's prefix, doc/training.md, Initialisation for the init rules) and keep the
  * tensor pointers; forward functions only read them.  Buffers (BatchNorm's
  * running statistics) are entries too, without a gradient.  Everything lives
  * in the registry's own arenas, so it outlives every step's context. */
@@ -26,7 +26,7 @@ typedef enum {
 } rr_init;
 
 typedef enum {
-    RR_PARAM_TRAIN = 0,      /* optimised (weight decay by name: train/adamw.h, spec §7.2) */
+    RR_PARAM_TRAIN = 0,      /* optimised (weight decay by name: train/adamw.h, doc/training.md, Optimizer groups) */
     RR_PARAM_FROZEN = 2,     /* gets a gradient, never updated (BERT embeddings, layers 10-11) */
     RR_PARAM_BUFFER = 4,     /* state, no gradient (running statistics, index tables) */
 } rr_param_kind;

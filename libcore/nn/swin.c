@@ -6,7 +6,7 @@
 #include "../error.h"
 #include "../ops/check.h"
 
-/* --- patch embedding (spec §2.2) ---------------------------------------------- */
+/* --- patch embedding (doc/network.md, Patch embedding) ------------------------ */
 
 int rr_patch_embed_init(rr_params *p, rr_patch_embed *m, const rr_config *cfg, const char *prefix)
 {
@@ -37,7 +37,7 @@ rr_tensor *rr_patch_embed_fwd(rr_ctx *c, const rr_patch_embed *m, rr_tensor *img
     return rr_layer_norm_m_fwd(c, &m->norm, x);
 }
 
-/* --- Swin block (spec §2.3) ------------------------------------------------- */
+/* --- Swin block (doc/network.md, Swin block) ---------------------------------- */
 
 /* (yi - yj + w - 1) * (2w - 1) + (xi - xj + w - 1) for tokens i, j of a w x w window. */
 static rr_tensor *relative_position_index(rr_ctx *store, int64_t w)
@@ -137,7 +137,7 @@ rr_tensor *rr_swin_block_fwd(rr_ctx *c, const rr_swin_block *m, rr_tensor *x, in
         return NULL;
     }
     /* Padding after norm1: the padded tokens are exact zeros and, unmasked,
-     * take part in the attention of unshifted windows (spec §2.3 step 2). */
+     * take part in the attention of unshifted windows (doc/network.md, Swin block, step 2). */
     rr_tensor *t = rr_reshape(c, rr_layer_norm_m_fwd(c, &m->norm1, x), RR_SHAPE(B, h, w, C));
     if (pb || pr)
         t = rr_pad(c, t, (const int64_t[]){0, 0, 0, pr, 0, pb}, 3, 0.0f);
@@ -158,7 +158,7 @@ rr_tensor *rr_swin_block_fwd(rr_ctx *c, const rr_swin_block *m, rr_tensor *x, in
     return rr_add(c, x, rr_drop_path(c, t, m->drop_path));
 }
 
-/* --- shifted-window mask (spec §2.4) ---------------------------------------- */
+/* --- shifted-window mask (doc/network.md, Shifted-window mask) ---------------- */
 
 /* Region 0, 1 or 2 of a padded coordinate: slices [0, n-w), [n-w, n-shift), [n-shift, n). */
 static int region(int64_t y, int64_t n, int64_t w, int64_t shift)
@@ -196,7 +196,7 @@ done:
     return t;
 }
 
-/* --- patch merging (spec §2.5) ---------------------------------------------- */
+/* --- patch merging (doc/network.md, Patch merging) ---------------------------- */
 
 int rr_patch_merging_init(rr_params *p, rr_patch_merging *m, int64_t dim, const rr_config *cfg,
                           const char *prefix)

@@ -1,10 +1,10 @@
-/* The Swin Transformer pieces of the visual backbone (spec §2.2-2.5), with
+/* The Swin Transformer pieces of the visual backbone (doc/network.md, Swin backbone), with
  * the PyTorch reference's parameter names (tools/reference/mrsnet.py:
  * PatchEmbed, SwinBlock with its WindowAttention and Mlp, PatchMerging,
  * shift_mask).  Tokens are B x N x C on an h x w grid (N = h*w, raster order).
  * Every Linear is trunc_normal(.02) with bias 0, every LayerNorm 1/0, the
  * relative position bias table trunc_normal(.02), the patch-embedding conv
- * PyTorch's default (spec §2.8). */
+ * PyTorch's default (doc/training.md, Initialisation). */
 #ifndef RR_NN_SWIN_H
 #define RR_NN_SWIN_H
 
@@ -44,7 +44,7 @@ int rr_swin_block_init(rr_params *p, rr_swin_block *m, int64_t dim, int64_t head
 rr_tensor *rr_swin_block_fwd(rr_ctx *c, const rr_swin_block *m, rr_tensor *x, int64_t h, int64_t w,
                              rr_tensor *mask);
 
-/* The shifted-window attention mask of a padded hp x wp grid (spec §2.4):
+/* The shifted-window attention mask of a padded hp x wp grid (doc/network.md, Shifted-window mask):
  * nW x 1 x (w*w) x (w*w), 0 between tokens of one region and `value` (-100)
  * across regions, windows in raster order.  A constant in c. */
 rr_tensor *rr_swin_shift_mask(rr_ctx *c, int64_t hp, int64_t wp, int64_t window, int64_t shift, float value);

@@ -1,10 +1,10 @@
 /* Elementwise activations of F32 tensors, any shape:
  *   rr_gelu      x·Φ(x), the exact erf form (torch.nn.functional.gelu, approximate='none');
- *                Swin MLP, BERT, PWAM (spec §2.1, §2.7, §3.1)
+ *                Swin MLP, BERT, PWAM (doc/network.md: Swin configuration, CMA, BERT)
  *   rr_relu      max(x, 0); the gradient at 0 is 0, as in torch
  *   rr_sigmoid   1 / (1 + e^-x)
  *   rr_tanh      tanh(x)
- *   rr_softsign  x / (1 + |x|) (torch.nn.functional.softsign; ARC's θ, spec §4.2) */
+ *   rr_softsign  x / (1 + |x|) (torch.nn.functional.softsign; ARC's θ, doc/network.md, ARC) */
 #ifndef RR_OPS_ACTIVATION_H
 #define RR_OPS_ACTIVATION_H
 

@@ -1,5 +1,5 @@
 /* The per-sample kernels of adaptive rotated convolution (RMSIN's ARC, the
- * decoder's conv2_k; spec §4.2).
+ * decoder's conv2_k; doc/network.md, ARC).
  *
  * rr_arc_weight(c, weight, alpha, theta): weight (n, cout, cin, 3, 3), alpha
  * and theta (B, n) -> (B*cout, cin, 3, 3) with
@@ -21,7 +21,7 @@
 rr_tensor *rr_arc_weight(rr_ctx *c, rr_tensor *weight, rr_tensor *alpha, rr_tensor *theta);
 
 /* R(θ) (9 x 9, row-major [r][j]) of the reference's rotation_matrix: the
- * θ >= 0 table or the θ < 0 table of spec §4.2, with x = cos θ, y = sin θ,
+ * θ >= 0 table or the θ < 0 table of doc/network.md, ARC, with x = cos θ, y = sin θ,
  * a = x - y, bb = x·y, c = x + y; and dR/dθ of the same table
  * (x' = -y, y' = x, so a' = -c, bb' = x² - y², c' = a). */
 static inline RR_HD void rr_arc_rotation(float theta, float *R, float *dR)

@@ -8,7 +8,7 @@
 #include "vmath.h"
 
 /* The column workspace of one call is at most this many floats (64 MiB):
- * a 3x3 convolution of 640 channels at 120x120 (the decoder, spec §4.1)
+ * a 3x3 convolution of 640 channels at 120x120 (the decoder, doc/network.md, Decoder)
  * would otherwise need 330 MB of columns per sample. */
 #define COLS_MAX ((int64_t)1 << 24)
 

@@ -3,10 +3,10 @@
  *   rr_dropout(c, x, p)    torch.nn.functional.dropout(x, p, training): each
  *                          element is zeroed with probability p and the kept
  *                          ones are scaled by 1/(1-p).  BERT (0.1), PWAM, ARC's
- *                          routing (0.2); spec §2.7, §3.1, §4.2.
+ *                          routing (0.2); doc/network.md: CMA, BERT, ARC.
  *   rr_drop_path(c, x, p)  timm's DropPath: each sample (index along dim 0) is
  *                          zeroed with probability p, the kept ones scaled by
- *                          1/(1-p); Swin's residual branches (spec §2.1, §2.3).
+ *                          1/(1-p); Swin's residual branches (doc/network.md: Swin configuration, Swin block).
  *
  * Both return x itself (no copy, nothing on the tape) when !c->training or
  * p == 0, as torch does; p must lie in [0, 1], and p == 1 gives zeros.

@@ -1,7 +1,7 @@
 /* 2-D discrete Fourier transforms over the last two spatial dims (H, W) of
  * a tensor with any leading dims, and the magnitude and phase of complex
- * values (MRSNet PSR §6.2.1: M = |FFT2(X)|, P = atan2(Im, Re); HFIM §6.3:
- * amplitudes of rfft2).
+ * values (the PSR's M = |FFT2(X)| and P = atan2(Im, Re), the HFIM's amplitudes
+ * of rfft2: doc/network.md, PSR and HFIM).
  *
  * A complex tensor is F32 with a trailing dimension of 2 (re, im), exactly
  * torch.view_as_real's layout: a complex (B, C, H, W) is F32 (B, C, H, W, 2).
@@ -35,7 +35,7 @@ rr_tensor *rr_irfft2(rr_ctx *c, rr_tensor *x, int64_t out_w, rr_fft_norm norm);
 
 /* Real (...) -> complex (..., 2) with zero imaginary parts:
  * torch.view_as_real(x.to(torch.complex64)).  PSR's FFT2 of a real X is
- * rr_fft2(c, rr_real_to_complex(c, x), RR_FFT_ORTHO) (§6.2.1: full spectrum). */
+ * rr_fft2(c, rr_real_to_complex(c, x), RR_FFT_ORTHO) (doc/network.md, PSR: full spectrum). */
 rr_tensor *rr_real_to_complex(rr_ctx *c, rr_tensor *x);
 
 /* Complex (..., 2) -> real (...): torch.abs (gradient 0 at z = 0, as torch)

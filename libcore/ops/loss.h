@@ -1,4 +1,4 @@
-/* The terms of the MRSNet loss (mrsnet-spec.md §7.1) on 2-class logits.
+/* The terms of the MRSNet loss (doc/training.md, Loss) on 2-class logits.
  *
  * logits: F32 (B, 2, H, W); target: U8 or I32 (B, H, W) holding 0 or 1 (any
  * other value is an error that names it).  Each returns a 0-dimensional
@@ -20,16 +20,16 @@ rr_tensor *rr_cross_entropy2(rr_ctx *c, rr_tensor *logits, rr_tensor *target, co
  *   Dice[b,c] = (2 sum(p_c t_c) + 1e-6) / (sum(p_c + t_c) + 1e-6),
  * the sums over the pixels of sample b, p = softmax of the 2 logits, t the
  * one-hot target ("sum" reduction; a batch mean is this divided by B).
- * fg_only_nonempty (ours, spec §7.5): instead the mean of (1 - Dice[b,1])
+ * fg_only_nonempty (ours, doc/training.md, Empty and multi-target samples): instead the mean of (1 - Dice[b,1])
  * over the samples whose target has a foreground pixel, 0 when none has. */
 rr_tensor *rr_dice(rr_ctx *c, rr_tensor *logits, rr_tensor *target, int fg_only_nonempty);
 
-/* Ours (spec §7.5; a research knob like ReLA's no-target head, with no
+/* Ours (doc/training.md, Empty and multi-target samples; a research knob like ReLA's no-target head, with no
  * parameters): whether a sample has a target, learnt on the mask logits
  * themselves.  Per sample b, s_b = the largest margin logit_1 - logit_0 over
  * its pixels (the first such pixel on ties), y_b = 1 when its target has a
  * foreground pixel; the term is the batch mean of BCE-with-logits(s_b, y_b).
- * s_b < 0 exactly when the decoded mask is empty ("no target", spec §7.5),
+ * s_b < 0 exactly when the decoded mask is empty ("no target", doc/training.md, Empty and multi-target samples),
  * so the term trains the decision rrsis-decode makes: a no-target sentence
  * pays for its most confident foreground pixel, however small the region.
  * The gradient reaches each sample's arg-max pixel only.  H*W at most 2^24

@@ -1,7 +1,7 @@
 /* The last step of the losses, shared by both backends: the per-sample sums
  * (loss.h's stats layouts) to the loss and, for Dice, the gradient
  * coefficients (in place).  The CPU runs them on the host; CUDA in one
- * thread on the device, so the loss never leaves the device (issue 7).
+ * thread on the device, so the loss never leaves the device (doc/architecture.md, Devices).
  * Sums in double, in sample order: the same bits on both. */
 #ifndef RR_OPS_LOSS_COMBINE_H
 #define RR_OPS_LOSS_COMBINE_H
@@ -11,7 +11,7 @@
 
 #include "../rng.h" /* RR_HD */
 
-/* The smoothing constant of RMSIN's Dice (spec §7.1). */
+/* The smoothing constant of RMSIN's Dice (doc/training.md, Loss). */
 #define DICE_EPS 1e-6
 
 static inline RR_HD float rr_ce2_combine(const float *stats, int64_t B)

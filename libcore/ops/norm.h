@@ -10,8 +10,9 @@
 
 /* torch.nn.functional.layer_norm(x, (D,), weight, bias, eps) over the last
  * dimension D of x (any number of leading dimensions); weight and bias are
- * (D).  eps 1e-5 for Swin, its out-norms and ARC's channel LN (spec §2.1,
- * §2.6, §4.2: permute NCHW to NHWC first), 1e-12 for BERT (§3.1).
+ * (D).  eps 1e-5 for Swin, its out-norms and ARC's channel LN
+ * (permute NCHW to NHWC first), 1e-12 for BERT (doc/network.md: Swin
+ * configuration, Stage wiring, ARC, BERT).
  * Op name "layer_norm". */
 rr_tensor *rr_layer_norm(rr_ctx *c, rr_tensor *x, rr_tensor *weight, rr_tensor *bias, float eps);
 
@@ -28,14 +29,14 @@ rr_tensor *rr_layer_norm(rr_ctx *c, rr_tensor *x, rr_tensor *weight, rr_tensor *
  * - Eval (op name "batch_norm_eval"): normalises with the running statistics,
  *   which are then required.
  * The running statistics are buffers: they never get a gradient.
- * The decoder, CIM and HFIM use eps 1e-5 and momentum 0.1 (spec §4.1, §5.2, §6.3). */
+ * The decoder, CIM and HFIM use eps 1e-5 and momentum 0.1 (doc/network.md: Decoder, RMSIN's modules, HFIM). */
 rr_tensor *rr_batch_norm(rr_ctx *c, rr_tensor *x, rr_tensor *weight, rr_tensor *bias, rr_tensor *running_mean,
                          rr_tensor *running_var, float momentum, float eps);
 
 /* torch.nn.InstanceNorm1d(C, eps, affine, track_running_stats=False) on x of
  * shape (B, C, L): each (b, c) row is normalised over its L positions, in
  * training and eval alike; weight and bias are (C) when affine.  PWAM and
- * CMA use affine=False, eps 1e-5 (spec §2.7, §6.2).  Op name "instance_norm1d". */
+ * CMA use affine=False, eps 1e-5 (doc/network.md: CMA, IFIM).  Op name "instance_norm1d". */
 rr_tensor *rr_instance_norm1d(rr_ctx *c, rr_tensor *x, rr_tensor *weight, rr_tensor *bias, float eps);
 
 /* Kernels.  The row norms (layer and instance) normalise `rows` contiguous

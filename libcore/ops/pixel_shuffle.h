@@ -1,4 +1,4 @@
-/* PixelShuffle and PixelUnshuffle (spec §6.3, HFIM alignment and division). */
+/* PixelShuffle and PixelUnshuffle (doc/network.md, HFIM, HFIM alignment and division). */
 #ifndef RR_OPS_PIXEL_SHUFFLE_H
 #define RR_OPS_PIXEL_SHUFFLE_H
 

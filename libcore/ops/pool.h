@@ -1,6 +1,6 @@
 /* Average pooling over the last two dimensions of x (B, C, H, W):
  * fixed windows (AvgPool2d), adaptive bins (AdaptiveAvgPool2d), and the
- * 3x3 neighbourhood mean of CSR (spec §6.2.2). */
+ * 3x3 neighbourhood mean of CSR (doc/network.md, CSR). */
 #ifndef RR_OPS_POOL_H
 #define RR_OPS_POOL_H
 
@@ -18,12 +18,12 @@ rr_tensor *rr_avg_pool2d(rr_ctx *c, rr_tensor *x, int kernel, int stride, int pa
 
 /* F.adaptive_avg_pool2d(x, (out_h, out_w)): output row i averages input
  * rows floor(i*H/out_h) .. ceil((i+1)*H/out_h)-1 (bins may overlap), columns
- * likewise.  Used by PSR's pyramid (spec §6.2.1) and CIM (§5.2). */
+ * likewise.  Used by PSR's pyramid (doc/network.md, PSR) and CIM (doc/network.md, RMSIN's modules). */
 rr_tensor *rr_adaptive_avg_pool2d(rr_ctx *c, rr_tensor *x, int64_t out_h, int64_t out_w);
 
 /* The mean of each pixel's 3x3 neighbourhood, itself included, over the
  * neighbours inside the image (1/9, 1/6 or 1/4 weights): CSR's Â·X,
- * = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False) (spec §6.2.2). */
+ * = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False) (doc/network.md, CSR). */
 rr_tensor *rr_mean_filter3(rr_ctx *c, rr_tensor *x);
 
 /* One pooling over `planes` = B*C planes of H x W.  adaptive: bins as in

@@ -9,7 +9,7 @@
 
 /* F.interpolate(x, size=(out_h, out_w), mode='bilinear', align_corners),
  * up or down by any ratio, with PyTorch's source indices (computed in f32,
- * as PyTorch does for f32 tensors; spec §4.1):
+ * as PyTorch does for f32 tensors; doc/network.md, Decoder):
  *   align_corners: src = dst * (in-1)/(out-1), and src = 0 when out == 1;
  *   otherwise:     src = max((dst + 0.5) * in/out - 0.5, 0).
  * The output mixes input rows floor(src) and floor(src)+1 (the last row

@@ -4,8 +4,8 @@
  * x is F32 of any shape; axis may be negative.  mask, when not NULL, is an
  * F32 tensor that broadcasts to x's shape (NumPy rules, rr_bcast) and is
  * added before the softmax.  The network's masks: Swin's relative position
- * bias and shifted-window mask of 0/-100 (spec §2.3-2.4), BERT's
- * (1 - mask)·-10000 (§3.1), PWAM's 1e4·m - 1e4 (§2.7).  The mask gets a
+ * bias and shifted-window mask of 0/-100 (doc/network.md, Swin backbone), BERT's
+ * (1 - mask)·-10000 (doc/network.md, BERT), PWAM's 1e4·m - 1e4 (doc/network.md, CMA).  The mask gets a
  * gradient when it requires one (the learnable position bias does), summed
  * over its broadcast dimensions.  Numerically stable: the row maximum is
  * subtracted before exponentiating.  Op names "softmax" and "softmax_masked". */

@@ -1,4 +1,4 @@
-/* Swin's window partition and its reverse (spec §2.3-2.4), as PyTorch's
+/* Swin's window partition and its reverse (doc/network.md, Swin backbone), as PyTorch's
  * window_partition / window_reverse in the Swin reference code. */
 #ifndef RR_OPS_WINDOW_H
 #define RR_OPS_WINDOW_H

@@ -6,8 +6,8 @@
  * forward's logits (nn/mrsnet.h).  At the original size (the default) these
  * S x S logits are upsampled once more, bilinear with align_corners, to the
  * image's height x width (the record's "height" and "width"); at the model's
- * size they are kept.  A pixel is foreground iff logit 1 > logit 0 (spec
- * §4.3; a tie or a NaN is background).
+ * size they are kept.  A pixel is foreground iff logit 1 > logit 0
+ * (doc/network.md, Output; a tie or a NaN is background).
  *
  * Outputs, per sample, in the order read:
  *   - outdir: outdir/<id>.png, the mask as a gray PNG of 0 and 255 (the

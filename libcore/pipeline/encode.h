@@ -1,7 +1,7 @@
 /* The encode stage (rrsis-encode): a tokens stream in, an encoded stream
  * out.  Each record's image is read, resized and normalised as the data
- * pipeline does it (data/input.h, spec §7.4), and its token ids go through
- * the text encoder (BERT, spec §3.1), up to `batch` records at a time.
+ * pipeline does it (data/input.h, doc/network.md, Inputs), and its token ids go through
+ * the text encoder (BERT, doc/network.md, BERT), up to `batch` records at a time.
  *
  * A tokens record (rrsis-tokenize) holds
  *   "input_ids"       I32 [N_l]  (any integer dtype is taken)

@@ -1,4 +1,4 @@
-/* The BERT tokenizer: basic tokenization, then WordPiece (spec §3.2).
+/* The BERT tokenizer: basic tokenization, then WordPiece (doc/network.md, Tokenizer).
  *
  * It gives the ids of BERT's own tokenizer (Google's tokenization.py, which
  * Hugging Face's Python BertTokenizer and LAVT's copy of it follow) for any
@@ -21,8 +21,8 @@
  *      "##piece"; a word of more than 100 characters, or one that some
  *      position cannot continue, becomes [UNK].
  *
- * Step 2 is BERT's _clean_text, which LAVT's copy leaves out (spec §3.2,
- * item 4); it changes the ids only of text with such characters.  The
+ * Step 2 is BERT's _clean_text, which LAVT's copy leaves out (doc/network.md,
+ * Tokenizer); it changes the ids only of text with such characters.  The
  * Unicode tables are libutf8proc's.  A tokenizer keeps scratch buffers: use
  * one per thread. */
 #ifndef RR_TEXT_TOKENIZER_H

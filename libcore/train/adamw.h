@@ -1,5 +1,5 @@
 /* AdamW over a model's parameters, as torch.optim.AdamW (PyTorch 1.13,
- * amsgrad off) computes it, with the parameter groups of mrsnet-spec.md §7.2:
+ * amsgrad off) computes it, with the parameter groups of doc/training.md, Optimizer groups:
  *
  *   p <- p * (1 - lr * wd)                       decoupled weight decay
  *   m <- beta1 * m + (1 - beta1) * g
@@ -34,7 +34,7 @@ typedef struct {
     double beta1, beta2, eps, weight_decay;
 } rr_adamw_opts;
 
-/* betas (0.9, 0.999), eps 1e-8, weight decay 0.01 (spec §7.2). */
+/* betas (0.9, 0.999), eps 1e-8, weight decay 0.01 (doc/training.md, Optimizer groups). */
 #define RR_ADAMW_DEFAULTS ((rr_adamw_opts){0.9, 0.999, 1e-8, 0.01})
 
 /* One optimised parameter. */

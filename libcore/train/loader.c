@@ -14,7 +14,7 @@
 /* Streams derived from the seed (rr_rand64(seed, tag)). */
 enum { TAG_ORDER = 1, TAG_ERASE = 2 };
 
-/* RMSIN's add_random_boxes (spec §7.4). */
+/* RMSIN's add_random_boxes (doc/training.md, Data and augmentation). */
 enum { ERASE_MIN = 20, ERASE_MAX = 60, ERASE_SIDE = 32 };
 
 typedef struct {

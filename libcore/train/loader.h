@@ -17,7 +17,7 @@
  * the number of threads, and a loader opened at (epoch, batch) continues a
  * run exactly.
  *
- * Random boxes (RMSIN's add_random_boxes, spec §7.4, option): a fixed 20%
+ * Random boxes (RMSIN's add_random_boxes, doc/training.md, Data and augmentation, option): a fixed 20%
  * of the samples (int(0.2 n), drawn from the seed once) get, each time they
  * are loaded, 20 to 60 black 32 x 32 boxes at uniform positions of the
  * original image, both coordinates drawn in [0, width - 32] as RMSIN draws

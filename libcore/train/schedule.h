@@ -1,11 +1,11 @@
 /* Learning-rate schedules, stepped once per optimizer update (never per
- * epoch), and the per-parameter multiplier of mrsnet-spec.md §7.3.
+ * epoch), and the per-parameter multiplier of doc/training.md, Schedule.
  *
  * Update k (k = 0, 1, ..., total - 1; the first update is k = 0) uses
  * lr * f(k):
  *   cosine  f(k) = (1 + cos(pi * k / total)) / 2: PyTorch's
  *           CosineAnnealingLR(T_max = total, eta_min = 0) stepped per
- *           iteration, the MRSNet default (spec §7.3, ours);
+ *           iteration, the MRSNet default (doc/training.md, Schedule, ours);
  *   poly    f(k) = (1 - k / total)^power, power 0.9: LAVT's and RMSIN's
  *           LambdaLR.
  * With a warmup of W updates (ours, optional): f(k) = (k + 1) / W for
@@ -33,10 +33,10 @@ double rr_schedule_lr(const rr_schedule *s, int64_t k);
 int rr_sched_parse(const char *name, rr_sched_kind *out);
 const char *rr_sched_name(rr_sched_kind k);
 
-/* 1 for the pretrained parts the backbone multiplier applies to (spec
- * §7.3: "Swin blocks, PatchMerging and BERT"): backbone.layers.*.blocks.*,
+/* 1 for the pretrained parts the backbone multiplier applies to (doc/training.md,
+ * Optimizer groups: Swin's blocks and patch merging, and BERT): backbone.layers.*.blocks.*,
  * backbone.layers.*.downsample.*, and text_encoder.*, and also
- * backbone.patch_embed.*, the pretrained Swin's first layer (spec §2.8).
+ * backbone.patch_embed.*, the pretrained Swin's first layer (doc/training.md, Initialisation).
  * The fusion modules (IFIM, gates, out-norms, HFIM) and the decoder are
  * new, and keep the base rate. */
 int rr_lr_pretrained(const char *name);

@@ -166,7 +166,7 @@ typedef struct {
     int have_model;
     rr_adamw opt;
     rr_gradnorm gn;
-    /* What an update reads back, in one copy (issue 7): on the device, the
+    /* What an update reads back, in one copy (doc/architecture.md, Devices): on the device, the
      * gradients' sum of squares (a double) and then loss, CE and Dice of each
      * micro-batch (floats); rb_host is its copy. */
     void *rb, *rb_host;

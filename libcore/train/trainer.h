@@ -18,11 +18,11 @@
  *   lock               held (flock) while a trainer runs in the folder
  *
  * One update: `accum` micro-batches of `batch` samples, each forward, loss
- * (spec §7.1) and backward, their gradients summed; the loss of every
+ * (doc/training.md, Loss) and backward, their gradients summed; the loss of every
  * micro-batch and the global gradient norm checked (a NaN or an Inf skips
  * the update: weights, moments and BatchNorm statistics are left as they
- * were); clipping; AdamW (spec §7.2) with the gradients scaled by
- * clip / accum and the rate of the schedule (spec §7.3).  An epoch is
+ * were); clipping; AdamW (doc/training.md, Optimizer groups) with the gradients scaled by
+ * clip / accum and the rate of the schedule (doc/training.md, Schedule).  An epoch is
  * floor(floor(n / batch) / accum) updates over a permutation of the
  * training samples; the samples that do not fill an update are left out
  * of that epoch.
@@ -113,7 +113,7 @@ typedef struct {
     void (*started)(void);
 } rr_train_opts;
 
-/* The defaults of spec §7 (lr 6e-4, cosine, 40 epochs, batch 8, seed 2401,
+/* The defaults of doc/training.md (lr 6e-4, cosine, 40 epochs, batch 8, seed 2401,
  * weight decay 0.01, best by oIoU) and of the program. */
 void rr_train_defaults(rr_train_opts *o);
 

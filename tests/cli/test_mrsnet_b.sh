@@ -1,5 +1,5 @@
 #!/bin/sh
-# mrsnet-b at 480x480 against the PyTorch reference (issue 5, item 4): one
+# mrsnet-b at 480x480 against the PyTorch reference: one
 # forward with seeded random weights, every stage within 1e-4 relative error
 # (norm of the difference over the norm of the reference).
 #

@@ -539,7 +539,7 @@ expect_eq "--check --format=json" "5|2,3,4,5,6,7|6|masks|{\"single\":5,\"multi\"
     fail "--check-level=images on a good manifest" "exit $?"
 run "--check: no such manifest" 1 "^rrsis-score: error: .*nope.jsonl" --check="$T/nope.jsonl"
 
-# ---------------------------------------------------------------- issue 3's "done when"
+# ------------------------------------------------------------- perfect predictions score 100
 # rrsis-synth's own masks as predictions: 100 on every gres metric, and under
 # rmsin a mIoU (and P@) equal to the share of targeted samples, oIoU 100.
 if [ -x "$BIN/rrsis-synth" ]; then

@@ -26,16 +26,16 @@
 # tests/gpu/RESULTS.md (a GPU run only).  Exit status 0 when every step passed.
 #
 # Time: every step has its own timeout (seconds, below), cut to what is left
-# of GPU_CHECK_BUDGET (default 480 s, so that one command of the device tool,
-# 600 s at most, has room to spare); a step with less than 20 s left is
+# of GPU_CHECK_BUDGET (default 480 s, so that a remote command limited to
+# 600 s has room to spare); a step with less than 20 s left is
 # skipped and says so.  GPU_CHECK_NO_BUILD=1 builds nothing (a build already
 # made on this machine).
 #
-# Logs (8 files, for the device tool's $OUT): $GPU_CHECK_LOG, else $OUT, else
+# Logs (8 files, few enough to copy back): $GPU_CHECK_LOG, else $OUT, else
 # tests/out/gpu: build.log (the toolchain report first), ops-mapped.log,
 # ops-device.log, parity.log, forward-b.log, train.log, train-inproc.log and
 # table.md (the section for RESULTS.md).  Bring a GPU run's table home with
-#     sh tests/gpu/check.sh --record <files_at>/table.md
+#     sh tests/gpu/check.sh --record DIR/table.md
 #
 # GPU_CHECK_BUILD_ONLY=1 stops after step 3 (what a machine without a GPU can
 # do; CUDA_ARCH then defaults to sm_90).  GPU_CHECK_CPU=1 rehearses the whole

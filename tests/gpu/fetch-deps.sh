@@ -13,8 +13,8 @@
 # Idempotent: a package already downloaded is kept, one no longer needed is
 # removed; DIR/PACKAGES lists what is there.  The C library and the
 # compiler's runtime (libc6, libgcc-s1, libstdc++6, libgomp1) are never
-# fetched: the GPU machine's own must be used.  Carry DIR's parent to the
-# GPU machine (the device tool: carry ["deps"]).
+# fetched: the GPU machine's own must be used.  Take DIR's parent along to
+# the GPU machine.
 set -eu
 [ -f Makefile ] && [ -d libcore ] || {
     echo "fetch-deps.sh: run it from the repository root" >&2

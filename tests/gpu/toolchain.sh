@@ -29,8 +29,8 @@
 #                 GPU_CHECK_SYSTEM_INCLUDE replaces the system's include
 #                 directories (the compiler's own and OpenBLAS's) in the header
 #                 search (a test points it at an empty directory).
-# tc_record FILE RESULTS   appends FILE (a GPU run's table or row, brought home
-#                 from the device tool's $OUT) to RESULTS, and drops RESULTS'
+# tc_record FILE RESULTS   appends FILE (a GPU run's table or row, copied home
+#                 from its $OUT) to RESULTS, and drops RESULTS'
 #                 line "No GPU run has happened yet".
 # TC_LINES holds every line printed, for a log.
 

@@ -5,7 +5,7 @@
 #include "harness.h"
 #include "ops/arc.h"
 
-/* The two tables of spec §4.2 as data, one row of R per line: row r, tap j,
+/* The two tables of doc/network.md, ARC as data, one row of R per line: row r, tap j,
  * and which expression of x = cos θ, y = sin θ (a = x - y, bb = x·y,
  * c = x + y) sits there. */
 enum { A_, ONE_MINUS_A, X_MINUS_BB, BB, ONE_MINUS_C_PLUS_BB, Y_MINUS_BB, ONE, C_, ONE_MINUS_C, NEG_BB, X_PLUS_BB,

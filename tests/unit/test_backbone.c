@@ -1,4 +1,4 @@
-/* The backbone (spec §2, §6.2.6): parameter names and counts, the wiring of
+/* The backbone (doc/network.md: Swin backbone, Stage wiring): parameter names and counts, the wiring of
  * the stages (blocks with the stage's shift mask, IFIM, the tanh gate,
  * PatchMerging, the out-norms) checked on the trace, and where its backward
  * reaches. */
@@ -49,7 +49,7 @@ TEST(backbone_parameters)
                             "backbone.layers.0.blocks.0.attn.relative_position_index", "backbone.norm.weight"};
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
         CHECK(rr_params_find(&p, absent[i]) == NULL, "unexpected parameter %s", absent[i]);
-    /* spec §2.9 per part: blocks 12C^2 + 13C + (2w-1)^2 h, merges LN(4C) +
+    /* doc/network.md, Parameters and cost per part: blocks 12C^2 + 13C + (2w-1)^2 h, merges LN(4C) +
      * 4C x 2C, gates 2C^2, out-norms 2C, patch embed conv + LN */
     int64_t w = cfg.swin.window_size, e = cfg.swin.embed_dim, p2 = cfg.swin.patch_size * cfg.swin.patch_size;
     for (int i = 0; i < 4; i++) {
@@ -136,7 +136,7 @@ TEST(backbone_stages)
         CHECK(want && max_abs_diff(want, E) == 0, "stage %d: E", i + 1);
         if (i == 3)
             break;
-        /* x_gated = X + tanh(W2 relu(W1 F)) * F (§6.2.6), in double */
+        /* x_gated = X + tanh(W2 relu(W1 F)) * F (doc/network.md, Stage wiring), in double */
         const rr_tensor *w1 = m.layers[i].gate1.weight, *w2 = m.layers[i].gate2.weight;
         double worst = 0, *r = malloc((size_t)C * sizeof *r);
         for (int64_t tok = 0; xg && tok < B * h * h; tok++) {

@@ -1,4 +1,4 @@
-/* The text encoder (spec §3.1): parameter names, kinds and counts, shapes,
+/* The text encoder (doc/network.md, BERT): parameter names, kinds and counts, shapes,
  * padded positions, dropout, gradients w.r.t. a few parameters. */
 #include <string.h>
 
@@ -21,7 +21,7 @@ static void tiny_config(rr_config *cfg)
     cfg->text.train_layers = 1;
 }
 
-/* Parameters of a BERT without pooler (spec §3.1): the embeddings and their
+/* Parameters of a BERT without pooler (doc/network.md, BERT): the embeddings and their
  * LayerNorm, and per layer q, k, v, the attention output, two LayerNorms
  * and the feed-forward pair. */
 static int64_t bert_count(const rr_text_config *t)

@@ -76,7 +76,7 @@ TEST(conv2d_against_direct_loops)
     static const conv_case cases[] = {
         {"conv2d", 3, 7, 15, 15, 5, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 1}, 1},
         {"conv2d", 3, 7, 13, 11, 4, 3, 3, {{1, 1}, {0, 0}, {1, 1}, 1}, 0},
-        /* Swin's patch embedding (spec §2.2): 4x4, stride 4; 15 is not a multiple of 4. */
+        /* Swin's patch embedding (doc/network.md, Patch embedding): 4x4, stride 4; 15 is not a multiple of 4. */
         {"conv2d", 3, 3, 15, 15, 8, 4, 4, {{4, 4}, {0, 0}, {1, 1}, 1}, 1},
         {"conv2d", 3, 7, 13, 11, 5, 4, 4, {{4, 4}, {0, 0}, {1, 1}, 1}, 0},
         /* 1x1: the columns are x itself. */
@@ -90,7 +90,7 @@ TEST(conv2d_against_direct_loops)
         {"conv2d_grouped", 3, 6, 13, 11, 4, 3, 3, {{2, 2}, {0, 0}, {1, 1}, 2}, 0},
         {"conv2d_grouped", 3, 6, 13, 11, 9, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 3}, 1},
         {"conv2d_depthwise", 3, 7, 15, 15, 7, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 7}, 1},
-        /* CIM's depthwise convs (spec §5.2): 3x3 s2 p1 and 5x5 s3 p2; then a multiplier of 2. */
+        /* CIM's depthwise convs (doc/network.md, RMSIN's modules): 3x3 s2 p1 and 5x5 s3 p2; then a multiplier of 2. */
         {"conv2d_depthwise", 3, 7, 15, 15, 7, 3, 3, {{2, 2}, {1, 1}, {1, 1}, 7}, 0},
         {"conv2d_depthwise", 3, 7, 15, 15, 7, 5, 5, {{3, 3}, {2, 2}, {1, 1}, 7}, 1},
         {"conv2d_depthwise", 3, 7, 13, 11, 14, 3, 3, {{1, 1}, {2, 2}, {2, 2}, 7}, 1},

@@ -1,4 +1,4 @@
-/* The decoder (spec §4.1-4.2): parameter names, init and counts, shapes and
+/* The decoder (doc/network.md, Decoder): parameter names, init and counts, shapes and
  * traces, the routing's ranges, ARC at θ = 0 against a plain convolution,
  * gradients. */
 #include <math.h>
@@ -38,7 +38,7 @@ TEST(decoder_parameter_count_is_the_specs)
 {
     rr_config cfg;
     rr_config_default(&cfg);
-    /* §4.4: 20,670,981 at mrsnet-b, each ARC 2,365,953 = 2,359,296 + 6,657 routing */
+    /* doc/network.md, Parameters and cost: 20,670,981 at mrsnet-b, each ARC 2,365,953 = 2,359,296 + 6,657 routing */
     CHECK(decoder_count(&cfg) == 20670981, "mrsnet-b formula %lld", (long long)decoder_count(&cfg));
     cfg.decoder.hidden = 64; /* the registry against the formula at a width that builds fast */
     rr_params p;

@@ -233,7 +233,7 @@ static rr_tensor *apply_real_to_complex(rr_ctx *c, rr_tensor *const *in, const v
     return rr_real_to_complex(c, in[0]);
 }
 
-/* PSR's spectrum (§6.2.1): FFT2 of a real X, ortho, through real_to_complex. */
+/* PSR's spectrum (doc/network.md, PSR): FFT2 of a real X, ortho, through real_to_complex. */
 TEST(real_to_complex_and_psr_spectrum)
 {
     rr_ctx *c = test_ctx();

@@ -1,6 +1,6 @@
 /* The FLOP counter (nn/flops.h): mrsnet-b at 480x480 against the numbers of
- * mrsnet-spec.md (§2.9, §3.1, §4.4, §6.2.7, §6.3, §6.4, §10.2) to the digits
- * the spec gives, a configuration small enough to count by hand, the
+ * doc/network.md (Parameters and cost) to the digits
+ * doc/network.md gives, a configuration small enough to count by hand, the
  * ablations, the batch and training-step scaling, and the GPU peak table. */
 #include <math.h>
 #include <string.h>
@@ -8,9 +8,9 @@
 #include "harness.h"
 #include "nn/flops.h"
 
-/* |x - want| within half a unit of the last digit the spec prints. */
+/* |x - want| within half a unit of the last digit doc/network.md prints. */
 #define CHECK_DIGITS(x, want, unit, what)                                                                  \
-    CHECK(fabs((x) - (want)) <= 0.5 * (unit) + 1e-12, "%s: %.6f, the spec says %.*f", what, (double)(x), \
+    CHECK(fabs((x) - (want)) <= 0.5 * (unit) + 1e-12, "%s: %.6f, doc/network.md says %.*f", what, (double)(x), \
           (unit) >= 1 ? 0 : (int)lround(-log10(unit)), (double)(want))
 
 static double gmac(int64_t flops) { return (double)flops / 2e9; }
@@ -21,7 +21,8 @@ TEST(flops_mrsnet_b_matches_the_spec)
     CHECK_OK(rr_config_load(&cfg, "share/configs/mrsnet-b.json"));
     rr_flops f;
     CHECK_OK(rr_flops_count(&cfg, 1, &f));
-    /* §2.9: per block 3.362 / 3.097 / 3.437 / 4.473 G; stages 6.724 / 6.193 / 61.875 / 8.946 G */
+    /* doc/network.md, Parameters and cost: per block 3.362 / 3.097 / 3.437 / 4.473 G;
+     * stages 6.724 / 6.193 / 61.875 / 8.946 G */
     const double block[4] = {3.362, 3.097, 3.437, 4.473}, stage[4] = {6.724, 6.193, 61.875, 8.946};
     for (int i = 0; i < 4; i++) {
         CHECK_DIGITS(gmac(f.swin_stage[i]) / cfg.swin.depths[i], block[i], 1e-3, "Swin block");
@@ -31,19 +32,20 @@ TEST(flops_mrsnet_b_matches_the_spec)
     CHECK_DIGITS(gmac(f.merges) / 3, 0.472, 1e-3, "one PatchMerging");
     CHECK_DIGITS(gmac(f.swin), 85.24, 1e-2, "Swin-B");
     CHECK_DIGITS(gmac(f.swin) * 2, 170.5, 1e-1, "Swin-B GFLOP");
-    /* §6.2.7: 6.3-6.4 G per stage, 25.4 in all; §6.4: 25.40 */
+    /* doc/network.md, Parameters and cost: 6.3-6.4 G per stage, 25.40 in all */
     for (int i = 0; i < 4; i++)
         CHECK(gmac(f.ifim_stage[i]) >= 6.25 && gmac(f.ifim_stage[i]) < 6.45, "IFIM stage %d: %.4f G", i + 1,
               gmac(f.ifim_stage[i]));
     CHECK_DIGITS(gmac(f.ifim), 25.40, 1e-2, "IFIM");
-    /* §6.3 item 7: 15.3 G; global 8.5 (attention 6.6), frequency convs 3.3, fusion 2.5, local 0.86; §6.4: 15.34 */
+    /* doc/network.md, Parameters and cost: HFIM 15.34; global 8.5, frequency 3.4, fusion 2.5, local 0.86 */
     CHECK_DIGITS(gmac(f.hfim), 15.34, 1e-2, "HFIM");
     CHECK_DIGITS(gmac(f.hfim_global), 8.5, 1e-1, "HFIM global");
     CHECK_DIGITS(gmac(f.hfim_fuse), 2.5, 1e-1, "HFIM fusion");
     CHECK_DIGITS(gmac(f.hfim_local), 0.86, 1e-2, "HFIM local");
-    CHECK(gmac(f.hfim_freq) > 3.3 && gmac(f.hfim_freq) < 3.5, "HFIM frequency: %.4f G (spec about 3.4)",
+    CHECK(gmac(f.hfim_freq) > 3.3 && gmac(f.hfim_freq) < 3.5, "HFIM frequency: %.4f G (doc/network.md: about 3.4)",
           gmac(f.hfim_freq));
-    /* §4.4: conv1_4 6.37 + ARC 2.12, conv1_3 12.74 + 8.49, conv1_2 42.47 + 33.97, conv1_1 0.015, routing 0.087 */
+    /* doc/network.md, Parameters and cost: conv1_4 6.37 + ARC 2.12, conv1_3 12.74 + 8.49,
+     * conv1_2 42.47 + 33.97, conv1_1 0.015, routing 0.087 */
     /* (sums of three rounded figures: within three half-units) */
     CHECK_DIGITS(gmac(f.decoder_conv), 6.37 + 12.74 + 42.47, 3e-2, "decoder convs");
     CHECK_DIGITS(gmac(f.decoder_arc), 2.12 + 8.49 + 33.97, 3e-2, "decoder ARC convs");
@@ -51,15 +53,15 @@ TEST(flops_mrsnet_b_matches_the_spec)
     CHECK_DIGITS(gmac(f.decoder_routing), 0.087, 1e-3, "routing");
     CHECK_DIGITS(gmac(f.decoder), 106.27, 1e-2, "decoder");
     CHECK_DIGITS(gmac(f.decoder) * 2, 212.5, 1e-1, "decoder GFLOP");
-    /* §3.1: 142.2 M per layer, 1.71 G */
+    /* doc/network.md, BERT: 142.2 M per layer, 1.71 G */
     CHECK_DIGITS(gmac(f.bert) / 12 * 1e3, 142.2, 1e-1, "BERT layer (M)");
     CHECK_DIGITS(gmac(f.bert), 1.71, 1e-2, "BERT");
-    /* §6.4 / §10.2: 234.0 GMAC, about 468 GFLOP; a training step about 1.4 TFLOP per image */
+    /* doc/network.md, Parameters and cost: 234.0 GMAC, about 468 GFLOP; a training step about 1.4 TFLOP per image */
     CHECK_DIGITS(gmac(f.forward), 234.0, 1e-1, "MRSNet");
     CHECK_DIGITS((double)f.forward / 1e9, 468, 1, "MRSNet GFLOP");
     CHECK(f.train_step == 3 * f.forward, "training step %lld", (long long)f.train_step);
     CHECK_DIGITS((double)f.train_step / 1e12, 1.4, 1e-1, "training step TFLOP");
-    /* what the spec leaves out is small: under 0.5 per cent */
+    /* what doc/network.md leaves out is small: under 0.5 per cent */
     CHECK(f.not_counted > 0 && (double)f.not_counted < 5e-3 * (double)f.forward, "not counted: %lld",
           (long long)f.not_counted);
     /* the sums */
@@ -73,7 +75,7 @@ TEST(flops_mrsnet_b_matches_the_spec)
 
 /* Stage grids 8, 4, 2, 1 (patch 4 at 32x32), widths 8 / 16 / 32 / 64, window
  * 3: every stage pads (9, 6, 3, 3).  The numbers below are MACs per image,
- * counted by hand from the spec's formulas. */
+ * counted by hand from doc/network.md's formulas. */
 static rr_config tiny_config(void)
 {
     rr_config cfg;

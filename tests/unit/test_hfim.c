@@ -1,4 +1,4 @@
-/* HFIM (spec §6.3): parameter names, init and counts, shapes and traces, the
+/* HFIM (doc/network.md, HFIM): parameter names, init and counts, shapes and traces, the
  * lossless PixelShuffle round trip, the frequency attention, gradients. */
 #include <math.h>
 #include <string.h>
@@ -44,7 +44,7 @@ TEST(hfim_parameter_count_is_the_specs)
     rr_hfim m;
     rr_params_init(&p, RR_CPU, 1, 0);
     CHECK_OK(rr_hfim_init(&p, &m, &cfg, "backbone.hfim"));
-    /* §6.3.7: 0.71 M at mrsnet-b (ch 240, 8 x 32 heads, 8 frequency heads) */
+    /* doc/network.md, Parameters and cost: 0.71 M at mrsnet-b (ch 240, 8 x 32 heads, 8 frequency heads) */
     CHECK(rr_params_count(&p, NULL) == 712616 && hfim_count(&cfg) == 712616, "mrsnet-b: %lld parameters",
           (long long)rr_params_count(&p, NULL));
     rr_params_free(&p);
@@ -97,7 +97,8 @@ TEST(hfim_parameter_names_and_init)
     }
     CHECK(!rr_params_find(&p, "backbone.hfim.local_dw.bias") && !rr_params_find(&p, "backbone.hfim.fuse.bias"),
           "a bias on a conv followed by BN");
-    /* §2.8 inside the backbone: Linear bias 0, LN 1/0, temperatures 1; BN eps from the config */
+    /* inside the backbone (doc/training.md, Initialisation): Linear bias 0, LN 1/0,
+     * temperatures 1; BN eps from the config */
     float v[16];
     rr_to_host(v, m.global_kv.bias);
     CHECK(v[0] == 0 && v[15] == 0, "Linear bias %g", v[0]);

@@ -1,5 +1,5 @@
-/* IFIM (spec §6.2): parameter names, shapes and counts (§6.2.1-§6.2.4), the
- * ablation switches (§6.2.5), padded words, gradients w.r.t. x, l and a
+/* IFIM (doc/network.md, IFIM): parameter names, shapes and counts (doc/network.md, IFIM), the
+ * ablation switches (doc/network.md, Ablation switches), padded words, gradients w.r.t. x, l and a
  * few parameters. */
 #include <string.h>
 
@@ -59,8 +59,8 @@ TEST(ifim_parameter_counts_match_the_spec)
     CHECK(f.p.n == 36, "%d tensors", f.p.n);
     rr_params_free(&f.p);
 
-    /* at D_l = 768 the whole module is the spec's 25C^2 + 1564C + 769 less
-     * the stage's residual gate (2C^2, §6.2.7), which the backbone owns */
+    /* at D_l = 768 the whole module is doc/network.md's 25C^2 + 1564C + 769 less
+     * the stage's residual gate (2C^2, doc/network.md, Parameters and cost), which the backbone owns */
     CHECK_OK(setup(&f, 1, 1, 768));
     CHECK(rr_params_count(&f.p, "m.cma.") == 6 * c * c + 1543 * c + 769, "CMA %lld",
           (long long)rr_params_count(&f.p, "m.cma."));
@@ -105,7 +105,7 @@ TEST(ifim_parameter_names_and_shapes_are_the_references)
         snprintf(bias, sizeof bias, "%.*s.bias", (int)(strlen(want[i].name) - 7), want[i].name);
         CHECK(shape_of(&f.p, bias, 0) == want[i].d0, "%s", bias);
     }
-    /* linear layers: trunc_normal(.02) and zero bias (§2.8) */
+    /* linear layers: trunc_normal(.02) and zero bias (doc/training.md, Initialisation) */
     float b[C];
     rr_to_host(b, rr_params_find(&f.p, "m.aff.proj.bias")->t);
     for (int i = 0; i < C; i++)
@@ -145,7 +145,7 @@ TEST(ifim_shapes_and_trace)
 }
 
 /* PSR off / CSR off drop their branch, parameters and trace, and AFF fuses
- * the remaining ones (§6.2.5). */
+ * the remaining ones (doc/network.md, Ablation switches). */
 TEST(ifim_ablation_switches)
 {
     rr_ctx *c = test_ctx();

@@ -6,7 +6,7 @@
 
 #include "harness.h"
 
-static const float ce_weight[2] = {0.9f, 1.1f}; /* spec §7.1 */
+static const float ce_weight[2] = {0.9f, 1.1f}; /* doc/training.md, Loss */
 
 typedef struct {
     int dice, fg_only, presence;
@@ -22,7 +22,7 @@ static rr_tensor *apply_loss(rr_ctx *c, rr_tensor *const *in, const void *arg)
 
 static int tgt(const rr_tensor *t, int64_t i) { return t->dtype == RR_I32 ? rr_i32(t)[i] : rr_u8(t)[i]; }
 
-/* Naive, in double, straight from the formulas of spec §7.1; x holds the
+/* Naive, in double, straight from the formulas of doc/training.md, Loss; x holds the
  * logits (B, 2, n) in double so that the test can differentiate it finely. */
 static double naive_ce(const double *x, const rr_tensor *t, int64_t B, int64_t n)
 {

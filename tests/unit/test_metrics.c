@@ -246,7 +246,7 @@ typedef struct {
 } naive_metrics;
 
 /* Straightforward: per sample, count over pixels; then the formulas of
- * mrsnet-spec.md §9 with plain sums (no shortcuts shared with the library). */
+ * doc/metrics.md with plain sums (no shortcuts shared with the library). */
 static void naive(uint8_t **pred, uint8_t **gt, const size_t *npx, const int *nt, const size_t *idx, size_t n,
                   naive_metrics *out)
 {

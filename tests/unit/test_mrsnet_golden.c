@@ -3,7 +3,7 @@
  * target), written by `make goldens` into tests/golden/mrsnet-nano/.
  * Every stage's output must match within 1e-4 and every parameter's
  * gradient within 1e-3 (relative: norm of the difference over the norm of
- * the reference), as issue 5 asks; the table shows each.  The comparison
+ * the reference), as doc/testing.md sets; the table shows each.  The comparison
  * itself is golden.c's, which tests/gpu/golden_gpu.c runs on CUDA. */
 #include "golden.h"
 #include "harness.h"

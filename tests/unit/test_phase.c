@@ -1,5 +1,5 @@
 /* The PSR's phase P = atan2(Im Z, Re Z) of Z = FFT2(x) (ortho), x real
- * (spec §6.2.1): at the self-conjugate bins (rows 0 and h/2 for even h,
+ * (doc/network.md, PSR): at the self-conjugate bins (rows 0 and h/2 for even h,
  * columns 0 and w/2 for even w) Z is real in exact arithmetic and the FFT
  * leaves a rounding-level Im of either sign, so the IFIM takes Im = +0
  * there: P is exactly 0 (Re > 0) or pi (Re < 0), never -pi, and passes no

@@ -1,4 +1,4 @@
-/* PixelShuffle and PixelUnshuffle (spec §6.3): bit-exact against the index
+/* PixelShuffle and PixelUnshuffle (doc/network.md, HFIM): bit-exact against the index
  * rule, exact round trips, and backwards that are each other. */
 #include <stdlib.h>
 #include <string.h>

@@ -95,7 +95,7 @@ static rr_tensor *apply_adaptive(rr_ctx *c, rr_tensor *const *in, const void *ar
 TEST(adaptive_avg_pool2d_against_direct_loops)
 {
     rr_ctx *c = test_ctx();
-    /* PSR's pyramid 15 -> 8, 4 (spec §6.2.1), identity, global, uneven, and upsampling bins. */
+    /* PSR's pyramid 15 -> 8, 4 (doc/network.md, PSR), identity, global, uneven, and upsampling bins. */
     static const int64_t cases[][4] = {{15, 15, 8, 8}, {15, 15, 4, 4}, {15, 15, 15, 15},
                                        {13, 11, 1, 1}, {13, 11, 7, 5}, {5, 4, 7, 9}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -134,7 +134,7 @@ TEST(mean_filter3_is_the_neighbourhood_mean)
         CHECK_NOTNULL(y);
         if (!y)
             continue;
-        /* CSR's row-normalised 3x3 adjacency with self-loops, applied directly (spec §6.2.2). */
+        /* CSR's row-normalised 3x3 adjacency with self-loops, applied directly (doc/network.md, CSR). */
         int64_t H = sizes[j][0], W = sizes[j][1];
         double *want = malloc((size_t)x->numel * sizeof *want);
         for (int64_t pl = 0; pl < 21; pl++)

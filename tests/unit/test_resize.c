@@ -47,7 +47,7 @@ static rr_tensor *apply_resize(rr_ctx *c, rr_tensor *const *in, const void *arg)
 TEST(resize_bilinear_against_formula)
 {
     rr_ctx *c = test_ctx();
-    /* in H, W -> out H, W: up2 (spec §4.1), non-integer ratios both ways,
+    /* in H, W -> out H, W: up2 (doc/network.md, Decoder), non-integer ratios both ways,
      * shrinking, and the size-1 cases. */
     static const int64_t cases[][4] = {{15, 15, 30, 30}, {13, 11, 29, 7}, {13, 11, 20, 30},
                                        {15, 15, 8, 4},   {15, 15, 1, 1},  {1, 1, 5, 3}};

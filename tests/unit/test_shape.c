@@ -399,7 +399,7 @@ TEST(pad_op)
         int64_t shape[4];
         pad_arg p;
     } cases[] = {
-        /* Swin stage 4: (B, 15, 15, C) padded right/bottom to 24 (spec §2.3):
+        /* Swin stage 4: (B, 15, 15, C) padded right/bottom to 24 (doc/network.md, Swin block):
          * F.pad(x, (0, 0, 0, 9, 0, 9)) */
         {4, {3, 15, 15, 7}, {3, {0, 0, 0, 9, 0, 9}, 0.0f}},
         /* left 1, right 2, top 3, bottom 0 of NCHW, value -1.5 */
@@ -493,7 +493,7 @@ TEST(roll_op)
         check_adjoint("roll", apply_roll, r, x);
         x->requires_grad = 0;
     }
-    /* rolling back by (+6, +6) restores x exactly (spec §2.3 step 6) */
+    /* rolling back by (+6, +6) restores x exactly (doc/network.md, Swin block, step 6) */
     rr_tensor *y = apply_roll(c, &x, &cases[0]);
     rr_tensor *back = rr_roll(c, y, 2, (const int64_t[]){6, 6}, (const int[]){1, 2});
     CHECK(back && memcmp(back->data, x->data, rr_tensor_bytes(x)) == 0, "roll round trip");

@@ -1,7 +1,7 @@
-/* The Swin pieces of the backbone (spec §2.2-2.5): parameter names and
+/* The Swin pieces of the backbone (doc/network.md, Swin backbone): parameter names and
  * counts, the shifted-window mask against the reference's slice-assignment
  * construction, the block, patch merging and patch embedding against naive
- * double-precision implementations written from the spec, and gradient
+ * double-precision implementations written from doc/network.md, and gradient
  * checks of each. */
 #include <math.h>
 #include <stdlib.h>
@@ -74,7 +74,7 @@ static void label_map(int64_t hp, int64_t wp, int64_t w, int64_t s, int *lab)
                     lab[y * wp + x] = cnt;
 }
 
-/* The block of spec §2.3 step by step, in double. */
+/* The block of doc/network.md, Swin block step by step, in double. */
 static double *naive_block(const rr_swin_block *m, const float *x, int64_t B, int64_t h, int64_t w)
 {
     int64_t C = m->dim, H = m->heads, d = C / H, ws = m->window, sh = m->shift, n = ws * ws;
@@ -172,13 +172,13 @@ TEST(swin_block_parameters)
         snprintf(n, sizeof n, "backbone.layers.1.blocks.1.%s", names[i]);
         CHECK(rr_params_find(&p, n) != NULL, "no parameter %s", n);
     }
-    /* spec §2.9: 12C^2 + 13C + (2w-1)^2 h; the index is not a parameter */
+    /* doc/network.md, Parameters and cost: 12C^2 + 13C + (2w-1)^2 h; the index is not a parameter */
     CHECK(p.n == 13, "%d parameters", p.n);
     CHECK(rr_params_count(&p, NULL) == 12 * C * C + 13 * C + (2 * w - 1) * (2 * w - 1) * H, "count %lld",
           (long long)rr_params_count(&p, NULL));
     CHECK(m.rel_table->shape[0] == 25 && m.rel_table->shape[1] == H, "bias table shape");
     CHECK(m.rel_index->dtype == RR_I32 && m.rel_index->numel == 81, "index");
-    /* the index of spec §2.3: i == j is the table's centre, (0,0) vs (2,2) its first row */
+    /* the index of doc/network.md, Swin block: i == j is the table's centre, (0,0) vs (2,2) its first row */
     CHECK(rr_i32(m.rel_index)[0] == 12 && rr_i32(m.rel_index)[8] == 0 && rr_i32(m.rel_index)[8 * 9] == 24,
           "index values %d %d %d", rr_i32(m.rel_index)[0], rr_i32(m.rel_index)[8], rr_i32(m.rel_index)[72]);
     CHECK(fabsf(m.scale - 1 / sqrtf(8.0f)) < 1e-7f, "scale %g", (double)m.scale);
@@ -420,7 +420,7 @@ TEST(swin_patch_embed)
 
 TEST(swin_drop_path_rates)
 {
-    /* torch.linspace(0, 0.3, 24): stage 1 [0, .0130], stage 4 [.2870, .3] (spec §2.1) */
+    /* torch.linspace(0, 0.3, 24): stage 1 [0, .0130], stage 4 [.2870, .3] (doc/network.md, Swin configuration) */
     CHECK(rr_swin_drop_path_rate(0.3f, 0, 24) == 0.0f && rr_swin_drop_path_rate(0.3f, 23, 24) == 0.3f, "ends");
     CHECK(fabsf(rr_swin_drop_path_rate(0.3f, 1, 24) - 0.0130435f) < 1e-6f, "block 1");
     CHECK(fabsf(rr_swin_drop_path_rate(0.3f, 22, 24) - 0.2869565f) < 1e-6f, "block 22");

@@ -1,6 +1,6 @@
 /* Training pieces (libcore/train): AdamW against a step computed by hand
- * and against its formula in double over several steps, with the spec's
- * parameter groups (§7.2); the schedules' values (§7.3) and which
+ * and against its formula in double over several steps, with doc/training.md's
+ * parameter groups (doc/training.md, Optimizer groups); the schedules' values (doc/training.md, Schedule) and which
  * parameters the backbone multiplier reaches; the global gradient norm and
  * clipping; checkpoints written and read back bit for bit, and the
  * messages for corrupt, truncated and wrong files; the loader's batches,
@@ -107,7 +107,7 @@ TEST(adamw_matches_its_formula_over_steps)
 
 TEST(adamw_groups_and_lr_multiplier_by_name)
 {
-    /* spec §7.2 group 1: backbone names with norm / absolute_pos_embed /
+    /* doc/training.md, Optimizer groups, group 1: backbone names with norm / absolute_pos_embed /
      * relative_position_bias_table; not "bn", not outside the backbone */
     const char *no_decay[] = {"backbone.layers.2.blocks.17.norm2.bias", "backbone.norm3.weight",
                               "backbone.patch_embed.norm.weight", "backbone.layers.0.downsample.norm.bias",

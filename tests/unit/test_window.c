@@ -1,4 +1,4 @@
-/* Swin's window partition and reverse (spec §2.3-2.4): bit-exact against the
+/* Swin's window partition and reverse (doc/network.md, Swin backbone): bit-exact against the
  * index formula, an exact round trip, and backwards that are each other. */
 #include <stdlib.h>
 #include <string.h>

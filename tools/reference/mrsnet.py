@@ -1,7 +1,7 @@
 """MRSNet in PyTorch alone: the reference the C implementation is checked against.
 
-Written from ../../../shared/design/mrsnet-spec.md (section numbers below refer
-to it).  Module paths give the state_dict names of LAVT/RMSIN for the parts
+Written from doc/network.md and doc/training.md (the sections cited below
+are theirs).  Module paths give the state_dict names of LAVT/RMSIN for the parts
 MRSNet shares with them (LAVT's LAVTOne model: `backbone.`, `classifier.`,
 `text_encoder.`); the new parts live under `backbone.layers.{i}.ifim.*` and
 `backbone.hfim.*` (HFIM sits where RMSIN's CIM sits, `backbone.cim`).
@@ -206,7 +206,7 @@ def _put(trace, name, t):
 
 
 # ---------------------------------------------------------------------------
-# Swin backbone (section 2)
+# Swin backbone (doc/network.md, Swin backbone)
 # ---------------------------------------------------------------------------
 
 class DropPath(nn.Module):
@@ -234,7 +234,7 @@ class Mlp(nn.Module):
 
 
 def relative_position_index(w):
-    """(w*w) x (w*w): (yi-yj+w-1)*(2w-1) + (xi-xj+w-1)  (section 2.3)."""
+    """(w*w) x (w*w): (yi-yj+w-1)*(2w-1) + (xi-xj+w-1)  (doc/network.md, Swin block)."""
     ys, xs = torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij")
     c = torch.stack([ys.flatten(), xs.flatten()])          # 2, N
     rel = c[:, :, None] - c[:, None, :]                     # 2, N, N (i - j)
@@ -283,7 +283,7 @@ def window_reverse(win, w, h, wd):
 
 
 def shift_mask(hp, wp, w, shift, value, device, dtype):
-    """nW x (w*w) x (w*w): 0 within a region, `value` across (section 2.4)."""
+    """nW x (w*w) x (w*w): 0 within a region, `value` across (doc/network.md, Shifted-window mask)."""
     img = torch.zeros((1, hp, wp, 1), device=device, dtype=dtype)
     cnt = 0
     for hs in (slice(0, -w), slice(-w, -shift), slice(-shift, None)):
@@ -362,7 +362,7 @@ class PatchEmbed(nn.Module):
 
 
 # ---------------------------------------------------------------------------
-# IFIM (section 6.2)
+# IFIM (doc/network.md, IFIM)
 # ---------------------------------------------------------------------------
 
 # atan2's cut: P jumps by 2 pi where Im Z changes sign with Re Z < 0.  Two
@@ -592,7 +592,7 @@ class Stage(nn.Module):
 
 
 # ---------------------------------------------------------------------------
-# HFIM (section 6.3)
+# HFIM (doc/network.md, HFIM)
 # ---------------------------------------------------------------------------
 
 class HFIM(nn.Module):
@@ -675,7 +675,7 @@ class Backbone(nn.Module):
         super().__init__()
         s = cfg["swin"]
         self.patch_embed = PatchEmbed(s["patch_size"], cfg["in_chans"], s["embed_dim"], s["ln_eps"])
-        # Swin's optional absolute position embedding (lib/backbone.py: ape; off in MRSNet, section 2.1).
+        # Swin's optional absolute position embedding (lib/backbone.py: ape; off in MRSNet).
         self.absolute_pos_embed = None
         if s.get("ape"):
             g = cfg["image_size"] // s["patch_size"]
@@ -713,7 +713,7 @@ class Backbone(nn.Module):
 
 
 # ---------------------------------------------------------------------------
-# BERT (section 3.1): HF Transformers v3.0.2 module paths, pooler removed
+# BERT (doc/network.md, BERT): HF Transformers v3.0.2 module paths, pooler removed
 # ---------------------------------------------------------------------------
 
 class BertEmbeddings(nn.Module):
@@ -830,7 +830,7 @@ class BertModel(nn.Module):
 
 
 # ---------------------------------------------------------------------------
-# Decoder: RMSIN SimpleDecoding with adaptive rotated convolution (section 4)
+# Decoder: RMSIN SimpleDecoding with adaptive rotated convolution (doc/network.md, Decoder)
 # ---------------------------------------------------------------------------
 
 class LayerNormProxy(nn.Module):
@@ -861,7 +861,7 @@ class RountingFunction(nn.Module):   # sic: RMSIN's spelling, kept for the names
 
 
 def rotation_matrix(theta):
-    """theta: B x n -> B x n x 9 x 9, R[r, j] of section 4.2 (taps in raster order)."""
+    """theta: B x n -> B x n x 9 x 9, R[r, j] of doc/network.md, ARC (taps in raster order)."""
     x, y = torch.cos(theta), torch.sin(theta)
     a, bb, c = x - y, x * y, x + y
     z = torch.zeros_like(theta)
@@ -976,7 +976,7 @@ class MRSNet(nn.Module):
 
 
 def loss_fn(logits, target, cfg):
-    """Section 7.1: ce_weight * CE_w + dice_weight * Dice term.  target: B x H x W int64.
+    """doc/training.md, Loss: ce_weight * CE_w + dice_weight * Dice term.  target: B x H x W int64.
     Returns (loss, {"ce": ..., "dice": ...})."""
     lc = cfg["loss"]
     w = torch.tensor(lc["class_weights"], dtype=logits.dtype, device=logits.device)
@@ -1010,11 +1010,11 @@ def presence_loss(logits, target):
 
 
 # ---------------------------------------------------------------------------
-# Initialisation (section 2.8) and the state (weights) as named tensors
+# Initialisation (doc/training.md, Initialisation) and the state (weights) as named tensors
 # ---------------------------------------------------------------------------
 
 def init_weights(model, seed=2401):
-    """Seeded initialisation by the rules of section 2.8 (torch's RNG)."""
+    """Seeded initialisation by the rules of doc/training.md, Initialisation (torch's RNG)."""
     g = torch.manual_seed(seed)
     # Every module was built with PyTorch's defaults (Conv: kaiming_uniform(a=sqrt 5),
     # bias U(+-1/sqrt(fan_in)); Linear likewise; LN and BN 1/0).  Now the overrides:
@@ -1097,7 +1097,7 @@ def load_state(model, tensors, partial=False):
 
 
 def param_groups(model):
-    """Parameter counts per part, as the spec counts them (2.9, 3.1, 4.4, 6.2.7, 6.3)."""
+    """Parameter counts per part, as doc/network.md (Parameters and cost) counts them."""
     parts = {"swin": 0, "ifim": 0, "hfim": 0, "decoder": 0, "bert": 0}
     for name, p in model.named_parameters():
         n = p.numel()

@@ -1,4 +1,4 @@
-"""BERT-uncased WordPiece (spec section 3.2), enough for the goldens' sentences.
+"""BERT-uncased WordPiece (doc/network.md, Tokenizer), enough for the goldens' sentences.
 
     ids, mask = encode("the ship on the left", load_vocab("share/vocab/bert-base-uncased.txt"))
 """
