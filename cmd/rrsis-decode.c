@@ -44,11 +44,12 @@ static const char help[] =
     "                     the progress as a line per batch when standard error\n"
     "                     is not a terminal (on a terminal it is always shown,\n"
     "                     on one line)\n"
+    "      --max-pixels=N the most pixels an image or mask read may have\n"
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
-    "An image read for an overlay may have at most $RRSIS_MAX_PIXELS pixels\n"
-    "(default 16384x16384).\n"
+    "An image read for an overlay may have at most --max-pixels pixels, else\n"
+    "$RRSIS_MAX_PIXELS, else 16384x16384.\n"
     "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
     "record, a stream without its end mark, a NaN or infinite value, a record of\n"
     "another stage, tensors of another model's shapes, an image that cannot be\n"
@@ -61,7 +62,7 @@ static const char help[] =
     "    | rrsis-decode -m model.safetensors --outdir masks > results.jsonl\n"
     "  rrsis-decode -m model.safetensors --size model --logits < fused.st > lg.st\n";
 
-enum { OPT_OUTDIR = 1, OPT_OVERLAY, OPT_SIZE, OPT_LOGITS, OPT_DEVICE, OPT_ALLOW_UNUSED };
+enum { OPT_OUTDIR = 1, OPT_OVERLAY, OPT_SIZE, OPT_LOGITS, OPT_DEVICE, OPT_ALLOW_UNUSED, OPT_MAX_PIXELS };
 
 static const struct option options[] = {
     {"model", required_argument, NULL, 'm'},
@@ -75,6 +76,7 @@ static const struct option options[] = {
     {"device", required_argument, NULL, OPT_DEVICE},
     {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"verbose", no_argument, NULL, 'v'},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -102,6 +104,7 @@ int main(int argc, char **argv)
         case OPT_LOGITS: o.logits = 1; break;
         case 'f': o.force = 1; break;
         case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
+        case OPT_MAX_PIXELS: rr_cli_max_pixels(optarg); break;
         case OPT_DEVICE: device = optarg; break;
         case OPT_ALLOW_UNUSED: allow_unused = 1; break;
         case 'v': verbose = 1; break;

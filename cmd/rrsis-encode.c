@@ -33,11 +33,12 @@ static const char help[] =
     "                     the progress as a line per batch when standard error\n"
     "                     is not a terminal (on a terminal it is always shown,\n"
     "                     on one line)\n"
+    "      --max-pixels=N the most pixels an image or mask read may have\n"
     "      --help         display this help and exit\n"
     "      --version      output version information and exit\n"
     "\n"
-    "Images of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
-    "are refused; named inputs must be regular files or pipes.\n"
+    "Images of more pixels than --max-pixels, else $RRSIS_MAX_PIXELS, else\n"
+    "16384x16384 are refused; named inputs must be regular files or pipes.\n"
     "Exit status: 0 on success, 1 on invalid input (a malformed or truncated\n"
     "record, a stream without its end mark, a NaN or infinite value, a record of\n"
     "another stage, an image that cannot be read) or an I/O error, 2 on a usage\n"
@@ -48,7 +49,7 @@ static const char help[] =
     "    --image scene.png | rrsis-fuse -m model.safetensors \\\n"
     "    | rrsis-decode -m model.safetensors -o mask.png\n";
 
-enum { OPT_IMAGE = 1, OPT_DEVICE, OPT_ALLOW_UNUSED };
+enum { OPT_IMAGE = 1, OPT_DEVICE, OPT_ALLOW_UNUSED, OPT_MAX_PIXELS };
 
 static const struct option options[] = {
     {"model", required_argument, NULL, 'm'},
@@ -57,6 +58,7 @@ static const struct option options[] = {
     {"device", required_argument, NULL, OPT_DEVICE},
     {"allow-unused", no_argument, NULL, OPT_ALLOW_UNUSED},
     {"verbose", no_argument, NULL, 'v'},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
         case 'm': model = optarg; break;
         case OPT_IMAGE: o.image = optarg; break;
         case 'b': o.batch = (int)rr_cli_long("--batch", optarg, 1, 4096); break;
+        case OPT_MAX_PIXELS: rr_cli_max_pixels(optarg); break;
         case OPT_DEVICE: device = optarg; break;
         case OPT_ALLOW_UNUSED: allow_unused = 1; break;
         case 'v': verbose = 1; break;

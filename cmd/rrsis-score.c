@@ -45,12 +45,13 @@ static const char help[] =
     "  --check-level=LEVEL   files (images and masks exist with the right sizes),\n"
     "                        masks (also decode every mask: the default) or images\n"
     "                        (also decode every image)\n"
+    "  --max-pixels=N        the most pixels an image or mask read may have\n"
     "  --help                display this help and exit\n"
     "  --version             output version information and exit\n"
     "\n"
     "All metrics are percentages; see rrsis-score(1) for their formulas.\n"
-    "Images and masks of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
-    "are refused; named inputs must be regular files or pipes.\n"
+    "Images and masks of more pixels than --max-pixels, else $RRSIS_MAX_PIXELS,\n"
+    "else 16384x16384 are refused; named inputs must be regular files or pipes.\n"
 
     "Exit status: 0 when scored (--check: when there is no finding), 1 on an\n"
     "error (--check: on findings), 2 on a usage error.\n"
@@ -72,6 +73,7 @@ enum {
     OPT_PER_SAMPLE,
     OPT_CHECK,
     OPT_CHECK_LEVEL,
+    OPT_MAX_PIXELS,
 };
 
 static const struct option options[] = {
@@ -86,6 +88,7 @@ static const struct option options[] = {
     {"per-sample", required_argument, NULL, OPT_PER_SAMPLE},
     {"check", required_argument, NULL, OPT_CHECK},
     {"check-level", required_argument, NULL, OPT_CHECK_LEVEL},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
     int level = RR_CHECK_LEVEL_MASKS, level_given = 0, scoring_option = 0, opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
+        case OPT_MAX_PIXELS: rr_cli_max_pixels(optarg); break;
         case OPT_GT: gt = optarg; break;
         case OPT_PRED: pred = optarg; break;
         case OPT_PROTOCOL: {

@@ -73,11 +73,12 @@ static const char help[] =
     "      --max-bad-steps=K      stop after K updates in a row with a NaN or an Inf\n"
     "                             in the loss or the gradients (default 5)\n"
     "      --check=CHECKPOINT     verify a checkpoint and print a JSON summary\n"
+    "      --max-pixels=N         the most pixels an image or mask read may have\n"
     "      --help                 display this help and exit\n"
     "      --version              output version information and exit\n"
     "\n"
-    "Images and masks of more than $RRSIS_MAX_PIXELS pixels (default 16384x16384)\n"
-    "are refused; manifests must be regular files or pipes.\n"
+    "Images and masks of more pixels than --max-pixels, else $RRSIS_MAX_PIXELS,\n"
+    "else 16384x16384 are refused; manifests must be regular files or pipes.\n"
     "Exit status: 0 when the run is complete, stopped at --max-steps or by a\n"
     "signal (with a checkpoint written), 1 on an error (--max-bad-steps included;\n"
     "the last checkpoint is then left as it was), 2 on a usage error; ended by\n"
@@ -93,6 +94,7 @@ enum {
     OPT_CONFIG = 'c',
     OPT_OUTPUT = 'o',
     OPT_TRAIN = 0x100,
+    OPT_MAX_PIXELS,
     OPT_VAL,
     OPT_INIT,
     OPT_ALLOW_UNUSED,
@@ -149,6 +151,7 @@ static const struct option options[] = {
     {"max-steps", required_argument, NULL, OPT_MAX_STEPS},
     {"max-bad-steps", required_argument, NULL, OPT_MAX_BAD_STEPS},
     {"check", required_argument, NULL, OPT_CHECK},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -248,6 +251,7 @@ int main(int argc, char **argv)
             o.given |= RR_OPT_BEST_METRIC;
             break;
         case OPT_THREADS: o.threads = (int)rr_cli_long("--threads", optarg, 1, 256); break;
+        case OPT_MAX_PIXELS: rr_cli_max_pixels(optarg); break;
         case OPT_DEVICE: device = optarg; break;
         case OPT_LOG_EVERY: o.log_every = rr_cli_long("--log-every", optarg, 1, LONG_MAX); break;
         case OPT_VAL_EVERY: o.val_every = rr_cli_long("--val-every", optarg, 0, LONG_MAX); break;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io/image.h"
 #include "io/reader.h"
 
 static const char *prog = "rrsis";
@@ -198,4 +199,9 @@ const char *rr_cli_default_vocab(void)
     if (!path)
         rr_cli_die("cannot find the vocabulary share/%s beside the programs; give --vocab", rel);
     return path;
+}
+
+void rr_cli_max_pixels(const char *arg)
+{
+    rr_image_set_max_pixels(rr_cli_long("--max-pixels", arg, 1, RR_IMAGE_MAX_PIXELS));
 }

@@ -46,6 +46,10 @@ _Noreturn void rr_cli_common_option(int opt, const char *help);
 long rr_cli_long(const char *opt, const char *arg, long min, long max);
 double rr_cli_double(const char *opt, const char *arg, double min, double max);
 
+/* --max-pixels N: the most pixels an image or mask read may have
+ * (io/image.h); a bad value is a usage error. */
+void rr_cli_max_pixels(const char *arg);
+
 /* Opens a file for reading or writing; "-" is stdin / stdout.  Dies on failure,
  * and when a file to read is not a regular file or a pipe (io/reader.h). */
 FILE *rr_cli_open_read(const char *path);

@@ -37,8 +37,14 @@ static int check_size(long w, long h)
     return 0;
 }
 
+static long max_pixels_set; /* rr_image_set_max_pixels; 0: not set */
+
+void rr_image_set_max_pixels(long n) { max_pixels_set = n; }
+
 long rr_image_max_pixels(void)
 {
+    if (max_pixels_set > 0)
+        return max_pixels_set;
     const char *v = getenv("RRSIS_MAX_PIXELS");
     if (!v || !*v)
         return RR_IMAGE_DEFAULT_PIXELS;
@@ -63,7 +69,7 @@ static int check_header(raw_image *r, long w, long h, int ch)
         return rr_error("image has no pixels (%ldx%ld)", w, h);
     if (w > max / h) /* w * h may overflow: TIFF sizes are 32-bit */
         return rr_error("image of %ldx%ld pixels (%.0f bytes decoded) is over the limit of %ld pixels "
-                        "(RRSIS_MAX_PIXELS raises it)",
+                        "(--max-pixels or RRSIS_MAX_PIXELS raises it)",
                         w, h, (double)w * (double)h * ch, max);
     r->final = 0;
     return 0;
@@ -461,7 +467,7 @@ static int read_file(const char *path, size_t max, uint8_t **buf, size_t *n, int
     if (regular && (size_t)st.st_size > limit) {
         fclose(f);
         return rr_error("%s: %lld bytes, more than the %zu an image of %ld pixels may take "
-                        "(RRSIS_MAX_PIXELS raises it)", path, (long long)st.st_size, limit, max_pixels);
+                        "(--max-pixels or RRSIS_MAX_PIXELS raises it)", path, (long long)st.st_size, limit, max_pixels);
     }
     size_t cap = 0, len = 0;
     uint8_t *b = NULL;
@@ -477,7 +483,7 @@ static int read_file(const char *path, size_t max, uint8_t **buf, size_t *n, int
                     return rr_error("%s: larger than %zu bytes, the most an image of %dx%d pixels may take",
                                     path, limit, w, h);
                 return rr_error("%s: larger than %zu bytes, the most an image of %ld pixels may take "
-                                "(RRSIS_MAX_PIXELS raises it)", path, limit, max_pixels);
+                                "(--max-pixels or RRSIS_MAX_PIXELS raises it)", path, limit, max_pixels);
             }
             size_t ncap = cap ? 2 * cap : 65536;
             if (max && ncap > max)

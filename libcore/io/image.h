@@ -59,11 +59,15 @@ typedef enum {
  * 805 MB as RGB and about twice that while decoding), well above the
  * largest tiles in remote-sensing use (10000 x 10000, say), or the value of
  * the environment variable RRSIS_MAX_PIXELS, from 1 to RR_IMAGE_MAX_PIXELS
- * (32768 x 32768); any other value of it is an error. */
+ * (32768 x 32768); any other value of it is an error.  A program's
+ * --max-pixels option (rr_image_set_max_pixels) overrides both. */
 #define RR_IMAGE_DEFAULT_PIXELS (16384L * 16384L)
 #define RR_IMAGE_MAX_PIXELS (1L << 30)
 /* The limit in force; -1 with a message when RRSIS_MAX_PIXELS is invalid. */
 long rr_image_max_pixels(void);
+/* Sets the limit for the rest of the process (1 to RR_IMAGE_MAX_PIXELS;
+ * 0 goes back to RRSIS_MAX_PIXELS or the default). */
+void rr_image_set_max_pixels(long n);
 
 /* Reads a whole image file.  On failure *out is left empty. */
 int rr_image_load(const char *path, rr_image_mode mode, rr_image *out);

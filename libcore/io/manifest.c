@@ -339,7 +339,7 @@ static int parse_sample(const cJSON *o, const char *dir, rr_sample *s, line_err 
     if (max_px < 0)
         return fail(e, "%s", rr_errmsg());
     if ((long)s->width * s->height > max_px)
-        return fail(e, "%dx%d is over the limit of %ld pixels an image may have (RRSIS_MAX_PIXELS raises it)",
+        return fail(e, "%dx%d is over the limit of %ld pixels an image may have (--max-pixels or RRSIS_MAX_PIXELS raises it)",
                     s->width, s->height, max_px);
     if (strchr(s->id, '/') || strcmp(s->id, ".") == 0 || strcmp(s->id, "..") == 0)
         return fail(e, "id \"%s\" cannot name a file (no '/', not \".\" or \"..\")", s->id);

@@ -99,7 +99,7 @@ EOF
 for c in png:400000000 jpg:1200000000 tif:1200000000; do
     bounded "$ENC" -m "$M" --image "$T/big.${c%:*}" < "$T/tok.st" > /dev/null 2> "$T/err"
     rc=$?
-    expect_error "encode_pixel_limit_${c%:*}" "image of 20000x20000 pixels (${c#*:} bytes decoded) is over the limit of 268435456 pixels (RRSIS_MAX_PIXELS raises it)"
+    expect_error "encode_pixel_limit_${c%:*}" "image of 20000x20000 pixels (${c#*:} bytes decoded) is over the limit of 268435456 pixels (--max-pixels or RRSIS_MAX_PIXELS raises it)"
 done
 # the same image through an endless pipe: refused at the header
 (cat "$T/big.png" /dev/zero) | bounded "$ENC" -m "$M" --image /dev/fd/3 3<&0 < "$T/tok.st" > /dev/null 2> "$T/err"
@@ -116,6 +116,22 @@ if [ $rc -eq 0 ] && [ ! -s "$T/err" ]; then pass "max_pixels_exact"; else fail "
 RRSIS_MAX_PIXELS=lots bounded "$ENC" -m "$M" --image "$IMG" < "$T/tok.st" > /dev/null 2> "$T/err"
 rc=$?
 expect_error "max_pixels_invalid" "RRSIS_MAX_PIXELS: 'lots' is not a pixel count from 1 to 1073741824"
+# --max-pixels: the same limit as an option, which wins over RRSIS_MAX_PIXELS
+bounded "$ENC" -m "$M" --max-pixels 4095 --image "$IMG" < "$T/tok.st" > /dev/null 2> "$T/err"
+rc=$?
+expect_error "max_pixels_option_lowered" "image of 64x64 pixels (12288 bytes decoded) is over the limit of 4095 pixels"
+RRSIS_MAX_PIXELS=100 bounded "$ENC" -m "$M" --max-pixels 4096 --image "$IMG" < "$T/tok.st" > /dev/null 2> "$T/err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$T/err" ]; then pass "max_pixels_option_wins"; else fail "max_pixels_option_wins" "status $rc: $(head -c 300 "$T/err")"; fi
+for p in encode decode score train; do
+    "$BIN/rrsis-$p" --max-pixels 0 < /dev/null > /dev/null 2> "$T/err"
+    rc=$?
+    if [ $rc -eq 2 ] && grep -q "^rrsis-$p: .*--max-pixels" "$T/err"; then
+        pass "max_pixels_option_range_$p"
+    else
+        fail "max_pixels_option_range_$p" "status $rc: $(head -c 300 "$T/err")"
+    fi
+done
 
 # --- manifests: their images and masks, their lines, their size -----------------
 mkdir -p "$T/d"
@@ -132,7 +148,7 @@ sample img.png '{"rle": {"size": [30000, 30000], "counts": [0, 900000000]}}' 300
 for c in image_zero:"image /dev/zero: a character device, not a regular file or a pipe" \
          mask_zero:"mask /dev/zero: a character device, not a regular file or a pipe" \
          mask_big:"bigmask.png: image of 20000x20000 pixels" \
-         rle_big:"rle_big.jsonl:1: 30000x30000 is over the limit of 268435456 pixels an image may have (RRSIS_MAX_PIXELS raises it)"; do
+         rle_big:"rle_big.jsonl:1: 30000x30000 is over the limit of 268435456 pixels an image may have (--max-pixels or RRSIS_MAX_PIXELS raises it)"; do
     name=${c%%:*}
     bounded "$SCORE" --check "$T/d/$name.jsonl" > "$T/out" 2> "$T/err"
     rc=$?
@@ -164,6 +180,13 @@ RRSIS_MAX_PIXELS=1000 bounded "$BIN/rrsis-train" -c share/configs/mrsnet-nano.js
     --val "$T/d/ok.jsonl" -o "$T/run" > /dev/null 2> "$T/err"
 rc=$?
 expect_error "train_max_pixels" "ok.jsonl:1: 64x64 is over the limit of 1000 pixels"
+bounded "$BIN/rrsis-score" --max-pixels 1000 --check "$T/d/ok.jsonl" > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -qF "64x64 is over the limit of 1000 pixels" "$T/out"; then
+    pass "score_max_pixels_option"
+else
+    fail "score_max_pixels_option" "status $rc: $(head -c 300 "$T/out") $(head -c 300 "$T/err")"
+fi
 
 # --- queries and sentences: files, pipes, endless lines ---------------------------
 bounded "$TOK" --queries /dev/zero > /dev/null 2> "$T/err"

@@ -94,7 +94,7 @@ TEST(image_pixel_limit_from_the_environment)
     setenv("RRSIS_MAX_PIXELS", "4095", 1);
     CHECK(rr_image_load(IMG, RR_IMAGE_RGB, &im) == -1 && im.data == NULL, "a 64x64 image over 4095 pixels loaded");
     CHECK(strcmp(rr_errmsg(), IMG ": image of 64x64 pixels (12288 bytes decoded) is over the limit of 4095 pixels "
-                              "(RRSIS_MAX_PIXELS raises it)") == 0,
+                              "(--max-pixels or RRSIS_MAX_PIXELS raises it)") == 0,
           "%s", rr_errmsg());
     CHECK(rr_image_info(IMG, &w, &h, NULL) == -1 && strstr(rr_errmsg(), "over the limit of 4095"), "info: %s",
           rr_errmsg());
@@ -142,7 +142,7 @@ TEST(manifest_refuses_escapes_and_sizes_over_the_limit)
                  "lone surrogate \\ud800 at column 88: not a character a string may hold") == 0,
           "%s", buf);
     CHECK(strcmp(manifest_finding(LINE("30000", "30000", "x"), buf, sizeof buf),
-                 "30000x30000 is over the limit of 268435456 pixels an image may have (RRSIS_MAX_PIXELS raises it)") ==
+                 "30000x30000 is over the limit of 268435456 pixels an image may have (--max-pixels or RRSIS_MAX_PIXELS raises it)") ==
               0,
           "%s", buf);
     setenv("RRSIS_MAX_PIXELS", "4095", 1);
