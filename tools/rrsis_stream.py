@@ -21,7 +21,8 @@ safetensors files that are no stream (weight files) need none.
 BF16 has no numpy dtype.  read_records returns it as float32 (exact: a bf16
 value is the top half of a float32); with bf16="raw" it returns the raw bits
 as arrays of the structured dtype BF16 (field "bf16"), which write_record
-writes back as BF16.  to_bf16() rounds float32 to such an array.
+writes back as BF16.  to_bf16() rounds float32 to such an array,
+from_bf16() turns one back into float32.
 
 Weight files are single records whose metadata may hold checksums
 (libcore/io/checksum.h): checksums() computes the metadata value the C
@@ -158,7 +159,7 @@ def read_records(f, bf16="float32"):
             begin, end = info["data_offsets"]
             if info["dtype"] == "BF16":
                 a = np.frombuffer(data, "<u2", (end - begin) // 2, begin)
-                a = (a.astype("<u4") << 16).view("<f4") if bf16 == "float32" else a.view(BF16)
+                a = from_bf16(a) if bf16 == "float32" else a.view(BF16)
             else:
                 dt = np.dtype(_DTYPES[info["dtype"]])
                 a = np.frombuffer(data, dt, (end - begin) // dt.itemsize, begin)
@@ -168,6 +169,11 @@ def read_records(f, bf16="float32"):
             _check_end(f, meta, tensors, recno - 1)
             return
         yield meta, tensors
+
+
+def from_bf16(a):
+    """BF16 values (raw bits: a BF16 or uint16 array) as float32 (exact)."""
+    return (np.asarray(a).view("<u2").astype("<u4") << 16).view("<f4")
 
 
 def to_bf16(a):

@@ -195,6 +195,8 @@ static int load_entry(rr_param *pa, const rr_entry *e, int in_place)
         /* nothing to copy: the finiteness scan reads the file's pages */
     } else if (e->dtype == RR_F32) {
         memcpy(host, e->data, e->nbytes); /* entry data may be unaligned */
+    } else if ((uintptr_t)e->data % rr_dtype_size(e->dtype) == 0) {
+        rc = rr_convert_to_f32(host, e->data, e->dtype, t->numel); /* straight from the file's pages */
     } else {
         void *raw = malloc(e->nbytes + 1); /* rr_convert_to_f32 wants aligned data */
         rc = raw ? 0 : rr_error("out of memory");
