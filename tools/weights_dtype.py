@@ -55,7 +55,7 @@ def main():
             t = convert.to_dtype(t.astype("<f4"), a.dtype)
         out[name] = t
     meta = dict(meta)
-    meta.pop("checksums", None)
+    meta.pop(rrsis_stream.LEGACY_CHECKSUMS_KEY, None)
     meta[rrsis_stream.CHECKSUMS_KEY] = rrsis_stream.checksums(out)
     convert.write_weights(a.output, meta, out)
     return 0
