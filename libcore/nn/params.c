@@ -215,6 +215,12 @@ static int load_entry(rr_param *pa, const rr_entry *e, int in_place)
     return rc;
 }
 
+void rr_param_make_writable(rr_param *pa)
+{
+    if (pa->t->data != pa->own) /* in place: on the CPU */
+        pa->t->data = memcpy(pa->own, pa->t->data, rr_tensor_bytes(pa->t));
+}
+
 /* rr_params_load and rr_params_load_mapped: `mapped` is the record whose
  * mapping the registry may take (NULL: copy everything). */
 static int load(rr_params *p, const rr_record *rec, rr_record *mapped, int partial, FILE *missing, int *unused)

@@ -81,6 +81,10 @@ int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missin
  * registry (with gradients) gets copies only; so does one that already
  * holds a mapping. */
 int rr_params_load_mapped(rr_params *p, rr_record *rec, int partial, FILE *missing, int *unused);
+/* A parameter in place is read-only (writing to it faults): this copies it
+ * into its own memory first, for a caller that changes its values.  Nothing
+ * to do for the others. */
+void rr_param_make_writable(rr_param *pa);
 /* Adds every parameter and buffer to a record, in dtype F32, F16 or BF16. */
 int rr_params_to_record(const rr_params *p, rr_record *rec, rr_dtype dtype);
 

@@ -58,6 +58,13 @@ static int write_misaligned(const char *path)
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+/* A temporary file written by `write`, loaded (mapped) into rec; 0 or -1. */
+static int mapped_file(char *path, int (*write)(const char *), rr_record *rec)
+{
+    rr_record_init(rec);
+    return tmp_path(path) || write(path) || rr_safetensors_load(path, rec) ? -1 : 0;
+}
+
 static int in_mapping(const rr_params *p, const void *x)
 {
     const char *m = p->map, *c = x;
@@ -77,13 +84,10 @@ static void make_params(rr_params *p, int with_grads, int with_v)
 TEST(weights_in_place_point_into_the_mapping_and_outlive_the_record)
 {
     char path[64];
-    CHECK_OK(tmp_path(path));
-    CHECK_OK(write_aligned(path));
+    rr_record rec;
+    CHECK_OK(mapped_file(path, write_aligned, &rec));
     rr_params p;
     make_params(&p, 0, 1);
-    rr_record rec;
-    rr_record_init(&rec);
-    CHECK_OK(rr_safetensors_load(path, &rec));
     void *map = rec.map;
     CHECK_OK(rr_params_load_mapped(&p, &rec, 0, NULL, NULL));
     CHECK(p.map == map && rec.map == NULL, "the registry did not take the mapping");
@@ -92,6 +96,11 @@ TEST(weights_in_place_point_into_the_mapping_and_outlive_the_record)
     CHECK(w->data != rr_params_find(&p, "w")->own, "w is in its own memory");
     rr_record_free(&rec); /* the mapping lives as long as the registry */
     CHECK(memcmp(w->data, W, sizeof W) == 0 && memcmp(v->data, V, sizeof V) == 0, "values differ");
+    /* a parameter a caller changes gets its own copy first */
+    rr_param_make_writable(rr_params_find(&p, "w"));
+    CHECK(w->data == rr_params_find(&p, "w")->own && memcmp(w->data, W, sizeof W) == 0, "w not copied");
+    rr_f32(w)[0] = 4.0f;
+    CHECK(in_mapping(&p, v->data) && rr_f32(w)[0] == 4.0f, "v left the mapping");
     rr_params_free(&p);
     unlink(path);
 }
@@ -99,13 +108,10 @@ TEST(weights_in_place_point_into_the_mapping_and_outlive_the_record)
 TEST(weights_misaligned_in_the_file_are_copied)
 {
     char path[64];
-    CHECK_OK(tmp_path(path));
-    CHECK_OK(write_misaligned(path));
+    rr_record rec;
+    CHECK_OK(mapped_file(path, write_misaligned, &rec));
     rr_params p;
     make_params(&p, 0, 0);
-    rr_record rec;
-    rr_record_init(&rec);
-    CHECK_OK(rr_safetensors_load(path, &rec));
     CHECK((uintptr_t)rr_record_find(&rec, "w")->data % 4 == 2, "the test file is aligned after all");
     CHECK_OK(rr_params_load_mapped(&p, &rec, 0, NULL, NULL));
     rr_tensor *w = rr_params_find(&p, "w")->t;
@@ -120,11 +126,8 @@ TEST(weights_misaligned_in_the_file_are_copied)
 TEST(weights_of_a_trained_registry_are_copies)
 {
     char path[64];
-    CHECK_OK(tmp_path(path));
-    CHECK_OK(write_aligned(path));
     rr_record rec;
-    rr_record_init(&rec);
-    CHECK_OK(rr_safetensors_load(path, &rec));
+    CHECK_OK(mapped_file(path, write_aligned, &rec));
     /* with gradients (the trainer's registry): copies, the mapping stays with the record */
     rr_params p;
     make_params(&p, 1, 1);
@@ -146,14 +149,11 @@ TEST(weights_of_a_trained_registry_are_copies)
 TEST(weights_loaded_again_after_in_place_are_copied_into_own_memory)
 {
     char path[64];
-    CHECK_OK(tmp_path(path));
-    CHECK_OK(write_aligned(path));
+    rr_record rec, other;
+    CHECK_OK(mapped_file(path, write_aligned, &rec));
+    rr_record_init(&other);
     rr_params p;
     make_params(&p, 0, 1);
-    rr_record rec, other;
-    rr_record_init(&rec);
-    rr_record_init(&other);
-    CHECK_OK(rr_safetensors_load(path, &rec));
     CHECK_OK(rr_params_load_mapped(&p, &rec, 0, NULL, NULL));
     float w2[6] = {9, 8, 7, 6, 5, 4};
     CHECK_OK(rr_record_add(&other, "w", RR_F32, RR_SHAPE(2, 3), w2));
