@@ -21,12 +21,13 @@ safetensors files that are no stream (weight files) need none.
 BF16 has no numpy dtype.  read_records returns it as float32 (exact: a bf16
 value is the top half of a float32); with bf16="raw" it returns the raw bits
 as arrays of the structured dtype BF16 (field "bf16"), which write_record
-writes back as BF16.  to_bf16() rounds float32 to such an array.
+writes back as BF16.  to_bf16() rounds float32 to such an array,
+from_bf16() turns one back into float32.
 
 Weight files are single records whose metadata may hold checksums
 (libcore/io/checksum.h): checksums() computes the metadata value the C
 programs write (key CHECKSUMS_KEY), verify_checksums() checks a record
-against it.
+against it (or against the legacy LEGACY_CHECKSUMS_KEY of earlier files).
 
 Run as a program, it copies a stream from stdin to stdout, parsing and
 re-serialising every record and the end mark; the bytes are those the C writer produces
@@ -158,7 +159,7 @@ def read_records(f, bf16="float32"):
             begin, end = info["data_offsets"]
             if info["dtype"] == "BF16":
                 a = np.frombuffer(data, "<u2", (end - begin) // 2, begin)
-                a = (a.astype("<u4") << 16).view("<f4") if bf16 == "float32" else a.view(BF16)
+                a = from_bf16(a) if bf16 == "float32" else a.view(BF16)
             else:
                 dt = np.dtype(_DTYPES[info["dtype"]])
                 a = np.frombuffer(data, dt, (end - begin) // dt.itemsize, begin)
@@ -168,6 +169,11 @@ def read_records(f, bf16="float32"):
             _check_end(f, meta, tensors, recno - 1)
             return
         yield meta, tensors
+
+
+def from_bf16(a):
+    """BF16 values (raw bits: a BF16 or uint16 array) as float32 (exact)."""
+    return (np.asarray(a).view("<u2").astype("<u4") << 16).view("<f4")
 
 
 def to_bf16(a):
@@ -242,6 +248,7 @@ class StreamWriter:
 
 
 CHECKSUMS_KEY = "checksums_sum64"
+LEGACY_CHECKSUMS_KEY = "checksums"  # rr_hash64: the earlier files; verified, no longer written
 _M64 = (1 << 64) - 1
 
 
@@ -281,14 +288,30 @@ def checksums(tensors):
     return json.dumps({k: "%016x" % sum64(v) for k, v in tensors.items()}, separators=(",", ":"))
 
 
+def hash64(a):
+    """The legacy checksum of an array's bytes (libcore/io/checksum.h
+    rr_hash64 from 0): one serial chain of mix64 over the 8-byte words, so
+    pure Python, about a second per million words."""
+    raw = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
+    n = raw.size
+    h = _mix64((n + 0x9E3779B97F4A7C15) & _M64)
+    for w in raw[:n - n % 8].view("<u8").tolist():
+        h = _mix64(h ^ w)
+    tail = int.from_bytes(raw[n - n % 8:].tobytes(), "little")
+    return _mix64(h ^ tail ^ 0xFF)
+
+
 def verify_checksums(meta, tensors):
     """Raises ValueError naming the first tensor whose bytes do not match the
-    record's CHECKSUMS_KEY (when it has one); BF16 must be read raw."""
-    if CHECKSUMS_KEY not in meta:
+    record's CHECKSUMS_KEY, or else its LEGACY_CHECKSUMS_KEY (when it has
+    either); BF16 must be read raw."""
+    key = CHECKSUMS_KEY if CHECKSUMS_KEY in meta else LEGACY_CHECKSUMS_KEY
+    if key not in meta:
         return
-    want = json.loads(meta[CHECKSUMS_KEY])
+    want = json.loads(meta[key])
+    digest = sum64 if key == CHECKSUMS_KEY else hash64
     for k, v in tensors.items():
-        if want.get(k) != "%016x" % sum64(v):
+        if want.get(k) != "%016x" % digest(v):
             raise ValueError(f"tensor {k!r} fails its checksum: the file is corrupt")
     if len(want) != len(tensors):
         raise ValueError(f"{len(want)} checksums for {len(tensors)} tensors: tensors are missing")

@@ -99,7 +99,7 @@ int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int w
                   : rr_error("no model configuration in the metadata (key \"config\")");
     if (!rc)
         rc = init(m, &cfg, parts, d, 0, with_grads, !(flags & RR_LOAD_PARTIAL)); /* drawing 1 GB costs seconds */
-    if (!rc && (rr_params_load(&m->params, &rec, flags & RR_LOAD_PARTIAL, missing, NULL) ||
+    if (!rc && (rr_params_load_mapped(&m->params, &rec, flags & RR_LOAD_PARTIAL, missing, NULL) ||
                 (!(flags & RR_LOAD_ALLOW_UNUSED) && rr_mrsnet_check_unused(m, &rec)))) {
         rr_mrsnet_free(m);
         rc = -1;

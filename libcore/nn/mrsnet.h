@@ -57,8 +57,10 @@ enum {
 };
 /* A model from a weight file: the file verified (rr_mrsnet_verify_file),
  * the configuration from its metadata ("config"), then every tensor by
- * name (rr_params_load: shapes, dtypes, finite values); a tensor the model
- * does not have is an error (rr_mrsnet_check_unused) unless flags allow it. */
+ * name (rr_params_load_mapped: shapes, dtypes, finite values; without
+ * gradients on the CPU, F32 tensors are used in place in the file's mapping,
+ * which the model keeps until rr_mrsnet_free); a tensor the model does not
+ * have is an error (rr_mrsnet_check_unused) unless flags allow it. */
 int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int flags,
                    FILE *missing);
 /* Writes the weights (F32, F16 or BF16) with the configuration and the

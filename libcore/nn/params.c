@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../error.h"
 
@@ -22,6 +23,8 @@ void rr_params_free(rr_params *p)
         free(p->items[i].name);
     free(p->items);
     rr_ctx_free(&p->store);
+    if (p->map)
+        munmap(p->map, p->map_len);
     memset(p, 0, sizeof *p);
 }
 
@@ -118,7 +121,7 @@ rr_tensor *rr_param_add(rr_params *p, int kind, rr_init init, float a, int ndim,
         return NULL;
     }
     t->name = owned;
-    p->items[p->n++] = (rr_param){owned, t, kind};
+    p->items[p->n++] = (rr_param){owned, t, kind, t->data};
     return t;
 }
 
@@ -160,19 +163,40 @@ static int64_t first_nonfinite(const float *x, int64_t n)
 
 static int is_float(rr_dtype t) { return t == RR_F32 || t == RR_F16 || t == RR_BF16 || t == RR_F64; }
 
-/* Entry e into parameter t (same shape): converted to F32 (on the CPU
- * straight into the tensor), every value finite. */
-static int load_entry(rr_tensor *t, const rr_entry *e)
+/* Whether parameter t can use entry e's bytes where they lie: inference
+ * only (a registry with gradients is trained, and the mapping is read-only),
+ * on the CPU, F32, and aligned for a float.  The CPU kernels need no more
+ * alignment than that (OpenBLAS packs its operands).  Files written by this
+ * library or by the safetensors writers store tensors largest dtype first
+ * after a header padded to 8 bytes, so each F32 tensor is aligned; the
+ * format allows no gaps between tensors, so a stronger alignment could not
+ * be had without padding tensors that other readers would list. */
+static int usable_in_place(const rr_params *p, const rr_tensor *t, const rr_entry *e)
 {
+    return !p->with_grads && t->device == RR_CPU && e->dtype == RR_F32 &&
+           (uintptr_t)e->data % _Alignof(float) == 0;
+}
+
+/* Entry e into parameter pa (same shape), every value finite.  In place:
+ * the tensor points at the entry's data; else the data is converted to F32
+ * (on the CPU straight into the parameter's own memory). */
+static int load_entry(rr_param *pa, const rr_entry *e, int in_place)
+{
+    rr_tensor *t = pa->t;
     if (!is_float(e->dtype))
         return rr_error("is %s in the weights; parameters are F32, F16, BF16 or F64", rr_dtype_name(e->dtype));
+    t->data = in_place ? e->data : pa->own; /* an earlier load may have left it in a mapping */
     int on_host = t->device == RR_CPU;
     float *host = on_host ? t->data : malloc(rr_tensor_bytes(t) + 1);
     if (!host)
         return rr_error("out of memory");
     int rc = 0;
-    if (e->dtype == RR_F32) {
+    if (in_place) {
+        /* nothing to copy: the finiteness scan reads the file's pages */
+    } else if (e->dtype == RR_F32) {
         memcpy(host, e->data, e->nbytes); /* entry data may be unaligned */
+    } else if ((uintptr_t)e->data % rr_dtype_size(e->dtype) == 0) {
+        rc = rr_convert_to_f32(host, e->data, e->dtype, t->numel); /* straight from the file's pages */
     } else {
         void *raw = malloc(e->nbytes + 1); /* rr_convert_to_f32 wants aligned data */
         rc = raw ? 0 : rr_error("out of memory");
@@ -191,8 +215,18 @@ static int load_entry(rr_tensor *t, const rr_entry *e)
     return rc;
 }
 
-int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missing, int *unused)
+void rr_param_make_writable(rr_param *pa)
 {
+    if (pa->t->data != pa->own) /* in place: on the CPU */
+        pa->t->data = memcpy(pa->own, pa->t->data, rr_tensor_bytes(pa->t));
+}
+
+/* rr_params_load and rr_params_load_mapped: `mapped` is the record whose
+ * mapping the registry may take (NULL: copy everything). */
+static int load(rr_params *p, const rr_record *rec, rr_record *mapped, int partial, FILE *missing, int *unused)
+{
+    /* one mapping per registry: a second load copies */
+    int may_map = mapped && mapped->map && !p->map;
     int matched = 0;
     for (int i = 0; i < p->n; i++) {
         rr_tensor *t = p->items[i].t;
@@ -216,13 +250,32 @@ int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missin
             return rr_error("tensor '%s' has shape %s in the model but %s in the weights", p->items[i].name,
                             rr_shape_str(t, want, sizeof want), rr_dims_str(e->ndim, e->shape, got, sizeof got));
         }
-        if (load_entry(t, e))
+        int in_place = may_map && usable_in_place(p, t, e);
+        if (in_place && !p->map) {
+            /* the registry owns the mapping from its first tensor in it on,
+             * failure or not: rr_params_free unmaps it */
+            p->map = mapped->map;
+            p->map_len = mapped->map_len;
+            mapped->map = NULL;
+            mapped->map_len = 0;
+        }
+        if (load_entry(&p->items[i], e, in_place))
             return rr_error_prefix("tensor '%s': ", p->items[i].name);
         matched++;
     }
     if (unused)
         *unused = rec->nentries - matched;
     return 0;
+}
+
+int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missing, int *unused)
+{
+    return load(p, rec, NULL, partial, missing, unused);
+}
+
+int rr_params_load_mapped(rr_params *p, rr_record *rec, int partial, FILE *missing, int *unused)
+{
+    return load(p, rec, rec, partial, missing, unused);
 }
 
 int rr_params_to_record(const rr_params *p, rr_record *rec, rr_dtype dtype)

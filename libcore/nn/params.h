@@ -35,6 +35,7 @@ typedef struct rr_param {
     char *name;
     rr_tensor *t;            /* t->grad allocated for non-buffers when the registry has grads */
     int kind;                /* rr_param_kind flags */
+    void *own;               /* the tensor's memory in the registry; t->data unless in place in a mapping */
 } rr_param;
 
 typedef struct rr_params {
@@ -44,6 +45,8 @@ typedef struct rr_params {
     rr_rng rng;              /* initialisation stream */
     int with_grads;
     int uninitialised;       /* rr_param_add leaves the values unset: every one is about to be loaded */
+    void *map;               /* the weight file's read-only mapping that tensors in place point into */
+    size_t map_len;          /* (rr_params_load_mapped), unmapped by rr_params_free, or NULL */
 } rr_params;
 
 int rr_params_init(rr_params *p, rr_device d, uint64_t seed, int with_grads);
@@ -69,6 +72,19 @@ void rr_params_zero_grad(rr_params *p);
  * match no parameter are ignored (a checkpoint's classifier head, say) and
  * counted in *unused when it is not NULL. */
 int rr_params_load(rr_params *p, const rr_record *rec, int partial, FILE *missing, int *unused);
+/* The same, for inference: in a registry without gradients, on the CPU, the
+ * F32 tensors of a mapped record (rr_safetensors_load) whose data is aligned
+ * for a float are used in place, without a copy: their data points into the
+ * mapping, read-only, which the registry then owns (rec->map becomes NULL;
+ * rec's entries stay valid while p lives).  The rest are copied as by
+ * rr_params_load, every value scanned for finiteness either way.  A trained
+ * registry (with gradients) gets copies only; so does one that already
+ * holds a mapping. */
+int rr_params_load_mapped(rr_params *p, rr_record *rec, int partial, FILE *missing, int *unused);
+/* A parameter in place is read-only (writing to it faults): this copies it
+ * into its own memory first, for a caller that changes its values.  Nothing
+ * to do for the others. */
+void rr_param_make_writable(rr_param *pa);
 /* Adds every parameter and buffer to a record, in dtype F32, F16 or BF16. */
 int rr_params_to_record(const rr_params *p, rr_record *rec, rr_dtype dtype);
 

@@ -31,6 +31,7 @@ static int load_model(rr_mrsnet *m)
     rr_param *bias = rr_params_find(&m->params, "classifier.conv1_1.bias");
     if (!bias)
         return -1;
+    rr_param_make_writable(bias); /* loaded in place in the file's read-only mapping */
     rr_f32(bias->t)[1] -= 0.27f;
     return 0;
 }
