@@ -35,8 +35,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define MIB (1ull << 20)
 /* What the address space must hold beyond what is mapped at start-up: per
  * OpenMP thread two OpenBLAS buffers (128 MiB each, and their alignment)
