@@ -172,10 +172,12 @@ __attribute__((section(".preinit_array"), used)) static void (*const preinit)(in
  * while (300,000 iterations) before they sleep, waiting for work; on a
  * machine where another process is busy, or in our own pipelines, whose
  * stages run at once on the same cores, the spinning threads take the
- * cores that the working ones need: the README's typical run took 10 s
- * instead of 1 s with spinning threads, 23 s instead of 2 s beside one busy
- * process (bench/README, "Busy machines").  Waiting threads that sleep cost
- * little on an idle machine.
+ * cores that the working ones need: the README's typical run took about
+ * ten times as long with spinning threads on a shared machine, and beside
+ * one more busy process (bench/README, "Busy machines").  Alone on an idle
+ * machine, sleeping threads cost a program a few per cent (the wake-ups;
+ * bench/README, "CPU against PyTorch"); OMP_WAIT_POLICY=ACTIVE or a
+ * GOMP_SPINCOUNT buys that back.
  *
  * libgomp reads the policy with getenv in its constructor, before main
  * and before any constructor of ours, and the environment cannot be
