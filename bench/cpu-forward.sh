@@ -22,7 +22,9 @@
 # OpenBLAS uses.
 #
 # Both sides run OpenMP (libgomp) with the environment given (OMP_WAIT_POLICY
-# included).  The machine should be quiet: with another busy process, waiting
+# included); with neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT set ours waits
+# passively (the programs' default) and PyTorch spins, so set one of them to
+# compare like with like.  The machine should be quiet: with another busy process, waiting
 # OpenMP threads that spin make both sides several times slower and the ratios
 # meaningless; the load average is printed before and after.
 set -u

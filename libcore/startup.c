@@ -20,11 +20,13 @@
  * the environment is already what the hook wants, so it goes on.
  *
  * The hook computes the variables the environment must have (settle) and
- * applies them; a default that must be set before libgomp starts (its wait
- * policy, say) belongs in settle too, at the price of a re-execution for
- * every run that lacks it (one more start of the program: some 40 ms here,
- * mostly the libraries' constructors).  Without a limit nothing changes and
- * nothing is re-executed. */
+ * applies them.  Without a limit nothing changes and nothing is re-executed.
+ *
+ * One default is given without a re-execution, which would cost a second
+ * start of the program (some 40 ms here, more than a short run takes): the
+ * OpenMP wait policy, PASSIVE unless the user set OMP_WAIT_POLICY or
+ * GOMP_SPINCOUNT (see getenv below and doc/architecture.md, "Start-up and
+ * threads"). */
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -165,3 +167,34 @@ static void startup(int argc, char **argv, char **envp)
 }
 
 __attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **, char **) = startup;
+
+/* The programs' default OpenMP wait policy.  libgomp's threads spin for a
+ * while (300,000 iterations) before they sleep, waiting for work; on a
+ * machine where another process is busy, or in our own pipelines, whose
+ * stages run at once on the same cores, the spinning threads take the
+ * cores that the working ones need: the README's typical run took about
+ * ten times as long with spinning threads on a shared machine, and beside
+ * one more busy process (bench/README, "Busy machines").  Alone on an idle
+ * machine, sleeping threads cost a program a few per cent (the wake-ups;
+ * bench/README, "CPU against PyTorch"); OMP_WAIT_POLICY=ACTIVE or a
+ * GOMP_SPINCOUNT buys that back.
+ *
+ * libgomp reads the policy with getenv in its constructor, before main
+ * and before any constructor of ours, and the environment cannot be
+ * changed before it without a re-execution (see the top of this file).
+ * So the programs define getenv: a definition in the executable comes
+ * first in the lookup scope of every shared library (the ELF rules of
+ * symbol interposition), so libgomp's getenv is this one.  It is glibc's
+ * (the same search of environ), but answers PASSIVE for OMP_WAIT_POLICY
+ * when neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set: the user's
+ * setting always wins.  The environment itself is left as it is.  The CLI
+ * test test_busy.sh checks, through libgomp's own OMP_DISPLAY_ENV, that
+ * the policy reaches libgomp, so a libgomp that stopped reading it through
+ * getenv would fail there, not silently. */
+char *getenv(const char *name)
+{
+    const char *v = env_get(environ, name);
+    if (!v && strcmp(name, "OMP_WAIT_POLICY") == 0 && !env_get(environ, "GOMP_SPINCOUNT"))
+        return (char *)"PASSIVE";
+    return (char *)v;
+}
