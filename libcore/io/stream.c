@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "sniff.h"
 
 /* Reads up to want bytes into a new buffer that grows as the data arrives,
  * so that a header claiming terabytes costs nothing on a short input.
@@ -55,8 +56,9 @@ static int read_record(FILE *f, rr_record *rec, long recno)
     if (got < sizeof len)
         return short_read(f, recno, "header-length", sizeof len, got);
     uint64_t n;
-    if (rr_safetensors_header_len(len, &n) < 0)
-        return rr_error_prefix("record %ld: ", recno);
+    if (rr_safetensors_header_len(len, recno == 1 ? "an rrsis stream" : NULL, &n) < 0)
+        /* an input that is something else altogether is no record of it */
+        return recno == 1 && rr_sniff(len, 8) ? -1 : rr_error_prefix("record %ld: ", recno);
 
     char *header, *data;
     if (read_bytes(f, n, &header, &got) < 0)
