@@ -122,7 +122,7 @@ int main(int argc, char **argv)
     row("build the model, seeded draw", t[3], t[4], 0);
     row("copy, convert, finiteness scan", t[4], t[5], gb);
     row("identity from the checksums", t[5], t[8], 0);
-    row("identity from the data (no checksums)", t[8], t[9], gb);
+    row("identity from the data", t[8], t[9], gb);
     row("rr_mrsnet_load (no draw)", t[6], t[7], 0);
     return 0;
 }

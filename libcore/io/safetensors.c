@@ -576,9 +576,8 @@ int rr_safetensors_header_len(const unsigned char b[8], const char *what, uint64
     for (int i = 7; i >= 0; i--)
         v = v << 8 | b[i];
     *n = v;
-    const char *kind = v > RR_SAFETENSORS_MAX_HEADER && what ? rr_sniff(b, 8) : NULL;
-    if (kind)
-        return rr_error("not %s: it looks like %s", what, kind);
+    if (v > RR_SAFETENSORS_MAX_HEADER && what && rr_not_a(b, 8, what))
+        return -1;
     if (v > RR_SAFETENSORS_MAX_HEADER)
         return rr_error("header length %llu is over the limit of %d bytes", (unsigned long long)v,
                         RR_SAFETENSORS_MAX_HEADER);
@@ -591,7 +590,8 @@ int rr_safetensors_parse(const void *buf, size_t len, rr_record *rec)
     if (len < 8)
         return rr_error("%zu bytes, too short for the 8-byte header length", len);
     uint64_t n;
-    if (rr_safetensors_header_len(buf, "a weight file (safetensors)", &n) < 0)
+    static const char what[] = "a weight file (safetensors)";
+    if (rr_safetensors_header_len(buf, what, &n) < 0 || (n > len - 8 && rr_not_a(buf, 8, what)))
         return -1;
     if (n > len - 8)
         return rr_error("header length %llu runs past the end (%zu bytes follow the length)",

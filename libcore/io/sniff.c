@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "../error.h"
+
 static int starts(const unsigned char *b, size_t n, const char *magic, size_t m)
 {
     return n >= m && memcmp(b, magic, m) == 0;
@@ -37,4 +39,10 @@ const char *rr_sniff(const unsigned char *b, size_t n)
     if (i < n && (b[i] == '{' || b[i] == '['))
         return "JSON (a model configuration? rrsis-train takes one with -c, tools/convert.py with --config)";
     return "text";
+}
+
+int rr_not_a(const unsigned char *b, size_t n, const char *what)
+{
+    const char *kind = rr_sniff(b, n);
+    return kind ? rr_error("not %s: it looks like %s", what, kind) : 0;
 }

@@ -4,8 +4,8 @@
  * absurd length ("header length 727905341920923785 ..."), which says
  * nothing to the user; its first bytes say what it is.
  *
- *   const char *kind = rr_sniff(b, 8);
- *   if (kind) return rr_error("not a weight file (safetensors): it looks like %s", kind);
+ *   if (header length absurd && rr_not_a(b, 8, "a weight file (safetensors)"))
+ *       return -1;  // "not a weight file (safetensors): it looks like a PNG image"
  */
 #ifndef RR_IO_SNIFF_H
 #define RR_IO_SNIFF_H
@@ -16,5 +16,8 @@
  * JPEG image", "a TIFF image", "gzip-compressed data", "a zip archive (...)",
  * "JSON (...)", "text"; NULL when they are none of these. */
 const char *rr_sniff(const unsigned char *b, size_t n);
+/* When rr_sniff recognises b: -1 with the message "not WHAT: it looks like
+ * KIND"; else 0 (the caller says what else is wrong). */
+int rr_not_a(const unsigned char *b, size_t n, const char *what);
 
 #endif

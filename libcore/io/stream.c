@@ -53,19 +53,22 @@ static int read_record(FILE *f, rr_record *rec, long recno)
     size_t got = fread(len, 1, sizeof len, f);
     if (got == 0 && !ferror(f))
         return 0;
+    /* an input that is something else altogether (an image, a text) is
+     * said to be, rather than a record with an absurd length */
+    const char *what = recno == 1 ? "an rrsis stream" : NULL;
     if (got < sizeof len)
-        return short_read(f, recno, "header-length", sizeof len, got);
+        return what && !ferror(f) && rr_not_a(len, got, what) ? -1
+                                                               : short_read(f, recno, "header-length", sizeof len, got);
     uint64_t n;
-    if (rr_safetensors_header_len(len, recno == 1 ? "an rrsis stream" : NULL, &n) < 0)
-        /* an input that is something else altogether is no record of it */
-        return recno == 1 && rr_sniff(len, 8) ? -1 : rr_error_prefix("record %ld: ", recno);
+    if (rr_safetensors_header_len(len, what, &n) < 0)
+        return what && rr_sniff(len, 8) ? -1 : rr_error_prefix("record %ld: ", recno);
 
     char *header, *data;
     if (read_bytes(f, n, &header, &got) < 0)
         return rr_error_prefix("record %ld: ", recno);
     if (got < n) {
         free(header);
-        return short_read(f, recno, "header", n, got);
+        return what && !ferror(f) && rr_not_a(len, 8, what) ? -1 : short_read(f, recno, "header", n, got);
     }
     size_t data_len;
     int rc = rr_safetensors_parse_header(header, n, rec, &data_len);
