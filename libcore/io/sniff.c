@@ -27,7 +27,7 @@ const char *rr_sniff(const unsigned char *b, size_t n)
         return "a JPEG image";
     if (starts(b, n, "II*\0", 4) || starts(b, n, "MM\0*", 4))
         return "a TIFF image";
-    if (starts(b, n, "\x1f\x8b", 2))
+    if (starts(b, n, "\x1f\x8b\x08", 3)) /* deflate, gzip's one method */
         return "gzip-compressed data";
     if (starts(b, n, "PK\x03\x04", 4))
         return "a zip archive (a PyTorch checkpoint? tools/convert.py converts one into a weight file)";

@@ -53,12 +53,12 @@ static int read_record(FILE *f, rr_record *rec, long recno)
     size_t got = fread(len, 1, sizeof len, f);
     if (got == 0 && !ferror(f))
         return 0;
-    /* an input that is something else altogether (an image, a text) is
-     * said to be, rather than a record with an absurd length */
-    const char *what = recno == 1 ? "an rrsis stream" : NULL;
     if (got < sizeof len)
-        return what && !ferror(f) && rr_not_a(len, got, what) ? -1
-                                                               : short_read(f, recno, "header-length", sizeof len, got);
+        return short_read(f, recno, "header-length", sizeof len, got);
+    /* an input that is something else altogether (an image, a text) is
+     * said to be, rather than a record with an absurd length (a truncated
+     * stream's length has zero bytes, which none of those begins with) */
+    const char *what = recno == 1 ? "an rrsis stream" : NULL;
     uint64_t n;
     if (rr_safetensors_header_len(len, what, &n) < 0)
         return what && rr_sniff(len, 8) ? -1 : rr_error_prefix("record %ld: ", recno);
