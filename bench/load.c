@@ -1,9 +1,11 @@
 /* What loading a weight file costs, phase by phase: mapping and parsing it,
  * verifying it (format and checksums, rr_mrsnet_verify_file), building the
  * model, and taking the tensors (rr_params_load_mapped: dtypes, shapes, F32
- * used in place or others converted, the finiteness scan); then
- * rr_mrsnet_load as the programs call it.  FILE may hold F32 or BF16 tensors
- * (tools/weights_dtype.py writes a BF16 copy).  Run it
+ * used in place or others converted, the finiteness scan), the model's
+ * identity (rr_mrsnet_identity: from the stored checksums, and from the data
+ * as for a file without them); then rr_mrsnet_load as the programs call it.
+ * FILE may hold F32 or BF16 tensors (tools/weights_dtype.py writes a BF16
+ * copy).  Run it
  * twice: the first run reads from disk, the next from the page cache.  On a
  * busy machine the CPU time of the checksums says more than the wall time.
  *
@@ -71,7 +73,7 @@ int main(int argc, char **argv)
     rr_record_init(&rec);
     rr_mrsnet m;
     rr_config cfg;
-    stamp t[8];
+    stamp t[10];
     t[0] = mark();
     int rc = rr_safetensors_load(argv[1], &rec);
     t[1] = mark();
@@ -92,6 +94,15 @@ int main(int argc, char **argv)
     if (!rc)
         rc = rr_params_load_mapped(&m.params, &rec, 0, NULL, NULL);
     t[5] = mark();
+    uint64_t id[2] = {0, 0};
+    if (!rc)
+        rc = rr_mrsnet_identity(&rec, &cfg, &id[0]);
+    t[8] = mark();
+    rr_record bare = rec; /* the same tensors, no metadata: no checksums (not freed) */
+    bare.nmeta = 0;
+    if (!rc)
+        rc = rr_mrsnet_identity(&bare, &cfg, &id[1]);
+    t[9] = mark();
     if (rc) {
         fprintf(stderr, "load: %s\n", rr_errmsg());
         return 1;
@@ -105,12 +116,15 @@ int main(int argc, char **argv)
     }
     t[7] = mark();
     rr_mrsnet_free(&m);
-    printf("%s: %.2f GB (%s), legacy hash %016llx\n", argv[1], gb, cfg.name, (unsigned long long)legacy);
+    printf("%s: %.2f GB (%s), legacy hash %016llx, identity %016llx (%s from the data)\n", argv[1], gb, cfg.name,
+           (unsigned long long)legacy, (unsigned long long)id[0], id[0] == id[1] ? "the same" : "not the same");
     row("map (populated) and parse", t[0], t[1], 0);
     row("verify: format, checksums", t[1], t[2], gb);
     row("the legacy checksums, one thread", t[2], t[3], gb);
     row("build the model, seeded draw", t[3], t[4], 0);
     row("in place or convert, finiteness scan", t[4], t[5], gb);
+    row("identity from the checksums", t[5], t[8], 0);
+    row("identity from the data", t[8], t[9], gb);
     row("rr_mrsnet_load (no draw)", t[6], t[7], 0);
     return 0;
 }

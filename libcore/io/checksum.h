@@ -41,4 +41,11 @@ int rr_record_add_checksums(rr_record *rec);
  * checksums at all is an error when required, else nothing to check. */
 int rr_record_verify_checksums(const rr_record *rec, int required);
 
+/* A digest of the tensors of rec, whatever their order: every tensor's name,
+ * dtype, shape and rr_sum64 (the stored RR_CHECKSUMS_KEY values when rec
+ * carries them, checked by rr_record_verify_checksums, so no data is read;
+ * else its data hashed, at memory speed), but those whose name starts with
+ * skip (NULL: none).  The same tensors give the same digest in any file. */
+int rr_record_digest(const rr_record *rec, const char *skip, uint64_t *digest);
+
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../error.h"
+#include "sniff.h"
 #include "../text/utf8.h"
 
 /* JSON numbers are doubles: integers are exact up to 2^53. */
@@ -569,12 +570,14 @@ void rr_record_bind(rr_record *rec, void *data)
         rec->entries[i].data = (char *)data + rec->entries[i].offset;
 }
 
-int rr_safetensors_header_len(const unsigned char b[8], uint64_t *n)
+int rr_safetensors_header_len(const unsigned char b[8], const char *what, uint64_t *n)
 {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = v << 8 | b[i];
     *n = v;
+    if (v > RR_SAFETENSORS_MAX_HEADER && what && rr_not_a(b, 8, what))
+        return -1;
     if (v > RR_SAFETENSORS_MAX_HEADER)
         return rr_error("header length %llu is over the limit of %d bytes", (unsigned long long)v,
                         RR_SAFETENSORS_MAX_HEADER);
@@ -587,7 +590,8 @@ int rr_safetensors_parse(const void *buf, size_t len, rr_record *rec)
     if (len < 8)
         return rr_error("%zu bytes, too short for the 8-byte header length", len);
     uint64_t n;
-    if (rr_safetensors_header_len(buf, &n) < 0)
+    static const char what[] = "a weight file (safetensors)";
+    if (rr_safetensors_header_len(buf, what, &n) < 0 || (n > len - 8 && rr_not_a(buf, 8, what)))
         return -1;
     if (n > len - 8)
         return rr_error("header length %llu runs past the end (%zu bytes follow the length)",

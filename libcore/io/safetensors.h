@@ -105,8 +105,11 @@ char *rr_printable(const char *s, char *buf, size_t n);
 /* The pieces the stream reader and writer (stream.h) are made of. */
 
 /* Decodes the 8-byte little-endian header length and checks it against
- * RR_SAFETENSORS_MAX_HEADER. */
-int rr_safetensors_header_len(const unsigned char b[8], uint64_t *n);
+ * RR_SAFETENSORS_MAX_HEADER.  With `what` (what the blob should begin: "a
+ * weight file (safetensors)"), a length over it from bytes that look like
+ * something else says so ("not a weight file (safetensors): it looks like a
+ * PNG image", io/sniff.h). */
+int rr_safetensors_header_len(const unsigned char b[8], const char *what, uint64_t *n);
 /* Parses and validates a header of n bytes (without the length before it):
  * entries get their offsets and no data yet; *data_len is the size of the
  * data section the header describes. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "sniff.h"
 
 /* Reads up to want bytes into a new buffer that grows as the data arrives,
  * so that a header claiming terabytes costs nothing on a short input.
@@ -54,16 +55,20 @@ static int read_record(FILE *f, rr_record *rec, long recno)
         return 0;
     if (got < sizeof len)
         return short_read(f, recno, "header-length", sizeof len, got);
+    /* an input that is something else altogether (an image, a text) is
+     * said to be, rather than a record with an absurd length (a truncated
+     * stream's length has zero bytes, which none of those begins with) */
+    const char *what = recno == 1 ? "an rrsis stream" : NULL;
     uint64_t n;
-    if (rr_safetensors_header_len(len, &n) < 0)
-        return rr_error_prefix("record %ld: ", recno);
+    if (rr_safetensors_header_len(len, what, &n) < 0)
+        return what && rr_sniff(len, 8) ? -1 : rr_error_prefix("record %ld: ", recno);
 
     char *header, *data;
     if (read_bytes(f, n, &header, &got) < 0)
         return rr_error_prefix("record %ld: ", recno);
     if (got < n) {
         free(header);
-        return short_read(f, recno, "header", n, got);
+        return what && !ferror(f) && rr_not_a(len, 8, what) ? -1 : short_read(f, recno, "header", n, got);
     }
     size_t data_len;
     int rc = rr_safetensors_parse_header(header, n, rec, &data_len);

@@ -1,5 +1,6 @@
 #include "mrsnet.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,12 @@ int rr_mrsnet_verify_file(const rr_record *rec)
     return rr_record_verify_checksums(rec, 0);
 }
 
+static int is_checkpoint(const rr_record *rec)
+{
+    const char *format = rr_record_meta(rec, "format");
+    return format && strcmp(format, RR_CHECKPOINT_FORMAT) == 0;
+}
+
 /* The part a tensor name belongs to (RR_PART_*), 0 for none. */
 static int part_of(const char *name)
 {
@@ -67,8 +74,7 @@ static int part_of(const char *name)
 
 int rr_mrsnet_check_unused(const rr_mrsnet *m, const rr_record *rec)
 {
-    const char *format = rr_record_meta(rec, "format");
-    int checkpoint = format && strcmp(format, RR_CHECKPOINT_FORMAT) == 0;
+    int checkpoint = is_checkpoint(rec);
     for (int i = 0; i < rec->nentries; i++) {
         const char *name = rec->entries[i].name;
         int part = part_of(name);
@@ -81,6 +87,19 @@ int rr_mrsnet_check_unused(const rr_mrsnet *m, const rr_record *rec)
                             rr_printable(name, q, sizeof q), m->cfg.name);
         }
     }
+    return 0;
+}
+
+int rr_mrsnet_identity(const rr_record *rec, const rr_config *cfg, uint64_t *identity)
+{
+    uint64_t tensors;
+    if (rr_record_digest(rec, is_checkpoint(rec) ? "optimizer." : NULL, &tensors))
+        return -1;
+    char *json = rr_config_to_json(cfg);
+    if (!json)
+        return rr_error("out of memory");
+    *identity = rr_hash64(tensors, json, strlen(json));
+    free(json);
     return 0;
 }
 
@@ -103,6 +122,14 @@ int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int w
                 (!(flags & RR_LOAD_ALLOW_UNUSED) && rr_mrsnet_check_unused(m, &rec)))) {
         rr_mrsnet_free(m);
         rc = -1;
+    }
+    if (!rc && rr_mrsnet_identity(&rec, &cfg, &m->identity)) {
+        rr_mrsnet_free(m);
+        rc = -1;
+    }
+    if (!rc) {
+        const char *slash = strrchr(path, '/');
+        snprintf(m->file, sizeof m->file, "%s", slash ? slash + 1 : path);
     }
     rr_record_free(&rec);
     return rc ? rr_error_prefix("%s: ", path) : 0;

@@ -25,6 +25,12 @@ enum { RR_PART_TEXT = 1, RR_PART_BACKBONE = 2, RR_PART_DECODER = 4, RR_PART_ALL 
 typedef struct rr_mrsnet {
     rr_config cfg;
     int parts;
+    /* Set by rr_mrsnet_load: the model's identity, a digest of the whole
+     * file's tensors (whatever parts were loaded) and its configuration
+     * (rr_mrsnet_identity), and the file's name without its folder.  A
+     * model made otherwise has 0 and "". */
+    uint64_t identity;
+    char file[128];
     rr_params params;
     rr_bert bert;
     rr_backbone backbone;
@@ -50,6 +56,15 @@ int rr_mrsnet_verify_file(const rr_record *rec);
  * not in the model ...").  A checkpoint's optimizer state is not checked. */
 int rr_mrsnet_check_unused(const rr_mrsnet *m, const rr_record *rec);
 
+/* The identity of the model a weight file holds: rr_record_digest of its
+ * tensors (io/checksum.h: from the file's checksums, without reading the
+ * data, when it has them; a checkpoint's optimizer state left out) mixed
+ * with the configuration as rr_config_to_json writes it (so that the same
+ * weights and configuration have one identity in whatever file, but the
+ * same weights with another configuration, or one changed tensor, have
+ * another).  The tensor streams carry it (pipeline/stage.h). */
+int rr_mrsnet_identity(const rr_record *rec, const rr_config *cfg, uint64_t *identity);
+
 /* rr_mrsnet_load's flags. */
 enum {
     RR_LOAD_PARTIAL = 1,      /* missing tensors keep their initial values (listed on `missing`) */
@@ -60,7 +75,8 @@ enum {
  * name (rr_params_load_mapped: shapes, dtypes, finite values; without
  * gradients on the CPU, F32 tensors are used in place in the file's mapping,
  * which the model keeps until rr_mrsnet_free); a tensor the model does not
- * have is an error (rr_mrsnet_check_unused) unless flags allow it. */
+ * have is an error (rr_mrsnet_check_unused) unless flags allow it;
+ * sets the identity and file of m. */
 int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int with_grads, int flags,
                    FILE *missing);
 /* Writes the weights (F32, F16 or BF16) with the configuration and the

@@ -208,6 +208,7 @@ int rr_decode_run(const rr_decode_opts *o, FILE *in, FILE *out)
     int64_t s = m->cfg.image_size, shape[4][3], size[4];
     rr_batch b;
     int rc = rr_batch_init(&b, in, "fused", cap);
+    b.model = m; /* the parts of another model do not fit */
     float *host[4] = {0};
     for (int k = 0; k < 4 && !rc; k++) {
         rr_fuse_shape(&m->cfg, k + 1, shape[k]);

@@ -124,7 +124,7 @@ static int encode_run(const rr_encode_opts *o, rr_ctx *c, rr_batch *b, images *i
         char num[2][16];
         snprintf(num[0], sizeof num[0], "%d", im->width[i]);
         snprintf(num[1], sizeof num[1], "%d", im->height[i]);
-        int rc = rr_batch_out(b, i, "encoded", &rec);
+        int rc = rr_batch_out(b, i, "encoded", &rec) || rr_stage_set_model(&rec, o->model);
         if (!rc && o->image && !rr_record_meta(&b->recs[i], "image")) {
             /* an id made without the image gets its name (io/sample_id.h) */
             char id[512];

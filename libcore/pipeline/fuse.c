@@ -61,6 +61,7 @@ int rr_fuse_run(const rr_fuse_opts *o, FILE *in, FILE *out)
     int cap = o->batch;
     rr_batch b;
     int rc = rr_batch_init(&b, in, "encoded", cap);
+    b.model = m; /* the parts of another model do not fit */
     int64_t s = cfg->image_size, max_len = cfg->text.max_position;
     float *img = malloc((size_t)(cap * 3 * s * s) * sizeof *img);
     float *l = malloc((size_t)(cap * max_len * cfg->text.hidden_size) * sizeof *l);

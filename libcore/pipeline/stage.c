@@ -1,5 +1,6 @@
 #include "stage.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ int rr_batch_read(rr_batch *b)
         const char *id = rr_record_meta(&b->recs[b->n], "id");
         if (!id || !*id)
             return rr_error("record %ld: no \"id\" in the metadata", recno);
+        if (b->model && rr_stage_check_model(b, b->n, b->model))
+            return -1;
         if (rr_stream_check_finite(&b->recs[b->n]))
             return rr_batch_error(b, b->n, "%s", rr_errmsg());
         b->n++;
@@ -138,6 +141,40 @@ int rr_batch_out(const rr_batch *b, int i, const char *stage, rr_record *out)
         if (rr_record_set_meta(out, in->meta[k].key, in->meta[k].value))
             return -1;
     return rr_record_set_meta(out, "stage", stage);
+}
+
+int rr_stage_set_model(rr_record *rec, const rr_mrsnet *m)
+{
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016" PRIx64, m->identity);
+    return rr_record_set_meta(rec, "model", hex) || rr_record_set_meta(rec, "model_file", m->file);
+}
+
+/* " (name)" of a weight file, or "" when unknown. */
+static const char *file_note(const char *file, char *buf, size_t n)
+{
+    char q[128];
+    if (!file || !*file)
+        return "";
+    snprintf(buf, n, " (%s)", rr_printable(file, q, sizeof q));
+    return buf;
+}
+
+int rr_stage_check_model(const rr_batch *b, int i, const rr_mrsnet *m)
+{
+    char hex[17], made_q[24], f[2][160];
+    snprintf(hex, sizeof hex, "%016" PRIx64, m->identity);
+    const char *made = rr_record_meta(&b->recs[i], "model");
+    if (!made)
+        return rr_batch_error(b, i, "no \"model\" in the metadata: the stream does not say which model made it "
+                                    "(rrsis-encode names it; encode the samples again)");
+    if (strcmp(made, hex) == 0)
+        return 0;
+    return rr_batch_error(b, i, "the stream was made by model %.8s%s, this program runs model %.8s%s: "
+                                "give it the model that encoded the stream",
+                          rr_printable(made, made_q, sizeof made_q),
+                          file_note(rr_record_meta(&b->recs[i], "model_file"), f[0], sizeof f[0]), hex,
+                          file_note(m->file, f[1], sizeof f[1]));
 }
 
 double rr_batch_clock(void)

@@ -33,13 +33,16 @@ typedef struct {
     int n;
     long first;        /* the number of recs[0] in the stream, from 1 */
     int ended;         /* the stream's end mark was read */
+    const rr_mrsnet *model; /* set after rr_batch_init: the model every record
+                               must have been made by (NULL: any) */
     rr_ctx host;       /* conversions of the entries (reset every batch) */
 } rr_batch;
 
 int rr_batch_init(rr_batch *b, FILE *in, const char *stage, int cap);
 void rr_batch_free(rr_batch *b);
-/* Reads the next batch: up to cap records, each of the stage, with an id
- * and with finite values in its floating-point tensors.  Returns how many
+/* Reads the next batch: up to cap records, each of the stage, with an id,
+ * made by b->model when set (rr_stage_check_model) and with finite values
+ * in its floating-point tensors.  Returns how many
  * (0 at the end of the stream: its end mark), or -1 with a message that
  * names the record ("record 3: ...", "record 2 (id '7'): tensor 'D3' holds
  * NaN at element 1234") or says that the stream ended without its end mark
@@ -64,6 +67,19 @@ int rr_batch_error(const rr_batch *b, int i, const char *fmt, ...) __attribute__
 /* A new record (out is initialised here) for the next stage: record i's
  * metadata, its stage replaced. */
 int rr_batch_out(const rr_batch *b, int i, const char *stage, rr_record *out);
+
+/* The model that made a stream (doc/architecture.md, Streams): rrsis-encode
+ * sets the metadata "model", the identity of its model (rr_mrsnet_identity,
+ * 16 hex digits), and "model_file", its weight file's name, on every record
+ * it writes (rr_stage_set_model); the later stages carry both on
+ * (rr_batch_out) and take only records their own model made
+ * (rr_stage_check_model): the parts of two different models do not fit
+ * together, though their shapes may.  Record i of the batch: -1 with a
+ * message naming both ("record 1 (id 'x'): the stream was made by model
+ * 3f2a1b2c (a.safetensors), this program runs model 9c1b7d0e
+ * (b.safetensors)") or saying that the record names none. */
+int rr_stage_set_model(rr_record *rec, const rr_mrsnet *m);
+int rr_stage_check_model(const rr_batch *b, int i, const rr_mrsnet *m);
 
 /* Seconds on a monotonic clock. */
 double rr_batch_clock(void);

@@ -270,7 +270,7 @@ TEST(pipeline_rejects_bad_streams)
     rr_record rec;
     rr_record_init(&rec);
     int32_t mask[20] = {1, 1};
-    CHECK_OK(rr_stream_tag(&rec, "encoded", "x") ||
+    CHECK_OK(rr_stream_tag(&rec, "encoded", "x") || rr_stage_set_model(&rec, &m) ||
              rr_record_add(&rec, "image", RR_F32, 3, (int64_t[]){3, 64, 64}, NULL) ||
              rr_record_add(&rec, "L", RR_F32, 2, (int64_t[]){m.cfg.text.hidden_size, 20}, NULL) ||
              rr_record_add(&rec, "attention_mask", RR_I32, 1, (int64_t[]){20}, mask) || rr_stream_write(small, &rec) ||
@@ -280,7 +280,7 @@ TEST(pipeline_rejects_bad_streams)
 
     /* one output file, two samples */
     rr_record_init(&rec);
-    CHECK_OK(rr_stream_tag(&rec, "fused", "x"));
+    CHECK_OK(rr_stream_tag(&rec, "fused", "x") || rr_stage_set_model(&rec, &m));
     for (int k = 1; k <= 4; k++) {
         int64_t shape[3];
         char name[3] = {'D', (char)('0' + k), 0};
