@@ -9,13 +9,27 @@ static int starts(const unsigned char *b, size_t n, const char *magic, size_t m)
     return n >= m && memcmp(b, magic, m) == 0;
 }
 
-/* Bytes of text: printable ASCII, whitespace, or bytes of UTF-8 sequences
- * (not checked further: the beginning of a file may cut one). */
+/* Bytes of text: printable ASCII, whitespace, or well-formed UTF-8
+ * sequences (the last may be cut by the end of what was read).  Random
+ * bytes pass this for 8 bytes about once in a thousand; without the UTF-8
+ * check, a third of them did. */
 static int is_text(const unsigned char *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (b[i] < 0x20 ? !strchr("\t\n\r\f", b[i]) || !b[i] : b[i] == 0x7f)
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] < 0x80) {
+            if (b[i] < 0x20 ? !strchr("\t\n\r\f", b[i]) || !b[i] : b[i] == 0x7f)
+                return 0;
+            continue;
+        }
+        size_t len = b[i] >= 0xc2 && b[i] <= 0xdf ? 2 : b[i] >= 0xe0 && b[i] <= 0xef ? 3
+                   : b[i] >= 0xf0 && b[i] <= 0xf4 ? 4 : 0;
+        if (!len)
             return 0;
+        for (size_t k = 1; k < len && i + k < n; k++)
+            if ((b[i + k] & 0xc0) != 0x80)
+                return 0;
+        i += len - 1;
+    }
     return n > 0;
 }
 

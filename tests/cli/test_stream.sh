@@ -122,7 +122,8 @@ one_error "truncated_stream" "standard input: record 5: truncated: expected [0-9
     sh -c '"$1" < "$2"' sh "$INSPECT" "$T/cut.st"
 one_error "truncated_file_named" "$T/cut.st: record 5: truncated" "$INSPECT" --count "$T/cut.st"
 head -c 100 /dev/urandom > "$T/random"
-one_error "random_bytes" "standard input: record 1: " sh -c '"$1" < "$2"' sh "$INSPECT" "$T/random"
+# (random bytes may, rarely, look like text: either message names the input)
+one_error "random_bytes" "standard input: " sh -c '"$1" < "$2"' sh "$INSPECT" "$T/random"
 one_error "missing_file" "$T/nope: No such file or directory" "$INSPECT" "$T/nope"
 if "$PYTHON" "tools/rrsis_stream.py" < "$T/cut.st" > /dev/null 2> "$T/err"; then
     fail "python_detects_truncation" "accepted a truncated stream"
