@@ -477,7 +477,7 @@ run "stream: logits of another size than the image (native)" 1 \
     "gt.jsonl:1: sample 's00': the prediction in record 1 of .*badshape.st is 3x3 but the image is 20x16" \
     --gt="$D/gt.jsonl" --pred="$D/badshape.st" --resolution=native --missing=empty
 head -c 100 /dev/urandom >"$T/random.st"
-run "stream: random bytes" 1 "^rrsis-score: error: .*random.st: record 1" --gt="$D/gt.jsonl" --pred="$T/random.st"
+run "stream: random bytes" 1 "^rrsis-score: error: .*random.st: \(record 1\|not an rrsis stream\)" --gt="$D/gt.jsonl" --pred="$T/random.st"
 run "no such manifest" 1 "^rrsis-score: error: .*nope.jsonl: No such file" --gt="$T/nope.jsonl" --pred="$D/pred"
 run "no such predictions" 1 "^rrsis-score: error: .*nope: No such file" --gt="$D/gt.jsonl" --pred="$T/nope"
 run "an unknown split" 1 "no sample of split 'train'" --gt="$D/gt.jsonl" --pred="$D/pred" --split=train
