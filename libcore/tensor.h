@@ -85,5 +85,12 @@ uint16_t rr_f32_to_bf16(float f);
 int rr_convert_to_f32(float *dst, const void *src, rr_dtype t, int64_t n);
 /* Converts n f32 values to dst of dtype F32, F16 or BF16. */
 int rr_convert_from_f32(void *dst, rr_dtype t, const float *src, int64_t n);
+/* The bits of a floating-point dtype's exponent (all set: a NaN or an
+ * infinity); 0 for the other dtypes. */
+uint64_t rr_exponent_bits(rr_dtype t);
+/* The index of the first NaN or infinity among n elements of data (F32,
+ * F16, BF16 or F64; host memory, aligned or not), and its bits in *bits;
+ * -1 when all are finite or the dtype is not a floating-point one. */
+int64_t rr_first_nonfinite(const void *data, rr_dtype t, int64_t n, uint64_t *bits);
 
 #endif

@@ -164,71 +164,18 @@ int rr_stream_is_record(const rr_record *rec)
     return format && strcmp(format, RR_STREAM_FORMAT) == 0;
 }
 
-/* The exponent bits of a floating-point dtype, 0 for the others: all of
- * them set is a NaN or an infinity. */
-static uint64_t exponent_bits(rr_dtype t)
-{
-    switch (t) {
-    case RR_F32: return 0x7f800000u;
-    case RR_F16: return 0x7c00u;
-    case RR_BF16: return 0x7f80u;
-    case RR_F64: return 0x7ff0000000000000u;
-    default: return 0;
-    }
-}
-
-/* The first element of e whose exponent bits (exp) are all set: its index
- * and, in *bits, its bits; or -1.  T: an unsigned type of the dtype's size
- * (entry data may be unaligned: memcpy, which compiles to a load).  Blocks
- * are checked first with a loop that vectorises, and only a block that
- * holds such an element is searched: a fused record of mrsnet-b (14 MB) is
- * checked at memory speed. */
-#define FIRST_NONFINITE(T)                                                                                           \
-    do {                                                                                                             \
-        const unsigned char *p = e->data;                                                                           \
-        size_t n = e->nbytes / sizeof(T);                                                                            \
-        for (size_t lo = 0; lo < n; lo += 4096) {                                                                    \
-            size_t hi = n - lo < 4096 ? n : lo + 4096;                                                               \
-            int bad = 0;                                                                                             \
-            _Pragma("omp simd reduction(|:bad)") for (size_t i = lo; i < hi; i++)                                    \
-            {                                                                                                        \
-                T u;                                                                                                 \
-                memcpy(&u, p + i * sizeof u, sizeof u);                                                              \
-                bad |= (u & (T)exp) == (T)exp;                                                                       \
-            }                                                                                                        \
-            for (size_t i = lo; bad && i < hi; i++) {                                                                \
-                T u;                                                                                                 \
-                memcpy(&u, p + i * sizeof u, sizeof u);                                                              \
-                if ((u & (T)exp) == (T)exp) {                                                                        \
-                    *bits = u;                                                                                       \
-                    return (int64_t)i;                                                                               \
-                }                                                                                                    \
-            }                                                                                                        \
-        }                                                                                                            \
-        return -1;                                                                                                   \
-    } while (0)
-
-static int64_t first_nonfinite(const rr_entry *e, uint64_t exp, uint64_t *bits)
-{
-    switch (rr_dtype_size(e->dtype)) {
-    case 2: FIRST_NONFINITE(uint16_t);
-    case 4: FIRST_NONFINITE(uint32_t);
-    default: FIRST_NONFINITE(uint64_t);
-    }
-}
-
 int rr_stream_check_finite(const rr_record *rec)
 {
     for (int k = 0; k < rec->nentries; k++) {
         const rr_entry *e = &rec->entries[k];
-        uint64_t exp = exponent_bits(e->dtype), bits;
-        int64_t i = exp ? first_nonfinite(e, exp, &bits) : -1;
+        uint64_t bits;
+        int64_t i = rr_first_nonfinite(e->data, e->dtype, (int64_t)(e->nbytes / rr_dtype_size(e->dtype)), &bits);
         if (i < 0)
             continue;
         /* the sign is the top bit, the mantissa the bits under the exponent:
          * all zero for an infinity */
         int top = (int)(8 * rr_dtype_size(e->dtype)) - 1;
-        uint64_t mantissa = bits & ~exp & ~((uint64_t)1 << top);
+        uint64_t mantissa = bits & ~rr_exponent_bits(e->dtype) & ~((uint64_t)1 << top);
         char q[64];
         return rr_error("tensor '%s' holds %s at element %lld", rr_printable(e->name, q, sizeof q),
                         mantissa ? "NaN" : bits >> top ? "-Inf" : "+Inf", (long long)i);

@@ -142,25 +142,6 @@ void rr_params_zero_grad(rr_params *p)
             rr_fill(p->items[i].t->grad, 0.0f);
 }
 
-/* The index of the first NaN or infinity of x[0..n), or -1: a test of the
- * exponent bits, a block at a time so that the loop vectorises. */
-static int64_t first_nonfinite(const float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i += 4096) {
-        int64_t end = n - i < 4096 ? n : i + 4096;
-        unsigned bad = 0;
-        for (int64_t j = i; j < end; j++) {
-            uint32_t b;
-            memcpy(&b, &x[j], 4);
-            bad |= (b & 0x7f800000u) == 0x7f800000u;
-        }
-        for (int64_t j = i; bad && j < end; j++)
-            if (!isfinite(x[j]))
-                return j;
-    }
-    return -1;
-}
-
 static int is_float(rr_dtype t) { return t == RR_F32 || t == RR_F16 || t == RR_BF16 || t == RR_F64; }
 
 /* Whether parameter t can use entry e's bytes where they lie: inference
@@ -204,7 +185,8 @@ static int load_entry(rr_param *pa, const rr_entry *e, int in_place)
             rc = rr_convert_to_f32(host, memcpy(raw, e->data, e->nbytes), e->dtype, t->numel);
         free(raw);
     }
-    int64_t bad = rc ? -1 : first_nonfinite(host, t->numel);
+    uint64_t bits;
+    int64_t bad = rc ? -1 : rr_first_nonfinite(host, RR_F32, t->numel, &bits);
     if (bad >= 0)
         rc = rr_error("holds %s at element %lld: the weights are damaged", isnan(host[bad]) ? "NaN" : "an infinity",
                       (long long)bad);
