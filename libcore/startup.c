@@ -48,12 +48,20 @@ typedef struct {
 } setting;
 enum { MAX_SETTINGS = 4 };
 
-static const char *env_get(char **envp, const char *name)
+/* The value in an environment entry "NAME=VALUE" of variable name, or NULL. */
+static const char *entry_value(const char *entry, const char *name)
 {
     size_t n = strlen(name);
-    for (char **e = envp; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
+    return strncmp(entry, name, n) == 0 && entry[n] == '=' ? entry + n + 1 : NULL;
+}
+
+static const char *env_get(char **envp, const char *name)
+{
+    for (char **e = envp; e && *e; e++) {
+        const char *v = entry_value(*e, name);
+        if (v)
+            return v;
+    }
     return NULL;
 }
 
@@ -132,7 +140,7 @@ static void reexec(const char *prog, char **argv, char **envp, const setting *s,
     for (char **e = envp; *e; e++) {
         int replaced = 0;
         for (int i = 0; i < n; i++)
-            replaced |= strncmp(*e, s[i].name, strlen(s[i].name)) == 0 && (*e)[strlen(s[i].name)] == '=';
+            replaced |= entry_value(*e, s[i].name) != NULL;
         if (!replaced)
             env[k++] = *e;
     }
