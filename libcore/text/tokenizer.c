@@ -194,6 +194,10 @@ fail:
     return NULL;
 }
 
+/* A bound on what rr_tokenizer_load reads, so that a device named as the
+ * vocabulary (/dev/zero) is an error, not a read without end. */
+#define RR_VOCAB_MAX (64 << 20)
+
 rr_tokenizer *rr_tokenizer_load(const char *path, int flags)
 {
     FILE *f = fopen(path, "rb");
@@ -205,6 +209,12 @@ rr_tokenizer *rr_tokenizer_load(const char *path, int flags)
     size_t n = 0, cap = 0;
     for (;;) {
         if (n == cap) {
+            if (cap >= RR_VOCAB_MAX) {
+                free(buf);
+                fclose(f);
+                rr_error("%s: over %d MiB, not a vocabulary (BERT's is 0.2 MiB)", path, RR_VOCAB_MAX >> 20);
+                return NULL;
+            }
             cap = cap ? 2 * cap : 1 << 18;
             char *b = realloc(buf, cap);
             if (!b) {

@@ -140,6 +140,9 @@ one_error "query_not_json" "rrsis-tokenize: error: $T/notjson.jsonl:2: malformed
     "$TOK" --queries "$T/notjson.jsonl"
 one_error "missing_vocab" "rrsis-tokenize: error: $T/none.txt: No such file or directory" \
     "$TOK" --vocab "$T/none.txt" x
+# A device named as the vocabulary: read up to a bound, then refused.
+one_error "endless_vocab" "rrsis-tokenize: error: /dev/zero: over 64 MiB, not a vocabulary (BERT's is 0.2 MiB)" \
+    "$TOK" --vocab /dev/zero x
 one_error "missing_queries" "rrsis-tokenize: error: $T/none.jsonl: No such file or directory" \
     "$TOK" --queries "$T/none.jsonl"
 
