@@ -1,13 +1,11 @@
 #include "image.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <jerror.h>
 #include <jpeglib.h>
@@ -15,6 +13,7 @@
 #include <tiffio.h>
 
 #include "../error.h"
+#include "atomic.h"
 #include "reader.h"
 
 /* What a codec hands back before the conversion to the requested mode. */
@@ -633,55 +632,17 @@ int rr_image_write_png_stream(FILE *f, const rr_image *im)
     return 0;
 }
 
-/* Writes to a device, a pipe or through a symbolic link in place: renaming
- * over it would replace it. */
-static int write_png_in_place(const char *path, const rr_image *im)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return rr_error("%s: %s", path, strerror(errno));
-    int rc = rr_image_write_png_stream(f, im);
-    if (fclose(f) != 0 && rc == 0)
-        rc = rr_error("%s", strerror(errno));
-    return rc ? rr_error_prefix("%s: ", path) : 0;
-}
-
 int rr_image_write_png(const char *path, const rr_image *im)
 {
-    struct stat st;
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return write_png_in_place(path, im);
-    /* A file is written under a hidden temporary name beside it and renamed
-     * into place, so that a program killed while writing (a signal, a
-     * crash) leaves no partial image under the name of a whole one.  The
-     * name is the process's and the thread's (images are written from
-     * several threads at once); one left by a killed process of the same
-     * number is stale.  open's mode lets the umask apply, as to any file. */
-    const char *slash = strrchr(path, '/');
-    size_t dir = slash ? (size_t)(slash - path + 1) : 0;
-    char *tmp = malloc(strlen(path) + 64);
-    if (!tmp)
-        return rr_error("%s: out of memory", path);
-    snprintf(tmp, strlen(path) + 64, "%.*s.%s.%ld.%ld~", (int)dir, path, path + dir, (long)getpid(), (long)gettid());
-    int fd = -1;
-    for (int tries = 0; fd < 0 && tries < 2; tries++)
-        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 && (errno != EEXIST || unlink(tmp)))
-            break;
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    int rc = f ? 0 : rr_error("%s", strerror(errno));
-    if (!f && fd >= 0)
-        close(fd);
-    if (f) {
-        rc = rr_image_write_png_stream(f, im);
-        if (fclose(f) != 0 && rc == 0)
-            rc = rr_error("%s", strerror(errno));
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = rr_error("%s", strerror(errno));
-        if (rc)
-            unlink(tmp);
+    rr_atomic_file w; /* whole or not at all (io/atomic.h) */
+    if (rr_atomic_open(&w, path))
+        return -1;
+    if (rr_image_write_png_stream(w.f, im)) {
+        rr_error_prefix("%s: ", path);
+        rr_atomic_close(&w, 0, RR_ATOMIC_FAST);
+        return -1;
     }
-    free(tmp);
-    return rc ? rr_error_prefix("%s: ", path) : 0;
+    return rr_atomic_close(&w, 1, RR_ATOMIC_FAST);
 }
 
 /* ---- masks --------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../error.h"
+#include "atomic.h"
 #include "sniff.h"
 #include "../text/utf8.h"
 
@@ -800,72 +801,15 @@ int rr_safetensors_write(FILE *f, const rr_record *rec)
     return rc;
 }
 
-/* Writes to a device or a pipe in place: renaming over it would replace it. */
-static int save_in_place(const char *path, const rr_record *rec)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return rr_error("%s: %s", path, strerror(errno));
-    int rc = rr_safetensors_write(f, rec);
-    if (fclose(f) != 0 && rc == 0)
-        rc = rr_error("write error: %s", strerror(errno));
-    return rc < 0 ? rr_error_prefix("%s: ", path) : 0;
-}
-
 int rr_safetensors_save(const char *target, const rr_record *rec)
 {
-    /* a symbolic link: replace the file it points to, not the link */
-    char *real = realpath(target, NULL);
-    const char *path = real ? real : target;
-    struct stat st;
-    if (real && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
-        int rc = save_in_place(real, rec);
-        free(real);
-        return rc;
+    rr_atomic_file w; /* whole or not at all, and durable (io/atomic.h) */
+    if (rr_atomic_open(&w, target))
+        return -1;
+    if (rr_safetensors_write(w.f, rec)) {
+        rr_error_prefix("%s: ", target);
+        rr_atomic_close(&w, 0, RR_ATOMIC_DURABLE);
+        return -1;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
-    if (!tmp) {
-        free(real);
-        return rr_error("out of memory");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".XXXXXX", 8);
-    int fd = mkostemp(tmp, O_CLOEXEC), rc = 0;
-    if (fd < 0) {
-        rc = rr_error("cannot create a temporary file: %s", strerror(errno));
-    } else {
-        /* mkstemp makes the file 0600; give it the mode a new file gets */
-        mode_t mask = umask(0);
-        umask(mask);
-        FILE *f = fchmod(fd, 0666 & ~mask) == 0 ? fdopen(fd, "wb") : NULL;
-        if (!f) {
-            rc = rr_error("%s", strerror(errno));
-            close(fd);
-        } else {
-            rc = rr_safetensors_write(f, rec);
-            if (rc == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-                rc = rr_error("write error: %s", strerror(errno));
-            if (fclose(f) != 0 && rc == 0)
-                rc = rr_error("write error: %s", strerror(errno));
-        }
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = rr_error("cannot rename %s: %s", tmp, strerror(errno));
-        if (rc < 0)
-            unlink(tmp);
-    }
-    free(tmp);
-    if (rc == 0) { /* make the rename itself durable */
-        char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
-        if (slash)
-            *(slash == dir ? slash + 1 : slash) = '\0';
-        int dfd = dir ? open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    free(real);
-    return rc < 0 ? rr_error_prefix("%s: ", target) : 0;
+    return rr_atomic_close(&w, 1, RR_ATOMIC_DURABLE);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io/atomic.h"
 #include "io/folder.h"
 #include "rng.h"
 
@@ -111,19 +112,17 @@ typedef struct {
 
 static int write_manifest(const char *dir, int split, const sample_out *smp, long n, int per_image, int size)
 {
-    char name[64], tmpname[64];
+    char name[64];
     snprintf(name, sizeof name, "%s.jsonl", split_names[split]);
-    snprintf(tmpname, sizeof tmpname, ".%s.jsonl.tmp", split_names[split]);
-    char *path = path_join(dir, name), *tmp = path_join(dir, tmpname);
-    if (!path || !tmp) {
-        free(path);
-        free(tmp);
+    char *path = path_join(dir, name);
+    if (!path)
         return rr_error("out of memory");
+    rr_atomic_file w; /* whole or not at all (io/atomic.h) */
+    if (rr_atomic_open(&w, path)) {
+        free(path);
+        return -1;
     }
     int rc = 0;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        rc = rr_error("%s: %s", tmp, strerror(errno));
     for (long j = 0; j < n && rc == 0; j++) {
         char id[64], image[64], mask[80];
         long img = j / per_image;
@@ -141,21 +140,11 @@ static int write_manifest(const char *dir, int split, const sample_out *smp, lon
         s.type = sen->type;
         s.category = (char *)rr_synth_cat_name(sen->cat);
         s.mask.png = sen->type == RR_TYPE_NONE ? NULL : mask;
-        if (rr_sample_write(f, &s) < 0)
-            rc = rr_error_prefix("%s: ", tmp);
+        if (rr_sample_write(w.f, &s) < 0)
+            rc = rr_error_prefix("%s: ", path);
     }
-    if (f) {
-        if ((fflush(f) != 0 || fsync(fileno(f)) != 0) && rc == 0)
-            rc = rr_error("%s: %s", tmp, strerror(errno));
-        if (fclose(f) != 0 && rc == 0)
-            rc = rr_error("%s: %s", tmp, strerror(errno));
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = rr_error("%s: %s", path, strerror(errno));
-        if (rc)
-            unlink(tmp);
-    }
+    rc = rr_atomic_close(&w, rc == 0, RR_ATOMIC_DURABLE) || rc ? -1 : 0;
     free(path);
-    free(tmp);
     return rc;
 }
 

@@ -1,7 +1,6 @@
 #include "trainer.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "../error.h"
+#include "../io/atomic.h"
 #include "../io/folder.h"
 #include "../io/progress.h"
 #include "../eval/metrics.h"
@@ -333,22 +333,11 @@ static int lock_rundir(run *r)
     return 0;
 }
 
-/* Temporary files of checkpoint writes that a kill interrupted
- * (rr_safetensors_save's NAME.XXXXXX). */
+/* Temporary files of checkpoint writes that a kill interrupted (io/atomic.h). */
 static void remove_stale(const run *r)
 {
-    DIR *d = opendir(r->o.rundir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        size_t n = strlen(e->d_name);
-        if ((strncmp(e->d_name, "last.safetensors.", 17) == 0 || strncmp(e->d_name, "best.safetensors.", 17) == 0) &&
-            n == 17 + 6) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/%s", r->o.rundir, e->d_name);
-            unlink(path);
-        }
-    }
-    if (d)
-        closedir(d);
+    rr_atomic_remove_stale(r->o.rundir, "last.safetensors");
+    rr_atomic_remove_stale(r->o.rundir, "best.safetensors");
 }
 
 static char *absolute(const char *path)

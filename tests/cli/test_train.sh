@@ -180,9 +180,9 @@ fi
 
 # ------------------------------------------------- kill -9 during a checkpoint
 # A checkpoint every update; the kill lands when the temporary file of a
-# write is seen (rr_safetensors_save: last.safetensors.XXXXXX).
+# write is seen (io/atomic.h: .last.safetensors.PID.TID~).
 writing() {
-    for f in "$T/kill"/last.safetensors.??????; do
+    for f in "$T/kill"/.last.safetensors.*~; do
         [ -e "$f" ] && return 0
     done
     return 1
