@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "error.h"
 #include "train/trainer.h"
 
@@ -72,6 +73,12 @@ static const char help[] =
     "                             the epochs)\n"
     "      --max-bad-steps=K      stop after K updates in a row with a NaN or an Inf\n"
     "                             in the loss or the gradients (default 5)\n"
+    "      --check-every=K        across ranks: compare the weights of every rank\n"
+    "                             every K updates, an error when they differ\n"
+    "                             (default 100; 0: only at the start)\n"
+    "      --rank-timeout=SECONDS across ranks: the longest wait for another rank\n"
+    "                             (default 600); one that does not answer in time\n"
+    "                             (hung, stopped, dead) is named and the run ends\n"
     "      --check=CHECKPOINT     verify a checkpoint and print a JSON summary\n"
     "      --max-pixels=N         the most pixels an image or mask read may have\n"
     "      --help                 display this help and exit\n"
@@ -84,10 +91,16 @@ static const char help[] =
     "the last checkpoint is then left as it was), 2 on a usage error; ended by\n"
     "the signal (128+N) before the first update or on a second signal.\n"
     "\n"
+    "Across processes: started by mpirun or srun (one process per GPU, each\n"
+    "taking GPU local-rank mod GPUs), N ranks train one model; an update takes\n"
+    "N x --batch x --accum samples, the same ones whatever N, and rank 0 alone\n"
+    "writes RUNDIR.  A resumed run may have another number of ranks.\n"
+    "\n"
     "Examples:\n"
     "  rrsis-train -c share/configs/mrsnet-nano.json --train=synth/train.jsonl \\\n"
     "      --val=synth/val.jsonl -o runs/nano --epochs=20 --lr=1e-3\n"
     "  rrsis-train -o runs/nano --resume\n"
+    "  mpirun -np 4 rrsis-train -c share/configs/mrsnet-b.json ... -o runs/b\n"
     "  tools/plot_log.py runs/nano/log.jsonl -o runs/nano/curves.png\n";
 
 enum {
@@ -119,6 +132,8 @@ enum {
     OPT_CKPT_EVERY,
     OPT_MAX_STEPS,
     OPT_MAX_BAD_STEPS,
+    OPT_CHECK_EVERY,
+    OPT_RANK_TIMEOUT,
     OPT_CHECK,
 };
 
@@ -150,6 +165,8 @@ static const struct option options[] = {
     {"ckpt-every", required_argument, NULL, OPT_CKPT_EVERY},
     {"max-steps", required_argument, NULL, OPT_MAX_STEPS},
     {"max-bad-steps", required_argument, NULL, OPT_MAX_BAD_STEPS},
+    {"check-every", required_argument, NULL, OPT_CHECK_EVERY},
+    {"rank-timeout", required_argument, NULL, OPT_RANK_TIMEOUT},
     {"check", required_argument, NULL, OPT_CHECK},
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
     RR_CLI_COMMON_OPTIONS,
@@ -201,6 +218,7 @@ int main(int argc, char **argv)
     o.tty = isatty(STDERR_FILENO);
     o.stop = &stop;
     const char *device = "auto", *check = NULL;
+    double rank_timeout = 600;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:o:", options, NULL)) != -1) {
         switch (opt) {
@@ -258,6 +276,8 @@ int main(int argc, char **argv)
         case OPT_CKPT_EVERY: o.ckpt_every = rr_cli_long("--ckpt-every", optarg, 0, LONG_MAX); break;
         case OPT_MAX_STEPS: o.max_steps = rr_cli_long("--max-steps", optarg, 1, LONG_MAX); break;
         case OPT_MAX_BAD_STEPS: o.max_bad_steps = (int)rr_cli_long("--max-bad-steps", optarg, 1, 1000000); break;
+        case OPT_CHECK_EVERY: o.check_every = rr_cli_long("--check-every", optarg, 0, LONG_MAX); break;
+        case OPT_RANK_TIMEOUT: rank_timeout = positive("--rank-timeout", optarg); break;
         case OPT_CHECK: check = optarg; break;
         default: rr_cli_common_option(opt, help);
         }
@@ -279,6 +299,9 @@ int main(int argc, char **argv)
         rr_cli_usage_error("give --train and --val (or --resume)");
     if (!o.resume && !o.config && !o.init)
         rr_cli_usage_error("give --config (or --init with weights that carry one)");
+    /* before anything touches the GPU: each rank takes its own */
+    if (rr_dist_init(rank_timeout))
+        rr_cli_die_lib();
     if (rr_device_parse(device, &o.device))
         rr_cli_usage_error("--device: %s", rr_errmsg());
     if (!o.vocab)
@@ -290,6 +313,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &dfl, NULL);
     o.started = catch_signals;
     if (rr_train(&o))
-        rr_cli_die_lib();
+        rr_cli_die_lib(); /* the launcher ends the other ranks */
+    rr_dist_finalize();
     return 0;
 }
