@@ -19,9 +19,10 @@ static const char help[] =
     "last.safetensors (the checkpoint: weights, optimizer state, data position,\n"
     "random state, configuration and options), best.safetensors (the weights of\n"
     "the best validation) and log.jsonl (every update's loss and learning rate,\n"
-    "every validation's metrics).  SIGINT or SIGTERM writes the checkpoint and\n"
-    "exits 0 (a second one ends the program at once, as does one before the\n"
-    "first update); --resume continues the run exactly where it stopped.\n"
+    "every validation's metrics).  SIGINT, SIGTERM or SIGUSR1 writes the\n"
+    "checkpoint and exits 0 (a second one ends the program at once, as does\n"
+    "one before the first update); --resume continues the run exactly where it\n"
+    "stopped.\n"
     "\n"
     "The run:\n"
     "  -o, --output=RUNDIR        the run's folder (made when missing, with its\n"
@@ -94,7 +95,10 @@ static const char help[] =
     "Across processes: started by mpirun or srun (one process per GPU, each\n"
     "taking GPU local-rank mod GPUs), N ranks train one model; an update takes\n"
     "N x --batch x --accum samples, the same ones whatever N, and rank 0 alone\n"
-    "writes RUNDIR.  A resumed run may have another number of ranks.\n"
+    "writes RUNDIR.  A resumed run may have another number of ranks.  Stop a\n"
+    "run with kill -USR1 on mpirun (passed on to every rank); Ctrl-C on mpirun\n"
+    "gives the ranks SIGTERM and a second later SIGKILL (mpirun --mca\n"
+    "odls_base_sigkill_timeout 60 gives a large checkpoint time to be written).\n"
     "\n"
     "Examples:\n"
     "  rrsis-train -c share/configs/mrsnet-nano.json --train=synth/train.jsonl \\\n"
@@ -175,30 +179,36 @@ static const struct option options[] = {
 
 static volatile sig_atomic_t stop;
 
-/* The first SIGINT or SIGTERM asks for a checkpoint and a clean exit (the
- * trainer looks at stop between updates); any later one, of either kind and
+/* The signals that ask for a checkpoint: SIGUSR1 too, which mpirun passes
+ * on to every rank (on SIGINT or SIGTERM it sends the ranks SIGTERM and,
+ * a second later, SIGKILL). */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGUSR1};
+enum { NSTOP = sizeof stop_signals / sizeof stop_signals[0] };
+
+/* The first SIGINT, SIGTERM or SIGUSR1 asks for a checkpoint and a clean
+ * exit (the trainer looks at stop between updates); any later one, of any kind and
  * on whichever thread, ends the program at once by the default action.  The
  * exchange decides which one was first when two arrive together; the
  * checkpoint on disk stays whole either way (it is replaced by rename). */
 static void on_signal(int sig)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigaction(SIGINT, &dfl, NULL);
-    sigaction(SIGTERM, &dfl, NULL);
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &dfl, NULL);
     if (__atomic_exchange_n(&stop, 1, __ATOMIC_SEQ_CST))
         raise(sig);
 }
 
-/* The trainer's started hook: until the first update, SIGINT and SIGTERM
+/* The trainer's started hook: until the first update, the stop signals
  * keep their default action (set in main), which ends set-up at once. */
 static void catch_signals(void)
 {
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGINT); /* a second signal waits for the handler */
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    for (int i = 0; i < NSTOP; i++) /* a second signal waits for the handler */
+        sigaddset(&sa.sa_mask, stop_signals[i]);
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &sa, NULL);
 }
 
 static double positive(const char *opt, const char *arg)
@@ -309,8 +319,8 @@ int main(int argc, char **argv)
 
     /* even where the caller ignores them (a shell's background job ignores SIGINT) */
     struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigaction(SIGINT, &dfl, NULL);
-    sigaction(SIGTERM, &dfl, NULL);
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &dfl, NULL);
     o.started = catch_signals;
     if (rr_train(&o))
         rr_cli_die_lib(); /* the launcher ends the other ranks */

@@ -181,6 +181,8 @@ static int wait_all(MPI_Request *req, const int *peer, int n, const char *what)
         if (!dup && len < sizeof names - 16)
             len += (size_t)snprintf(names + len, sizeof names - len, "%s%d", late++ ? ", " : "", peer[i]);
     }
+    if (!late) /* all came at the last moment (or this process was the one stopped) */
+        return 0;
     return rr_error("%s: rank%s %s did not answer within %g s (hung, stopped or dead)", what, late > 1 ? "s" : "",
                     names, D.timeout);
 }
