@@ -54,7 +54,14 @@ ifeq ($(CUDA),1)
 CPPFLAGS += -DRR_WITH_CUDA -I$(CUDA_HOME)/include
 NVFLAGS  ?= -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fopenmp,-Wall
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
-LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcufft -lcudart -lstdc++ $(if $(filter 1,$(MPI)),-lnccl)
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcufft -lcudart -lstdc++
+# NCCL, for training across processes on GPUs: with MPI, when its header is
+# found (the CUDA toolkit's, or Debian's libnccl-dev)
+NCCL     ?= $(if $(filter 1,$(MPI)),$(if $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h),1,0),0)
+ifeq ($(NCCL),1)
+CPPFLAGS += -DRR_WITH_NCCL
+LDLIBS   += -lnccl
+endif
 else
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 endif

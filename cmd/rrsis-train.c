@@ -324,6 +324,7 @@ int main(int argc, char **argv)
     o.started = catch_signals;
     if (rr_train(&o))
         rr_cli_die_lib(); /* the launcher ends the other ranks */
-    rr_dist_finalize();
+    if (rr_dist_finalize())
+        rr_cli_die_lib();
     return 0;
 }

@@ -11,6 +11,8 @@
 
 #ifdef RR_WITH_CUDA
 #include <cuda_runtime.h>
+#endif
+#ifdef RR_WITH_NCCL
 #include <nccl.h>
 /* NCCL's work goes on the library's stream, behind the backward pass that
  * made the gradients, with no synchronisation between. */
@@ -31,7 +33,7 @@ int rr_dist_init(double timeout)
                                  "rebuild) but a launcher started it")
                       : 0;
 }
-void rr_dist_finalize(void) {}
+int rr_dist_finalize(void) { return 0; }
 int rr_dist_on(void) { return 0; }
 int rr_dist_rank(void) { return 0; }
 int rr_dist_size(void) { return 1; }
@@ -59,7 +61,7 @@ static struct {
     MPI_Comm comm;
     float *tmp[2]; /* scratch of the sum, per device (CPU, CUDA), tmp_n floats each */
     size_t tmp_n[2];
-#ifdef RR_WITH_CUDA
+#ifdef RR_WITH_NCCL
     ncclComm_t nccl;
     int have_nccl;
 #endif
@@ -92,13 +94,15 @@ static int mpi_fail(int rc, const char *call)
             return mpi_fail(rc_, #call);         \
     } while (0)
 
-#ifdef RR_WITH_CUDA
+#ifdef RR_WITH_NCCL
 #define NCCL_CHECK(call)                                                                  \
     do {                                                                                  \
         ncclResult_t rc_ = (call);                                                        \
         if (rc_ != ncclSuccess)                                                           \
             return rr_error("%s failed: %s", #call, ncclGetErrorString(rc_));             \
     } while (0)
+#endif
+#ifdef RR_WITH_CUDA
 #define CUDA_CHECK(call)                                                                  \
     do {                                                                                  \
         cudaError_t rc_ = (call);                                                         \
@@ -132,20 +136,21 @@ int rr_dist_init(double timeout)
     return 0;
 }
 
-void rr_dist_finalize(void)
+int rr_dist_finalize(void)
 {
     if (!D.on)
-        return;
-#ifdef RR_WITH_CUDA
+        return 0;
+    D.on = 0;
+#ifdef RR_WITH_NCCL
     if (D.have_nccl)
-        ncclCommDestroy(D.nccl);
+        NCCL_CHECK(ncclCommDestroy(D.nccl));
+#endif
     if (D.tmp[RR_CUDA])
         rr_dev_free(RR_CUDA, D.tmp[RR_CUDA]);
-#endif
     free(D.tmp[RR_CPU]);
-    MPI_Comm_free(&D.comm);
-    MPI_Finalize();
-    D.on = 0;
+    MPI_CHECK(MPI_Comm_free(&D.comm));
+    MPI_CHECK(MPI_Finalize());
+    return 0;
 }
 
 /* Waits for n requests, peer[i] the rank at the other end of req[i] (-1: a
@@ -265,7 +270,7 @@ static void part(int64_t n, int N, int p, int64_t *off, int64_t *cnt)
     *cnt = b - a;
 }
 
-#ifdef RR_WITH_CUDA
+#ifdef RR_WITH_NCCL
 static int nccl_start(void)
 {
     if (D.have_nccl)
@@ -383,11 +388,13 @@ int rr_dist_sum_f32(rr_device dev, float *x, int64_t n)
     float *tmp = scratch(dev, (size_t)(N * chunk));
     if (!tmp)
         return -1;
-#ifdef RR_WITH_CUDA
+#ifdef RR_WITH_NCCL
     if (dev == RR_CUDA && nccl_start())
         return -1;
 #define EXCHANGE(k) (dev == RR_CUDA ? nccl_exchange(k, x, tmp, n, chunk) : mpi_exchange(k, x, tmp, n, chunk))
 #else
+    if (dev == RR_CUDA)
+        return rr_error("this build has no NCCL (make found no nccl.h): training across processes on CUDA needs it");
 #define EXCHANGE(k) mpi_exchange(k, x, tmp, n, chunk)
 #endif
     if (EXCHANGE(0))
@@ -402,7 +409,7 @@ int rr_dist_sum_f32(rr_device dev, float *x, int64_t n)
     if (EXCHANGE(1))
         return -1;
 #undef EXCHANGE
-#ifdef RR_WITH_CUDA
+#ifdef RR_WITH_NCCL
     if (dev == RR_CUDA)
         return nccl_wait("gradient sum");
 #endif

@@ -1,6 +1,7 @@
 /* Training across processes: one process (rank) per GPU or per CPU socket,
  * started by mpirun or srun, over MPI (Open MPI) and, for CUDA tensors,
- * NCCL.  Used by libcore/train only.
+ * NCCL (a build without NCCL refuses CUDA tensors here).  Used by
+ * libcore/train only.
  *
  * A program calls rr_dist_init first, before anything touches the GPU.  It
  * starts MPI only when a launcher started the process (OMPI_COMM_WORLD_SIZE,
@@ -35,8 +36,9 @@
 /* Starts MPI when a launcher started this process (see above), with
  * `timeout` seconds for every wait; 0, or -1 with a message. */
 int rr_dist_init(double timeout);
-/* Ends MPI (and NCCL) when rr_dist_init started it. */
-void rr_dist_finalize(void);
+/* Ends MPI (and NCCL) when rr_dist_init started it; 0, or -1 with a
+ * message. */
+int rr_dist_finalize(void);
 
 int rr_dist_on(void);         /* 1 when a launcher started this process (one rank or more) */
 int rr_dist_rank(void);       /* 0 without a launcher */
