@@ -13,7 +13,9 @@
 #   - kill -9 of a rank: the job ends within a bounded time naming the rank,
 #     the last checkpoint loads and the run resumes; a stopped (hung) rank is
 #     named by rank 0 after --rank-timeout;
-#   - SIGUSR1 to mpirun: one checkpoint, exit 0.
+#   - SIGUSR1 to mpirun: one checkpoint, exit 0; SIGINT to mpirun (Ctrl-C,
+#     which mpirun turns into SIGTERM to the ranks, and SIGKILL after
+#     odls_base_sigkill_timeout): one checkpoint.
 #   BIN     the programs (default bin)
 #   PYTHON  a Python 3 with numpy (default /usr/bin/python3)
 # shellcheck source=tests/cli/lib.sh
@@ -139,7 +141,7 @@ fi
 # ---------------------------------------------------------------- faults
 # long RUNDIR: a run that goes on until signalled, a checkpoint every 2 updates
 long() {
-    $MPI -np 2 "$TRAIN" $ARGS --epochs 1000 --val-every 100000 --ckpt-every 2 --rank-timeout 3 -o "$1" \
+    $MPI ${LONG_MCA:-} -np 2 "$TRAIN" $ARGS --epochs 1000 --val-every 100000 --ckpt-every 2 --rank-timeout 3 -o "$1" \
         >"$T/$2.out" 2>"$T/$2.err" &
     pid=$!
     n=0
@@ -204,5 +206,20 @@ if [ $st -eq 0 ] && tail -1 "$T/usr1/log.jsonl" | jq -e ".reason == \"signal\" a
     pass "SIGUSR1 to mpirun: one checkpoint (update $s), exit 0"
 else
     fail "SIGUSR1 to mpirun" "exit $st, checkpoint at $s: $(tail -1 "$T/usr1/log.jsonl")"
+fi
+
+# mpirun sends the ranks SIGCONT, SIGTERM odls_base_sigkill_timeout seconds
+# later and SIGKILL as long after that (3 here: a loaded machine has time to
+# write the checkpoint), and exits 1 whatever the ranks do
+LONG_MCA="--mca odls_base_sigkill_timeout 3" long "$T/int" int
+kill -INT $pid
+bounded $pid 40
+st=$?
+s=$("$TRAIN" --check "$T/int/last.safetensors" 2>/dev/null | jq .step)
+if [ $st -ne 124 ] && tail -1 "$T/int/log.jsonl" | jq -e ".reason == \"signal\" and .step == $s" >/dev/null &&
+    [ "$(grep -c 'on a signal' "$T/int.out" "$T/int.err" | awk -F: '{ n += $2 } END { print n }')" = 1 ]; then
+    pass "SIGINT to mpirun: one checkpoint (update $s; mpirun's exit $st)"
+else
+    fail "SIGINT to mpirun" "exit $st, checkpoint at $s: $(tail -1 "$T/int/log.jsonl")"
 fi
 finish
