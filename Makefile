@@ -71,14 +71,18 @@ all: $(PROGS) $(BUILD)/tests/unit/run-unit
 
 # --- dependencies --------------------------------------------------------------
 DEB_BUILD := gcc make libpng-dev libjpeg62-turbo-dev libtiff-dev libcjson-dev \
-             libopenblas-openmp-dev libfftw3-dev libutf8proc-dev libopenmpi-dev
+             libopenblas-openmp-dev libfftw3-dev libutf8proc-dev
 # What the tests run besides the programs: jq, and Python with numpy, Pillow
 # (the 480 protocol of rrsis-score) and torch (the PyTorch reference that
-# test_convert, test_nano_variants and test_mrsnet_b compare with), and
-# mpirun (test_mpi_train).
-DEB_TEST  := jq python3-numpy python3-pil python3-torch openmpi-bin
+# test_convert, test_nano_variants and test_mrsnet_b compare with).
+DEB_TEST  := jq python3-numpy python3-pil python3-torch
+# Training across processes (libcore/dist): Open MPI's headers and library,
+# and mpirun (test_mpi_train).  Apart from DEB_BUILD, whose packages
+# tests/gpu/fetch-deps.sh carries to GPU machines: a build finds MPI only
+# where it is installed, and leaves it out elsewhere.
+DEB_MPI   := libopenmpi-dev openmpi-bin
 deps:
-	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA); do \
+	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_MPI) $(DEB_EXTRA); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -187,9 +187,9 @@ if [ "${GPU_CHECK_DEPS_ONLY:-0}" = 1 ]; then
 fi
 
 # --- 2. the build ----------------------------------------------------------------------
-# DEB_BUILD and DEB_TEST empty: make's deps step would otherwise try apt-get.
+# DEB_BUILD, DEB_TEST and DEB_MPI empty: make's deps step would otherwise try apt-get.
 t=$(date +%s)
-MAKEV="CUDA=1 DEB_BUILD= DEB_TEST= ${BLASV:-} ${NVCC:+NVCC=$NVCC} ${CUDA_HOME_TC:+CUDA_HOME=$CUDA_HOME_TC}"
+MAKEV="CUDA=1 DEB_BUILD= DEB_TEST= DEB_MPI= ${BLASV:-} ${NVCC:+NVCC=$NVCC} ${CUDA_HOME_TC:+CUDA_HOME=$CUDA_HOME_TC}"
 build_ok=0
 secs=$(limit 300)
 if [ "$deps_ok" != 1 ]; then
