@@ -29,6 +29,18 @@ LDLIBS   += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB) -lopenblas -lfftw3f -lf
             -lutf8proc -lm
 LDFLAGS  += -fopenmp
 
+# MPI (Open MPI) for training across processes (libcore/dist): on when its
+# headers are found (mpicc's flags, else Debian's place); `make MPI=0` builds
+# without it, and rrsis-train then refuses to be started by mpirun or srun.
+MPI_DIR  := /usr/lib/$(MULTIARCH)/openmpi
+MPI_CFLAGS ?= $(or $(shell mpicc --showme:compile 2>/dev/null),$(if $(wildcard $(MPI_DIR)/include/mpi.h),-I$(MPI_DIR)/include))
+MPI_LIBS   ?= $(or $(shell mpicc --showme:link 2>/dev/null),-L$(MPI_DIR)/lib -lmpi)
+MPI      ?= $(if $(MPI_CFLAGS),1,0)
+ifeq ($(MPI),1)
+CPPFLAGS += -DRR_WITH_MPI $(MPI_CFLAGS)
+LDLIBS   += $(MPI_LIBS)
+endif
+
 LIB_SRC  := $(sort $(wildcard libcore/*.c libcore/*/*.c))
 CUDA_SRC := $(sort $(wildcard libcore/*.cu libcore/*/*.cu))
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
@@ -43,6 +55,13 @@ CPPFLAGS += -DRR_WITH_CUDA -I$(CUDA_HOME)/include
 NVFLAGS  ?= -O2 -std=c++17 $(CUDA_ARCH) -Xcompiler -fopenmp,-Wall
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcufft -lcudart -lstdc++
+# NCCL, for training across processes on GPUs: with MPI, when its header is
+# found (the CUDA toolkit's, or Debian's libnccl-dev)
+NCCL     ?= $(if $(filter 1,$(MPI)),$(if $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h),1,0),0)
+ifeq ($(NCCL),1)
+CPPFLAGS += -DRR_WITH_NCCL
+LDLIBS   += -lnccl
+endif
 else
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 endif
@@ -57,8 +76,13 @@ DEB_BUILD := gcc make libpng-dev libjpeg62-turbo-dev libtiff-dev libcjson-dev \
 # (the 480 protocol of rrsis-score) and torch (the PyTorch reference that
 # test_convert, test_nano_variants and test_mrsnet_b compare with).
 DEB_TEST  := jq python3-numpy python3-pil python3-torch
+# Training across processes (libcore/dist): Open MPI's headers and library,
+# and mpirun (test_mpi_train).  Apart from DEB_BUILD, whose packages
+# tests/gpu/fetch-deps.sh carries to GPU machines: a build finds MPI only
+# where it is installed, and leaves it out elsewhere.
+DEB_MPI   := libopenmpi-dev openmpi-bin
 deps:
-	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA); do \
+	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_MPI) $(DEB_EXTRA); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -95,9 +119,9 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-
 ASAN_OBJ := $(patsubst %.c,$(ASAN_DIR)/%.o,$(LIB_SRC) $(UNIT_SRC))
 $(ASAN_DIR)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) -Ilibcore -I$(OPENBLAS_INC) -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"' -std=c11 -fopenmp -MMD -MP $(ASAN_FLAGS) -c $< -o $@
+	$(CC) -Ilibcore -I$(OPENBLAS_INC) $(if $(filter 1,$(MPI)),-DRR_WITH_MPI $(MPI_CFLAGS)) -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"' -std=c11 -fopenmp -MMD -MP $(ASAN_FLAGS) -c $< -o $@
 $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
-	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart,$(LDLIBS)) -o $@
+	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart -lnccl,$(LDLIBS)) -o $@
 
 # The fuzz targets with a main that replays files (tests/fuzz/replay.c), on
 # the sanitizer build of the library: make check replays their seeds and
@@ -107,7 +131,7 @@ $(ASAN_DIR)/tests/fuzz/fuzz_tokenizer.o: ASAN_FLAGS += -DRR_FUZZ_VOCAB='"$(CURDI
 .SECONDARY: $(FUZZ_REPLAY:$(ASAN_DIR)/tests/fuzz/replay-%=$(ASAN_DIR)/tests/fuzz/fuzz_%.o) $(ASAN_DIR)/tests/fuzz/replay.o
 $(ASAN_DIR)/tests/fuzz/replay-%: $(ASAN_DIR)/tests/fuzz/fuzz_%.o $(ASAN_DIR)/tests/fuzz/replay.o \
                                  $(patsubst %.c,$(ASAN_DIR)/%.o,$(LIB_SRC))
-	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart,$(LDLIBS)) -o $@
+	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart -lnccl,$(LDLIBS)) -o $@
 
 # --- tests ---------------------------------------------------------------------
 # tests/tools/: programs that CLI tests run (mrsnet_forward: the mrsnet-b

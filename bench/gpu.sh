@@ -189,7 +189,7 @@ if [ -n "${BENCH_BIN:-}" ]; then
     note "using $BIN (no build)"
 elif [ "$REHEARSAL" = 1 ]; then
     BIN=build/cpu/bench/gpu_bench
-    make CUDA=0 DEB_BUILD= DEB_TEST= "$BIN" >"$LOG/build.log" 2>&1 ||
+    make CUDA=0 DEB_BUILD= DEB_TEST= DEB_MPI= "$BIN" >"$LOG/build.log" 2>&1 ||
         fail "make CUDA=0 $BIN failed: $(grep -m1 -i error "$LOG/build.log")"
 else
     [ -n "$NVCC" ] || fail "no nvcc on this machine (see the toolchain lines)"
@@ -199,7 +199,7 @@ else
     [ "$secs" != 0 ] || fail "no time left for the build"
     printf '%s\n' "$TC_LINES" | sed '/^$/d' >"$LOG/build.log"
     # shellcheck disable=SC2086
-    timeout "$secs" make -j"$JOBS" CUDA=1 DEB_BUILD= DEB_TEST= $BLASV NVCC="$NVCC" CUDA_HOME="$CUDA_HOME_TC" \
+    timeout "$secs" make -j"$JOBS" CUDA=1 DEB_BUILD= DEB_TEST= DEB_MPI= $BLASV NVCC="$NVCC" CUDA_HOME="$CUDA_HOME_TC" \
         CUDA_ARCH="$ARCH" LDFLAGS="-fopenmp $LDEXTRA" "$BIN" >>"$LOG/build.log" 2>&1 ||
         fail "make $BIN failed or ran past $secs s: $(grep -m1 -i 'error\|terminated' "$LOG/build.log") (see $LOG/build.log)"
     note "built $BIN for sm_$SM in $(since "$t") s"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "error.h"
 #include "train/trainer.h"
 
@@ -18,9 +19,10 @@ static const char help[] =
     "last.safetensors (the checkpoint: weights, optimizer state, data position,\n"
     "random state, configuration and options), best.safetensors (the weights of\n"
     "the best validation) and log.jsonl (every update's loss and learning rate,\n"
-    "every validation's metrics).  SIGINT or SIGTERM writes the checkpoint and\n"
-    "exits 0 (a second one ends the program at once, as does one before the\n"
-    "first update); --resume continues the run exactly where it stopped.\n"
+    "every validation's metrics).  SIGINT, SIGTERM or SIGUSR1 writes the\n"
+    "checkpoint and exits 0 (a second one ends the program at once, as does\n"
+    "one before the first update); --resume continues the run exactly where it\n"
+    "stopped.\n"
     "\n"
     "The run:\n"
     "  -o, --output=RUNDIR        the run's folder (made when missing, with its\n"
@@ -72,6 +74,12 @@ static const char help[] =
     "                             the epochs)\n"
     "      --max-bad-steps=K      stop after K updates in a row with a NaN or an Inf\n"
     "                             in the loss or the gradients (default 5)\n"
+    "      --check-every=K        across ranks: compare the weights of every rank\n"
+    "                             every K updates, an error when they differ\n"
+    "                             (default 100; 0: only at the start)\n"
+    "      --rank-timeout=SECONDS across ranks: the longest wait for another rank\n"
+    "                             (default 600); one that does not answer in time\n"
+    "                             (hung, stopped, dead) is named and the run ends\n"
     "      --check=CHECKPOINT     verify a checkpoint and print a JSON summary\n"
     "      --max-pixels=N         the most pixels an image or mask read may have\n"
     "      --help                 display this help and exit\n"
@@ -84,10 +92,20 @@ static const char help[] =
     "the last checkpoint is then left as it was), 2 on a usage error; ended by\n"
     "the signal (128+N) before the first update or on a second signal.\n"
     "\n"
+    "Across processes: started by mpirun or srun (one process per GPU, each\n"
+    "taking GPU local-rank mod GPUs), N ranks train one model; an update takes\n"
+    "N x --batch x --accum samples, the same ones whatever N, and rank 0 alone\n"
+    "writes RUNDIR.  A resumed run may have another number of ranks.  Stop a\n"
+    "run with kill -USR1 on mpirun (passed on to every rank); Ctrl-C on mpirun\n"
+    "gives the ranks SIGTERM and, a second later, SIGKILL (mpirun's MCA\n"
+    "parameter odls_base_sigkill_timeout sets that second: raise it for a\n"
+    "large checkpoint).\n"
+    "\n"
     "Examples:\n"
     "  rrsis-train -c share/configs/mrsnet-nano.json --train=synth/train.jsonl \\\n"
     "      --val=synth/val.jsonl -o runs/nano --epochs=20 --lr=1e-3\n"
     "  rrsis-train -o runs/nano --resume\n"
+    "  mpirun -np 4 rrsis-train -c share/configs/mrsnet-b.json ... -o runs/b\n"
     "  tools/plot_log.py runs/nano/log.jsonl -o runs/nano/curves.png\n";
 
 enum {
@@ -119,6 +137,8 @@ enum {
     OPT_CKPT_EVERY,
     OPT_MAX_STEPS,
     OPT_MAX_BAD_STEPS,
+    OPT_CHECK_EVERY,
+    OPT_RANK_TIMEOUT,
     OPT_CHECK,
 };
 
@@ -150,6 +170,8 @@ static const struct option options[] = {
     {"ckpt-every", required_argument, NULL, OPT_CKPT_EVERY},
     {"max-steps", required_argument, NULL, OPT_MAX_STEPS},
     {"max-bad-steps", required_argument, NULL, OPT_MAX_BAD_STEPS},
+    {"check-every", required_argument, NULL, OPT_CHECK_EVERY},
+    {"rank-timeout", required_argument, NULL, OPT_RANK_TIMEOUT},
     {"check", required_argument, NULL, OPT_CHECK},
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
     RR_CLI_COMMON_OPTIONS,
@@ -158,30 +180,36 @@ static const struct option options[] = {
 
 static volatile sig_atomic_t stop;
 
-/* The first SIGINT or SIGTERM asks for a checkpoint and a clean exit (the
- * trainer looks at stop between updates); any later one, of either kind and
+/* The signals that ask for a checkpoint: SIGUSR1 too, which mpirun passes
+ * on to every rank (on SIGINT or SIGTERM it sends the ranks SIGTERM and,
+ * a second later, SIGKILL). */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGUSR1};
+enum { NSTOP = sizeof stop_signals / sizeof stop_signals[0] };
+
+/* The first SIGINT, SIGTERM or SIGUSR1 asks for a checkpoint and a clean
+ * exit (the trainer looks at stop between updates); any later one, of any kind and
  * on whichever thread, ends the program at once by the default action.  The
  * exchange decides which one was first when two arrive together; the
  * checkpoint on disk stays whole either way (it is replaced by rename). */
 static void on_signal(int sig)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigaction(SIGINT, &dfl, NULL);
-    sigaction(SIGTERM, &dfl, NULL);
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &dfl, NULL);
     if (__atomic_exchange_n(&stop, 1, __ATOMIC_SEQ_CST))
         raise(sig);
 }
 
-/* The trainer's started hook: until the first update, SIGINT and SIGTERM
+/* The trainer's started hook: until the first update, the stop signals
  * keep their default action (set in main), which ends set-up at once. */
 static void catch_signals(void)
 {
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGINT); /* a second signal waits for the handler */
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    for (int i = 0; i < NSTOP; i++) /* a second signal waits for the handler */
+        sigaddset(&sa.sa_mask, stop_signals[i]);
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &sa, NULL);
 }
 
 static double positive(const char *opt, const char *arg)
@@ -201,6 +229,7 @@ int main(int argc, char **argv)
     o.tty = isatty(STDERR_FILENO);
     o.stop = &stop;
     const char *device = "auto", *check = NULL;
+    double rank_timeout = 600;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:o:", options, NULL)) != -1) {
         switch (opt) {
@@ -258,6 +287,8 @@ int main(int argc, char **argv)
         case OPT_CKPT_EVERY: o.ckpt_every = rr_cli_long("--ckpt-every", optarg, 0, LONG_MAX); break;
         case OPT_MAX_STEPS: o.max_steps = rr_cli_long("--max-steps", optarg, 1, LONG_MAX); break;
         case OPT_MAX_BAD_STEPS: o.max_bad_steps = (int)rr_cli_long("--max-bad-steps", optarg, 1, 1000000); break;
+        case OPT_CHECK_EVERY: o.check_every = rr_cli_long("--check-every", optarg, 0, LONG_MAX); break;
+        case OPT_RANK_TIMEOUT: rank_timeout = positive("--rank-timeout", optarg); break;
         case OPT_CHECK: check = optarg; break;
         default: rr_cli_common_option(opt, help);
         }
@@ -279,6 +310,9 @@ int main(int argc, char **argv)
         rr_cli_usage_error("give --train and --val (or --resume)");
     if (!o.resume && !o.config && !o.init)
         rr_cli_usage_error("give --config (or --init with weights that carry one)");
+    /* before anything touches the GPU: each rank takes its own */
+    if (rr_dist_init(rank_timeout))
+        rr_cli_die_lib();
     if (rr_device_parse(device, &o.device))
         rr_cli_usage_error("--device: %s", rr_errmsg());
     if (!o.vocab)
@@ -286,10 +320,12 @@ int main(int argc, char **argv)
 
     /* even where the caller ignores them (a shell's background job ignores SIGINT) */
     struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigaction(SIGINT, &dfl, NULL);
-    sigaction(SIGTERM, &dfl, NULL);
+    for (int i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &dfl, NULL);
     o.started = catch_signals;
     if (rr_train(&o))
+        rr_cli_die_lib(); /* the launcher ends the other ranks */
+    if (rr_dist_finalize())
         rr_cli_die_lib();
     return 0;
 }

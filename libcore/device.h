@@ -62,6 +62,9 @@ void rr_cuda_free(void *p);
 int rr_cuda_memset0(void *p, size_t bytes);
 int rr_cuda_memcpy(int dst_on_gpu, void *dst, int src_on_gpu, const void *src, size_t bytes);
 int rr_cuda_sync(void);
+/* The library's stream (a cudaStream_t), for C code that queues work on
+ * it: NCCL's exchanges (dist/dist.c). */
+void *rr_cuda_stream_c(void);
 /* TF32 tensor-core GEMMs on (default, unless RRSIS_TF32=0) or off. */
 void rr_cuda_set_tf32(int on);
 #endif

@@ -273,6 +273,8 @@ extern "C" const char *rr_cuda_fault_slots_way(void)
 
 /* The one synchronisation: with slots on the device, their copy joins the
  * queue first (into pageable memory: the call returns once it is done). */
+extern "C" void *rr_cuda_stream_c(void) { return rr_cuda_stream(); }
+
 extern "C" int rr_cuda_sync(void)
 {
     if (way == RR_SLOTS_DEVICE)

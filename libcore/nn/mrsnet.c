@@ -156,6 +156,25 @@ int rr_mrsnet_save(const rr_mrsnet *m, const char *path, rr_dtype dtype)
     return rc;
 }
 
+int rr_mrsnet_batch_norms(rr_mrsnet *m, rr_batch_norm_m **out, int max)
+{
+    rr_batch_norm_m *all[8];
+    int n = 0;
+    if (m->parts & RR_PART_BACKBONE) {
+        all[n++] = &m->backbone.hfim.local_bn;
+        all[n++] = &m->backbone.hfim.fuse_bn;
+    }
+    for (int i = 0; i < 3 && (m->parts & RR_PART_DECODER); i++) {
+        all[n++] = &m->decoder.bn1[i];
+        all[n++] = &m->decoder.bn2[i];
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) /* a module a variant leaves out has no tensors */
+        if (all[i]->running_mean && k < max)
+            out[k++] = all[i];
+    return k;
+}
+
 void rr_mrsnet_free(rr_mrsnet *m)
 {
     rr_params_free(&m->params);

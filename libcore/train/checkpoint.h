@@ -40,7 +40,9 @@ typedef struct {
     int64_t step;        /* optimizer updates done (skipped ones included) */
     int64_t epoch;       /* the epoch of the next micro-batch, from 0 */
     int64_t batch;       /* the next micro-batch's index within that epoch */
-    uint64_t rng_offset; /* the dropout stream's position (rr_ctx.rng_offset) */
+    uint64_t rng_offset; /* the dropout stream's position when written (rr_ctx.rng_offset); for
+                          * information: each micro-batch's draws start at a place fixed by
+                          * its place in the run (trainer.h) */
     int64_t bad_streak;  /* consecutive skipped (non-finite) updates just before */
     int64_t images;      /* samples trained on so far */
     double seconds;      /* training time so far */

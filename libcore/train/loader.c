@@ -34,7 +34,9 @@ struct rr_loader {
     const rr_manifest *m;
     rr_loader_opts o;
     int64_t per_epoch;               /* batches per epoch */
-    int64_t start;                   /* batch 0's place: start_epoch * per_epoch + index */
+    int ranks, group;                /* sharding: o.ranks, o.group, at least 1 */
+    int64_t mine;                    /* this rank's batches per epoch */
+    int64_t start;                   /* batch 0's place in this rank's sequence: start_epoch * mine + k0 */
     int64_t end;                     /* batches to make (INT64_MAX with repeat) */
     uint64_t order_seed, erase_seed;
     unsigned char *erase;            /* per sample: gets random boxes */
@@ -79,12 +81,25 @@ static void permute(size_t *v, size_t n, uint64_t seed)
     }
 }
 
+/* The index in the epoch of this rank's batch k of the epoch. */
+static int64_t dealt(const rr_loader *l, int64_t k)
+{
+    return k / l->group * l->ranks * l->group + (int64_t)l->o.rank * l->group + k % l->group;
+}
+
+/* This rank's batches of the epoch before index i. */
+static int64_t mine_before(const rr_loader *l, int64_t i)
+{
+    int64_t round = (int64_t)l->ranks * l->group, in = i % round - (int64_t)l->o.rank * l->group;
+    return i / round * l->group + (in < 0 ? 0 : in > l->group ? l->group : in);
+}
+
 /* Batch `seq`: its epoch, index in the epoch and sample count. */
 static void locate(const rr_loader *l, int64_t seq, int64_t *epoch, int64_t *index, int *n)
 {
     int64_t g = l->start + seq;
-    *epoch = g / l->per_epoch;
-    *index = g % l->per_epoch;
+    *epoch = g / l->mine;
+    *index = dealt(l, g % l->mine);
     int64_t left = (int64_t)l->m->n - *index * l->o.batch;
     *n = (int)(left < l->o.batch ? left : l->o.batch);
 }
@@ -191,8 +206,24 @@ rr_loader *rr_loader_open(const rr_manifest *m, const rr_loader_opts *o, int64_t
     l->m = m;
     l->o = *o;
     l->per_epoch = per_epoch;
-    l->start = epoch * per_epoch + index;
-    l->end = o->repeat ? INT64_MAX : per_epoch - index;
+    l->ranks = o->ranks > 1 ? o->ranks : 1;
+    l->group = o->group > 1 ? o->group : 1;
+    if (o->rank < 0 || o->rank >= l->ranks) {
+        rr_error("loader: rank %d of %d", o->rank, l->ranks);
+        free(l);
+        return NULL;
+    }
+    int64_t round = (int64_t)l->ranks * l->group;
+    l->mine = o->repeat ? per_epoch / round * l->group : mine_before(l, per_epoch);
+    if (o->repeat && l->mine < 1) {
+        rr_error("%s: %zu samples, fewer than %d ranks x %d batches of %d", m->path, m->n, l->ranks, l->group,
+                 o->batch);
+        free(l);
+        return NULL;
+    }
+    int64_t k0 = mine_before(l, index) < l->mine ? mine_before(l, index) : l->mine; /* past the last round: */
+    l->start = epoch * l->mine + k0;                                                 /* the next epoch */
+    l->end = o->repeat ? INT64_MAX : l->mine - k0;
     l->order_seed = rr_rand64(o->seed, TAG_ORDER);
     l->erase_seed = rr_rand64(o->seed, TAG_ERASE);
     l->perm_epoch = -1;

@@ -17,6 +17,16 @@
  * the number of threads, and a loader opened at (epoch, batch) continues a
  * run exactly.
  *
+ * Sharding (training across processes, dist/dist.h).  An epoch's batches are
+ * dealt in rounds of ranks x group: of each round, this loader makes the
+ * `group` consecutive batches of its `rank` (batches rank*group ...
+ * rank*group + group - 1 of the round), in order.  With repeat an epoch's
+ * last, incomplete round is left out (every rank makes the same number of
+ * batches); without, every batch is dealt, so a rank may get none.  The
+ * order of the epoch, and so each batch's content, does not depend on the
+ * sharding: N ranks of group 1 make together the batches one loader of
+ * group N makes.
+ *
  * Random boxes (RMSIN's add_random_boxes, doc/training.md, Data and augmentation, option): a fixed 20%
  * of the samples (int(0.2 n), drawn from the seed once) get, each time they
  * are loaded, 20 to 60 black 32 x 32 boxes at uniform positions of the
@@ -43,6 +53,7 @@ typedef struct {
     uint64_t seed;
     int threads;       /* >= 1 */
     int depth;         /* batches made ahead (ring slots), >= 1 */
+    int ranks, rank, group; /* sharding (above); 0 is 1 for ranks and group */
 } rr_loader_opts;
 
 /* One batch, host memory, valid until rr_loader_release. */
@@ -61,9 +72,11 @@ typedef struct rr_loader rr_loader;
 /* Batches in an epoch of n samples. */
 int64_t rr_loader_batches(size_t n, int batch, int drop_last);
 
-/* Starts the threads at micro-batch `index` of epoch `epoch`.  The manifest
- * must outlive the loader.  NULL with a message on failure (an epoch
- * without a batch, a vocabulary that does not load, no memory). */
+/* Starts the threads at micro-batch `index` of epoch `epoch` (sharded: at
+ * this rank's first batch from there on).  The manifest must outlive the
+ * loader.  NULL with a message on failure (an epoch without a batch, or
+ * with repeat without a round, a vocabulary that does not load, no
+ * memory). */
 rr_loader *rr_loader_open(const rr_manifest *m, const rr_loader_opts *o, int64_t epoch, int64_t index);
 /* The next batch, waiting for it: 0 and *out, 1 at the end (no repeat),
  * -1 when a sample failed ("ID (line N): what"). */

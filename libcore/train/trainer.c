@@ -15,12 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../dist/dist.h"
 #include "../error.h"
 #include "../io/atomic.h"
 #include "../io/folder.h"
 #include "../io/progress.h"
 #include "../eval/metrics.h"
 #include "../nn/mrsnet.h"
+#include "../ops/binary.h"
 #include "../tape.h"
 #include "adamw.h"
 #include "checkpoint.h"
@@ -31,6 +33,11 @@
 enum { TAG_INIT = 0, TAG_DATA = 1, TAG_DROPOUT = 2 };
 /* Values per micro-batch in the readback buffer: loss, CE, Dice, presence. */
 enum { NLOSS = 4 };
+/* The BatchNorm layers of a model, at most (rr_mrsnet_batch_norms). */
+enum { MAX_BN = 16 };
+/* Dropout draws of one micro-batch, at most: its stream starts at
+ * (its place in the run) << DROPOUT_SHIFT. */
+enum { DROPOUT_SHIFT = 36 };
 
 /* ---- options --------------------------------------------------------------- */
 
@@ -66,6 +73,7 @@ void rr_train_defaults(rr_train_opts *o)
     o->log_every = 10;
     o->ckpt_every = 1000;
     o->max_bad_steps = 5;
+    o->check_every = 100;
 }
 
 /* The training options as the checkpoint's "training" JSON holds them. */
@@ -185,6 +193,17 @@ typedef struct {
     int64_t micro_used;     /* micro-batches per epoch that updates use */
     int64_t total, end;     /* updates of the run; where this invocation stops */
     int64_t last_val;       /* the step of the last validation in this invocation */
+    int rank, ranks;        /* this process among the ranks (dist/dist.h); 0 of 1 alone */
+    int64_t micro;          /* micro-batches of an update, all ranks: ranks x accum */
+    int64_t micro_epoch;    /* micro-batches of an epoch (those no update uses included) */
+    float *flat;            /* the trainable gradients (gn's order) summed over micro-batches and ranks, */
+    int64_t nflat;          /* when there is more than one micro-batch or a launcher (else NULL) */
+    float *losses;          /* every rank's losses (NLOSS x accum each), rank order */
+    rr_batch_norm_m *bn[MAX_BN];
+    int nbn;
+    float *bn_prev, *bn_mine, *bn_all; /* running statistics: before the update, this rank's terms, every rank's */
+    int64_t nbn_floats;
+    void *hash_buf;         /* a host copy of one weight, to hash */
     int64_t saved_at;       /* the step of the last checkpoint written in this invocation */
     /* validation buffers */
     float *logits;
@@ -267,7 +286,8 @@ static char *training_json(const run *r)
     }
     char fp[17];
     snprintf(fp, sizeof fp, "%016" PRIx64, r->fingerprint);
-    ok = ok && cJSON_AddStringToObject(o, "train", r->train_path) && cJSON_AddStringToObject(o, "val", r->val_path) &&
+    ok = ok && cJSON_AddNumberToObject(o, "ranks", r->ranks) && cJSON_AddStringToObject(o, "train", r->train_path) &&
+         cJSON_AddStringToObject(o, "val", r->val_path) &&
          cJSON_AddNumberToObject(o, "train_samples", (double)r->train.n) &&
          cJSON_AddStringToObject(o, "train_fingerprint", fp) &&
          (r->o.init ? cJSON_AddStringToObject(o, "init", r->o.init) : cJSON_AddNullToObject(o, "init"));
@@ -276,6 +296,27 @@ static char *training_json(const run *r)
     if (!s)
         rr_error("out of memory");
     return s;
+}
+
+/* The run's micro-batches per update, its ranks x its accum, are kept: a
+ * resumed run with another number of ranks shares them out anew (a run
+ * written before ranks were recorded had one). */
+static int merge_accum(run *r, const cJSON *j, int accum)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "ranks");
+    int ranks = cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1e6 ? (int)v->valuedouble : 1;
+    int64_t micro = (int64_t)ranks * accum;
+    if (micro % r->ranks)
+        return rr_error("the run takes %" PRId64 " micro-batches per update (%d rank%s x --accum %d), which %d ranks "
+                        "cannot share",
+                        micro, ranks, ranks > 1 ? "s" : "", accum, r->ranks);
+    if ((r->o.given & RR_OPT_ACCUM) && r->o.accum * (int64_t)r->ranks != micro)
+        return rr_error("--accum %d differs from the run's: it takes %" PRId64 " micro-batches per update (%d rank%s x "
+                        "--accum %d), --accum %" PRId64 " with %d rank%s",
+                        r->o.accum, micro, ranks, ranks > 1 ? "s" : "", accum, micro / r->ranks, r->ranks,
+                        r->ranks > 1 ? "s" : "");
+    r->o.accum = (int)(micro / r->ranks);
+    return 0;
 }
 
 /* A resumed run: the checkpoint's training options, and its manifests
@@ -291,6 +332,8 @@ static int merge_saved(run *r, const char *json)
         rr_train_opts saved = r->o;
         if (field_set(f, &saved, v)) {
             rc = rr_error("training option '%s' is missing or invalid", f->key);
+        } else if (f->bit == RR_OPT_ACCUM) {
+            rc = merge_accum(r, j, saved.accum);
         } else if (r->o.given & f->bit) {
             char a[64], b[64];
             field_text(f, &r->o, a, sizeof a, 0);
@@ -433,14 +476,160 @@ static int same_config(const rr_config *a, const rr_config *b)
     return same;
 }
 
+/* ---- sums across micro-batches and ranks ------------------------------------- */
+
+/* Micro-batch a's gradients (computed from zero) into the flat sum: copied
+ * for the first, added after, so that the sum runs in micro-batch order;
+ * summed across ranks in rank order (dist.h), it is the sum one process
+ * makes of all the update's micro-batches in turn.  The gradients are
+ * zeroed for the next micro-batch. */
+static int add_grads(run *r, int a)
+{
+    int64_t off = 0;
+    for (int i = 0; i < r->gn.n; i++) {
+        rr_tensor *g = r->gn.grads[i];
+        if (RR_BACKEND(g->device, rr_scale_f32, rr_f32(g), r->flat + off, g->numel, 1.0f, a > 0))
+            return -1;
+        off += g->numel;
+    }
+    rr_params_zero_grad(&r->m.params);
+    return 0;
+}
+
+/* The summed gradients back where the norm and AdamW read them. */
+static int unpack_grads(run *r)
+{
+    int64_t off = 0;
+    for (int i = 0; i < r->gn.n; i++) {
+        rr_tensor *g = r->gn.grads[i];
+        if (rr_dev_memcpy(g->device, g->data, r->o.device, r->flat + off, rr_tensor_bytes(g)))
+            return -1;
+        off += g->numel;
+    }
+    return 0;
+}
+
+/* Copies the running statistics of every BatchNorm, mean then variance of
+ * each, to host memory x (to_host) or back from it. */
+static int bn_copy(run *r, float *x, int to_host)
+{
+    for (int i = 0; i < r->nbn; i++) {
+        rr_tensor *t[2] = {r->bn[i]->running_mean, r->bn[i]->running_var};
+        for (int k = 0; k < 2; k++) {
+            size_t bytes = rr_tensor_bytes(t[k]);
+            if (to_host ? rr_dev_memcpy(RR_CPU, x, t[k]->device, t[k]->data, bytes)
+                        : rr_dev_memcpy(t[k]->device, t[k]->data, RR_CPU, x, bytes))
+                return -1;
+            x += t[k]->numel;
+        }
+    }
+    return 0;
+}
+
+/* BatchNorm's running statistics across ranks.  In training a BatchNorm
+ * normalises with the batch's statistics, so the running ones change
+ * nothing a rank computes: each rank starts its update from zero ones, and
+ * ends it holding its own term of the update (momentum x the batch's
+ * statistic: (1 - momentum) x 0 + t is t, exactly); bn_end replays every
+ * rank's terms in rank order on the statistics of before, the float
+ * operations of the kernels in their order.  With accum 1 per rank those
+ * are the bits of one process updating them micro-batch after micro-batch;
+ * with more, each rank's accum updates are folded into one term, rounded
+ * otherwise. */
+static int bn_begin(run *r)
+{
+    if (r->ranks == 1 || bn_copy(r, r->bn_prev, 1))
+        return r->ranks == 1 ? 0 : -1;
+    for (int i = 0; i < r->nbn; i++)
+        if (rr_dev_memset0(r->o.device, r->bn[i]->running_mean->data, rr_tensor_bytes(r->bn[i]->running_mean)) ||
+            rr_dev_memset0(r->o.device, r->bn[i]->running_var->data, rr_tensor_bytes(r->bn[i]->running_var)))
+            return -1;
+    return 0;
+}
+
+static int bn_end(run *r)
+{
+    if (r->ranks == 1)
+        return 0;
+    if (bn_copy(r, r->bn_mine, 1) ||
+        rr_dist_gather(r->bn_mine, r->bn_all, (size_t)r->nbn_floats * sizeof *r->bn_mine))
+        return -1;
+    float *x = r->bn_prev;
+    for (int i = 0; i < r->nbn; i++) {
+        float keep = 1 - r->bn[i]->momentum; /* as the kernels round it */
+        int64_t ch = r->bn[i]->running_mean->numel, at = x - r->bn_prev;
+        for (int p = 0; p < r->ranks; p++)
+            for (int64_t j = 0; j < 2 * ch; j++) {
+                float v = x[j];
+                for (int a = 0; a < r->o.accum; a++)
+                    v = keep * v;
+                x[j] = v + r->bn_all[(size_t)p * r->nbn_floats + at + j];
+            }
+        x += 2 * ch;
+    }
+    return bn_copy(r, r->bn_prev, 0);
+}
+
+/* A digest of every weight and running statistic. */
+static int weights_hash(run *r, uint64_t *h)
+{
+    *h = 0;
+    for (int i = 0; i < r->m.params.n; i++) {
+        rr_tensor *t = r->m.params.items[i].t;
+        if (rr_to_host(r->hash_buf, t))
+            return -1;
+        *h = rr_hash64(*h, r->hash_buf, rr_tensor_bytes(t));
+    }
+    return 0;
+}
+
+/* Every rank has the same weights (when there are several). */
+static int check_same(run *r, const char *when)
+{
+    uint64_t h;
+    if (r->ranks == 1)
+        return 0;
+    if (weights_hash(r, &h))
+        return -1;
+    char what[96];
+    snprintf(what, sizeof what, "the weights %s", when);
+    return rr_dist_same(h, what);
+}
+
+/* The buffers of the sums: the flat gradients, every rank's losses, the
+ * BatchNorm statistics; then the first comparison of the weights. */
+static int setup_sums(run *r)
+{
+    const rr_train_opts *o = &r->o;
+    for (int i = 0; i < r->gn.n; i++)
+        r->nflat += r->gn.grads[i]->numel;
+    if ((o->accum > 1 || rr_dist_on()) && !(r->flat = rr_dev_malloc(o->device, (size_t)r->nflat * sizeof *r->flat)))
+        return -1;
+    r->nbn = rr_mrsnet_batch_norms(&r->m, r->bn, MAX_BN);
+    for (int i = 0; i < r->nbn; i++)
+        r->nbn_floats += 2 * r->bn[i]->running_mean->numel;
+    size_t biggest = 0;
+    for (int i = 0; i < r->m.params.n; i++)
+        if (rr_tensor_bytes(r->m.params.items[i].t) > biggest)
+            biggest = rr_tensor_bytes(r->m.params.items[i].t);
+    r->losses = malloc((size_t)r->micro * NLOSS * sizeof *r->losses);
+    r->bn_prev = malloc(((size_t)r->nbn_floats + 1) * sizeof *r->bn_prev);
+    r->bn_mine = malloc(((size_t)r->nbn_floats + 1) * sizeof *r->bn_mine);
+    r->bn_all = malloc(((size_t)r->nbn_floats * r->ranks + 1) * sizeof *r->bn_all);
+    r->hash_buf = malloc(biggest + 1);
+    if (!r->losses || !r->bn_prev || !r->bn_mine || !r->bn_all || !r->hash_buf)
+        return rr_error("out of memory");
+    return check_same(r, "at the start");
+}
+
 static int setup(run *r)
 {
     const rr_train_opts *o = &r->o;
-    if (rr_make_folder(o->rundir))
-        return -1;
-    if (lock_rundir(r))
-        return -1;
-    remove_stale(r);
+    if (r->rank == 0) { /* the others only read the folder (a resumed run's checkpoint) */
+        if (rr_make_folder(o->rundir) || lock_rundir(r))
+            return -1;
+        remove_stale(r);
+    }
     snprintf(r->last, sizeof r->last, "%s/last.safetensors", o->rundir);
     snprintf(r->best, sizeof r->best, "%s/best.safetensors", o->rundir);
     snprintf(r->logpath, sizeof r->logpath, "%s/log.jsonl", o->rundir);
@@ -491,12 +680,13 @@ static int setup(run *r)
     if (rc)
         return -1;
 
-    int64_t micro = rr_loader_batches(r->train.n, o->batch, 1);
-    r->per_epoch = micro / o->accum;
+    r->micro = (int64_t)r->ranks * o->accum;
+    r->micro_epoch = rr_loader_batches(r->train.n, o->batch, 1);
+    r->per_epoch = r->micro_epoch / r->micro;
     if (r->per_epoch < 1)
-        return rr_error("%s: %zu samples make no update of %d x %d samples", r->train_path, r->train.n, o->batch,
-                        o->accum);
-    r->micro_used = r->per_epoch * o->accum;
+        return rr_error("%s: %zu samples make no update of %d x %d samples%s", r->train_path, r->train.n, o->batch,
+                        (int)r->micro, r->ranks > 1 ? " (ranks x accum micro-batches)" : "");
+    r->micro_used = r->per_epoch * r->micro;
     r->total = (int64_t)o->epochs * r->per_epoch;
     r->end = o->max_steps > 0 && o->max_steps < r->total ? o->max_steps : r->total;
     r->sched = (rr_schedule){o->schedule, o->lr, r->total, (int64_t)llround(o->warmup_epochs * r->per_epoch), 0.9};
@@ -509,7 +699,6 @@ static int setup(run *r)
     rr_ctx_grad(&r->c, 1);
     r->c.training = 1;
     r->c.seed = rr_rand64(o->seed, TAG_DROPOUT);
-    r->c.rng_offset = r->st.rng_offset;
 
     r->lopts = (rr_loader_opts){.size = r->cfg.image_size,
                                 .max_len = r->cfg.text.max_len,
@@ -521,7 +710,10 @@ static int setup(run *r)
                                 .random_erase = o->random_erase,
                                 .seed = rr_rand64(o->seed, TAG_DATA),
                                 .threads = o->threads,
-                                .depth = o->threads + 2};
+                                .depth = o->threads + 2,
+                                .ranks = r->ranks,
+                                .rank = r->rank,
+                                .group = o->accum};
     memcpy(r->lopts.mean, r->cfg.pixel_mean, sizeof r->lopts.mean);
     memcpy(r->lopts.std, r->cfg.pixel_std, sizeof r->lopts.std);
     size_t px = (size_t)r->cfg.image_size * r->cfg.image_size;
@@ -535,12 +727,16 @@ static int setup(run *r)
      * new run's starts afresh (a run that failed before its first
      * checkpoint may have left one) */
     struct stat sb;
-    if (o->resume && stat(r->logpath, &sb) == 0 && sb.st_size > r->st.log_bytes &&
-        truncate(r->logpath, (off_t)r->st.log_bytes) != 0)
+    if (r->rank > 0) /* rank 0 alone writes the log */
+        r->log = fopen("/dev/null", "w");
+    else if (o->resume && stat(r->logpath, &sb) == 0 && sb.st_size > r->st.log_bytes &&
+             truncate(r->logpath, (off_t)r->st.log_bytes) != 0)
         return rr_error("%s: %s", r->logpath, strerror(errno));
-    if (!(r->log = fopen(r->logpath, o->resume ? "a" : "w")))
-        return rr_error("%s: %s", r->logpath, strerror(errno));
-    return 0;
+    else
+        r->log = fopen(r->logpath, o->resume ? "a" : "w");
+    if (!r->log)
+        return rr_error("%s: %s", r->rank > 0 ? "/dev/null" : r->logpath, strerror(errno));
+    return setup_sums(r);
 }
 
 /* ---- checkpoints, validation ----------------------------------------------- */
@@ -553,7 +749,7 @@ static int save_last(run *r)
     r->st.rng_offset = r->c.rng_offset;
     r->st.seconds += now() - r->t_begin;
     r->t_begin = now();
-    if (rr_checkpoint_save(r->last, &r->m, &r->opt, &r->st, r->training))
+    if (r->rank == 0 && rr_checkpoint_save(r->last, &r->m, &r->opt, &r->st, r->training))
         return -1;
     r->saved_at = r->st.step;
     return 0;
@@ -579,16 +775,47 @@ static double metric_value(const val_result *v, rr_metric m)
     }
 }
 
+/* The per-sample counts (r->iou, slot = sample) and per-batch losses of
+ * every rank, merged: each slot was filled by one rank (the others' are
+ * zero), so the sums are exact. */
+static int merge_val(run *r, double *batch_loss, int64_t nbatch)
+{
+    size_t n = r->val.n;
+    int64_t *x = calloc(5 * n + 1, sizeof *x);
+    int rc = x ? 0 : rr_error("out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        const rr_iou *u = &r->iou[i];
+        int64_t v[5] = {u->inter, u->uni, u->pred, u->gt, u->no_target};
+        memcpy(x + 5 * i, v, sizeof v);
+    }
+    if (!rc && !(rc = rr_dist_merge_i64(x, 5 * n)))
+        rc = rr_dist_merge_f64(batch_loss, (size_t)nbatch);
+    for (size_t i = 0; i < n && !rc; i++)
+        r->iou[i] = (rr_iou){x[5 * i], x[5 * i + 1], x[5 * i + 2], x[5 * i + 3], (int)x[5 * i + 4]};
+    free(x);
+    return rc;
+}
+
 /* One pass over the validation set in eval mode (no dropout, BatchNorm on
  * its running statistics), scored at the network's input size as the
- * reference's train.py evaluate does.  1 when *stop interrupted it. */
+ * reference's train.py evaluate does; across ranks, each takes every
+ * ranks-th batch.  1 when *stop interrupted it (alone: across ranks the
+ * stop waits for the next update). */
 static int validate(run *r, val_result *v)
 {
     rr_loader_opts lo = r->lopts;
     lo.shuffle = lo.drop_last = lo.repeat = lo.random_erase = 0;
-    rr_loader *l = rr_loader_open(&r->val, &lo, 0, 0);
-    if (!l)
+    lo.group = 1;
+    int64_t nbatch = rr_loader_batches(r->val.n, lo.batch, 0);
+    double *batch_loss = calloc((size_t)nbatch + 1, sizeof *batch_loss);
+    rr_loader *l = batch_loss ? rr_loader_open(&r->val, &lo, 0, 0) : NULL;
+    if (!l) {
+        if (!batch_loss)
+            rr_error("out of memory");
+        free(batch_loss);
         return -1;
+    }
+    memset(r->iou, 0, (r->val.n + 1) * sizeof *r->iou);
     rr_ctx *c = &r->c;
     rr_ctx_grad(c, 0);
     c->training = 0;
@@ -598,7 +825,7 @@ static int validate(run *r, val_result *v)
     rr_batch *b;
     int rc, stopped = 0;
     while ((rc = rr_loader_next(l, &b)) == 0) {
-        if (r->o.stop && *r->o.stop) {
+        if (r->o.stop && *r->o.stop && !rr_dist_on()) {
             stopped = 1;
             break;
         }
@@ -614,13 +841,13 @@ static int validate(run *r, val_result *v)
             rc = rr_error_prefix("validation: ");
             break;
         }
-        loss_sum += (double)lv * (double)n;
-        for (int64_t i = 0; i < n; i++, k++) {
+        batch_loss[b->index] = (double)lv * (double)n;
+        for (int64_t i = 0; i < n; i++) {
             const float *l0 = r->logits + (size_t)i * 2 * px, *l1 = l0 + px;
             for (size_t p = 0; p < px; p++)
                 r->pred[p] = l1[p] > l0[p]; /* argmax; class 0 on a tie */
-            r->iou[k] = rr_iou_count(r->pred, b->target + (size_t)i * px, px,
-                                     r->val.samples[b->sample[i]].type == RR_TYPE_NONE);
+            r->iou[b->sample[i]] = rr_iou_count(r->pred, b->target + (size_t)i * px, px,
+                                                r->val.samples[b->sample[i]].type == RR_TYPE_NONE);
         }
         rr_loader_release(l, b);
         rr_ctx_reset(c);
@@ -629,6 +856,12 @@ static int validate(run *r, val_result *v)
     rr_loader_close(l);
     rr_ctx_grad(c, 1);
     c->training = 1;
+    if (rc >= 0 && !stopped && (rc = merge_val(r, batch_loss, nbatch)) == 0) {
+        for (int64_t j = 0; j < nbatch; j++) /* in batch order, as one process adds them */
+            loss_sum += batch_loss[j];
+        k = r->val.n;
+    }
+    free(batch_loss);
     if (rc < 0)
         return -1;
     if (stopped)
@@ -677,25 +910,19 @@ static int validate_and_save(run *r)
             "  (%s %.4g%s, %.1fs)",
          r->st.step, v.loss, v.rm.oiou, v.rm.miou, v.rm.prec[0], v.gm.ciou, v.gm.giou, v.gm.nacc,
          rr_metric_name(r->o.best_metric), x, better ? ", best so far" : "", now() - t0);
-    if (better && rr_checkpoint_save(r->best, &r->m, NULL, &r->st, r->training))
+    if (better && r->rank == 0 && rr_checkpoint_save(r->best, &r->m, NULL, &r->st, r->training))
         return -1;
     return save_last(r);
 }
 
 /* ---- the loop -------------------------------------------------------------- */
 
-/* The next micro-batch an update uses: batches beyond the last full update
- * of an epoch are skipped. */
+/* The next micro-batch of this rank (the loader leaves out those beyond
+ * the last full update of an epoch). */
 static int next_batch(run *r, rr_batch **b)
 {
-    for (;;) {
-        int rc = rr_loader_next(r->loader, b);
-        if (rc)
-            return rc < 0 ? -1 : rr_error("the training loader ended");
-        if ((*b)->index < r->micro_used)
-            return 0;
-        rr_loader_release(r->loader, *b);
-    }
+    int rc = rr_loader_next(r->loader, b);
+    return rc ? (rc < 0 ? -1 : rr_error("the training loader ended")) : 0;
 }
 
 /* The losses in the readback buffer (device or host copy): after the sum of
@@ -711,6 +938,8 @@ static int micro_step(run *r, const rr_batch *b, int a)
 {
     rr_ctx *c = &r->c;
     int64_t S = r->cfg.image_size, L = r->cfg.text.max_len, n = b->n;
+    /* the same draws whichever rank, or which place in an update, takes it */
+    c->rng_offset = (uint64_t)(b->epoch * r->micro_epoch + b->index) << DROPOUT_SHIFT;
     rr_tensor *img = rr_from_host(c, RR_F32, RR_SHAPE(n, 3, S, S), b->image);
     rr_tensor *ids = rr_from_host(c, RR_I32, RR_SHAPE(n, L), b->ids);
     rr_tensor *mask = rr_from_host(c, RR_I32, RR_SHAPE(n, L), b->mask);
@@ -777,31 +1006,35 @@ static int update(run *r)
     const rr_train_opts *o = &r->o;
     double t0 = now(), sum[NLOSS] = {0};
     int finite = 1, images = 0;
-    if (copy_buffers(r, 0))
+    if (copy_buffers(r, 0) || bn_begin(r))
         return -1;
     for (int a = 0; a < o->accum; a++) {
         rr_batch *b;
-        if (next_batch(r, &b) || micro_step(r, b, a))
+        if (next_batch(r, &b) || micro_step(r, b, a) || (r->flat && add_grads(r, a)))
             return -1;
         images += b->n;
-        /* where the next micro-batch comes from */
-        r->st.epoch = b->index + 1 < r->micro_used ? b->epoch : b->epoch + 1;
-        r->st.batch = b->index + 1 < r->micro_used ? b->index + 1 : 0;
+        /* where the next update starts: the round after this one */
+        int64_t next = (b->index / r->micro + 1) * r->micro;
+        r->st.epoch = next < r->micro_used ? b->epoch : b->epoch + 1;
+        r->st.batch = next < r->micro_used ? next : 0;
         rr_loader_release(r->loader, b);
     }
+    images *= r->ranks;
+    if (r->flat && (rr_dist_sum_f32(o->device, r->flat, r->nflat) || unpack_grads(r)))
+        return -1;
     /* the update's one copy to the host: the gradients' sum of squares and
-     * the losses */
-    if (rr_gradnorm_sumsq(&r->gn, r->rb) || rr_dev_memcpy(RR_CPU, r->rb_host, o->device, r->rb, r->rb_bytes))
+     * the losses; then every rank's losses */
+    if (rr_gradnorm_sumsq(&r->gn, r->rb) || rr_dev_memcpy(RR_CPU, r->rb_host, o->device, r->rb, r->rb_bytes) ||
+        rr_dist_gather(rb_losses(r->rb_host), r->losses, (size_t)o->accum * NLOSS * sizeof *r->losses) || bn_end(r))
         return -1;
     double sumsq;
     memcpy(&sumsq, r->rb_host, sizeof sumsq);
-    const float *v = rb_losses(r->rb_host);
-    for (int a = 0; a < o->accum; a++) {
-        finite &= isfinite(v[NLOSS * a]) != 0;
+    for (int64_t a = 0; a < r->micro; a++) { /* rank order: the order of the micro-batches */
+        finite &= isfinite(r->losses[NLOSS * a]) != 0;
         for (int k = 0; k < NLOSS; k++)
-            sum[k] += v[NLOSS * a + k];
+            sum[k] += r->losses[NLOSS * a + k];
     }
-    double norm = finite ? fabs(1.0 / o->accum) * sqrt(sumsq) : NAN, lr = rr_schedule_lr(&r->sched, r->st.step);
+    double norm = finite ? fabs(1.0 / (double)r->micro) * sqrt(sumsq) : NAN, lr = rr_schedule_lr(&r->sched, r->st.step);
     int skip = !finite || !isfinite(norm);
     if (skip) {
         if (copy_buffers(r, 1))
@@ -809,7 +1042,7 @@ static int update(run *r)
         r->st.bad_streak++;
     } else {
         double coef = rr_clip_coef(norm, o->clip);
-        if (rr_adamw_step(&r->opt, lr, (float)(coef / o->accum)))
+        if (rr_adamw_step(&r->opt, lr, (float)(coef / (double)r->micro)))
             return -1;
         r->st.bad_streak = 0;
     }
@@ -822,7 +1055,7 @@ static int update(run *r)
     r->line_images += images;
     r->steps_here++;
     for (int k = 0; k < NLOSS; k++)
-        sum[k] /= o->accum;
+        sum[k] /= (double)r->micro;
     fprintf(r->log, "{\"type\": \"%s\", \"step\": %" PRId64 ", \"epoch\": %" PRId64 ", \"loss\": ",
             skip ? "skip" : "step", r->st.step, (r->st.step - 1) / r->per_epoch);
     json_num(r->log, sum[0]);
@@ -866,14 +1099,19 @@ static int loop(run *r)
     char extra[512];
     snprintf(extra, sizeof extra,
              ", \"resumed\": %s, \"model\": \"%s\", \"parameters\": %" PRId64 ", \"train_samples\": %zu, "
-             "\"val_samples\": %zu, \"updates_per_epoch\": %" PRId64 ", \"total\": %" PRId64 ", \"device\": \"%s\"",
+             "\"val_samples\": %zu, \"updates_per_epoch\": %" PRId64 ", \"total\": %" PRId64 ", \"device\": \"%s\", "
+             "\"ranks\": %d",
              o->resume ? "true" : "false", r->cfg.name, rr_params_count(&r->m.params, NULL), r->train.n, r->val.n,
-             r->per_epoch, r->total, rr_device_name(o->device));
+             r->per_epoch, r->total, rr_device_name(o->device), r->ranks);
     log_event(r, "start", extra);
-    note(r, "%s %s: %" PRId64 " parameters; %zu training samples, %" PRId64 " updates of %d x %d per epoch, %" PRId64
+    char on[48] = "";
+    if (rr_dist_on())
+        snprintf(on, sizeof on, " x %d rank%s", r->ranks, r->ranks > 1 ? "s" : "");
+    note(r, "%s %s: %" PRId64 " parameters; %zu training samples, %" PRId64 " updates of %d x %d%s per epoch, %" PRId64
             " updates in all%s; %zu validation samples",
          o->resume ? "resuming" : "training", r->cfg.name, rr_params_count(&r->m.params, NULL), r->train.n,
-         r->per_epoch, o->batch, o->accum, r->total, o->max_steps ? " (this run stops at max-steps)" : "", r->val.n);
+         r->per_epoch, o->batch, o->accum, on, r->total, o->max_steps ? " (this run stops at max-steps)" : "",
+         r->val.n);
     if (o->resume)
         note(r, "resuming at step %" PRId64 " (epoch %" PRId64 ", batch %" PRId64 ")", r->st.step, r->st.epoch,
              r->st.batch);
@@ -885,13 +1123,18 @@ static int loop(run *r)
         o->started();
     const char *reason = NULL;
     while (r->st.step < r->end) {
-        if (o->stop && *o->stop) {
+        int stop = o->stop && *o->stop;
+        if (rr_dist_agree(r->st.step, &stop)) /* a signal to any rank stops them all here */
+            return -1;
+        if (stop) {
             reason = "signal";
             break;
         }
         int rc = update(r);
         if (rc < 0)
             return rr_error_prefix("step %" PRId64 ": ", r->st.step + 1);
+        if (o->check_every && r->st.step % o->check_every == 0 && check_same(r, "after this update"))
+            return rr_error_prefix("step %" PRId64 ": ", r->st.step);
         if (rc == 1 && r->st.bad_streak >= o->max_bad_steps) {
             log_event(r, "end", ", \"reason\": \"bad_steps\"");
             rr_progress_end(&r->pg);
@@ -967,6 +1210,13 @@ static void teardown(run *r)
     free(r->iou);
     free(r->saved[0]);
     free(r->saved[1]);
+    if (r->flat)
+        rr_dev_free(r->o.device, r->flat);
+    free(r->losses);
+    free(r->bn_prev);
+    free(r->bn_mine);
+    free(r->bn_all);
+    free(r->hash_buf);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
 }
@@ -978,10 +1228,14 @@ int rr_train(const rr_train_opts *o)
         return rr_error("out of memory");
     r->o = *o;
     r->lock_fd = -1;
-    rr_progress_init(&r->pg, o->progress, o->tty, 0);
+    r->rank = rr_dist_rank();
+    r->ranks = rr_dist_size();
+    rr_progress_init(&r->pg, r->rank == 0 ? o->progress : NULL, o->tty, 0); /* rank 0 alone speaks */
     int rc = setup(r);
     if (!rc)
         rc = loop(r);
+    if (rc && r->ranks > 1)
+        rr_error_prefix("rank %d: ", r->rank);
     rr_progress_end(&r->pg);
     teardown(r);
     free(r);

@@ -27,10 +27,32 @@
  * training samples; the samples that do not fill an update are left out
  * of that epoch.
  *
+ * With accum > 1 each micro-batch's gradients are computed from zero and
+ * added to the update's sum in micro-batch order (one more buffer of the
+ * trainable gradients' size).
+ *
+ * Across processes (mpirun or srun, dist/dist.h): N ranks, each with its own
+ * device, train one model.  An update takes N x accum micro-batches of the
+ * epoch's order (the loader deals rank r the r-th `accum` of each round), so
+ * the samples of an update do not depend on N: N ranks with accum A make the
+ * updates of one process with accum N x A.  The gradients are summed across
+ * ranks in rank order before the norm, clipping and AdamW, so every rank
+ * takes the same update; with accum 1 per rank the bits are those of one
+ * process with accum N (on the CPU).  BatchNorm's running statistics are
+ * combined the same way (trainer.c, bn_end).  Every check_every updates the
+ * ranks compare a digest of their weights; a difference is an error.  Rank 0
+ * alone writes the log, the checkpoints and best.safetensors, and prints
+ * progress; validation is dealt across the ranks by batches and its counts
+ * merged exactly, so the scores are those of one process.  The checkpoint
+ * records N ("ranks"); a resumed run may have another number of ranks as
+ * long as it divides N x accum, and takes accum = N x accum / ranks (--accum,
+ * when given, must be that).
+ *
  * Determinism: every random number derives from the seed (initial
- * weights, data order, random boxes, dropout), the loader's batches do not
- * depend on its thread count, and the state saved in a checkpoint (the
- * data position, the dropout stream's offset, the moments, the update
+ * weights, data order, random boxes, dropout: the dropout stream of each
+ * micro-batch starts at a place fixed by the micro-batch's position in the
+ * run), the loader's batches do not depend on its thread count, and the
+ * state saved in a checkpoint (the data position, the moments, the update
  * count) makes a resumed run compute the same bits on the CPU as a run
  * that never stopped (with the same OpenMP and BLAS thread counts). */
 #ifndef RR_TRAIN_TRAINER_H
@@ -101,6 +123,7 @@ typedef struct {
     int64_t ckpt_every;  /* updates between checkpoints; 0: only at validations and the end */
     int64_t max_steps;   /* stop after this many updates in all (0: none); the schedule is unchanged */
     int max_bad_steps;   /* consecutive skipped updates that end the run */
+    int64_t check_every; /* updates between comparisons of the weights across ranks (0: never) */
 
     FILE *progress;      /* progress and notes (stderr) */
     int tty;             /* progress is a terminal: one bar, redrawn */

@@ -22,6 +22,10 @@
 #  7. 20 training steps of mrsnet-nano: bin/rrsis-train on a synthetic
 #     dataset, and golden_gpu train in process (three batch sizes: no
 #     allocation after the first epoch);
+#  8. the same rrsis-train run as rank 0 of 1 under mpirun (the gradients
+#     through the sum across ranks: NCCL on the GPU), its weights bit for bit
+#     those of step 7's run (only where mpirun is found and rrsis-train
+#     links MPI);
 # and prints a table of the steps LAST, which it also appends to
 # tests/gpu/RESULTS.md (a GPU run only).  Exit status 0 when every step passed.
 #
@@ -31,10 +35,10 @@
 # skipped and says so.  GPU_CHECK_NO_BUILD=1 builds nothing (a build already
 # made on this machine).
 #
-# Logs (8 files, few enough to copy back): $GPU_CHECK_LOG, else $OUT, else
+# Logs (9 files, few enough to copy back): $GPU_CHECK_LOG, else $OUT, else
 # tests/out/gpu: build.log (the toolchain report first), ops-mapped.log,
-# ops-device.log, parity.log, forward-b.log, train.log, train-inproc.log and
-# table.md (the section for RESULTS.md).  Bring a GPU run's table home with
+# ops-device.log, parity.log, forward-b.log, train.log, train-inproc.log,
+# train-mpi.log and table.md (the section for RESULTS.md).  Bring a GPU run's table home with
 #     sh tests/gpu/check.sh --record DIR/table.md
 #
 # GPU_CHECK_BUILD_ONLY=1 stops after step 3 (what a machine without a GPU can
@@ -183,9 +187,9 @@ if [ "${GPU_CHECK_DEPS_ONLY:-0}" = 1 ]; then
 fi
 
 # --- 2. the build ----------------------------------------------------------------------
-# DEB_BUILD and DEB_TEST empty: make's deps step would otherwise try apt-get.
+# DEB_BUILD, DEB_TEST and DEB_MPI empty: make's deps step would otherwise try apt-get.
 t=$(date +%s)
-MAKEV="CUDA=1 DEB_BUILD= DEB_TEST= ${BLASV:-} ${NVCC:+NVCC=$NVCC} ${CUDA_HOME_TC:+CUDA_HOME=$CUDA_HOME_TC}"
+MAKEV="CUDA=1 DEB_BUILD= DEB_TEST= DEB_MPI= ${BLASV:-} ${NVCC:+NVCC=$NVCC} ${CUDA_HOME_TC:+CUDA_HOME=$CUDA_HOME_TC}"
 build_ok=0
 secs=$(limit 300)
 if [ "$deps_ok" != 1 ]; then
@@ -226,7 +230,7 @@ if [ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ] || { [ -z "$GPU" ] && [ "$REHEARSAL" != 
     why="no GPU"
     [ "$build_ok" = 1 ] || why="the build failed"
     for s in "ops_check TF32 off (faults: mapped)" "ops_check TF32 on (faults: device)" "golden parity (nano)" \
-        "forward mrsnet-b 480x480" "train nano (rrsis-train)" "train nano (in process)"; do
+        "forward mrsnet-b 480x480" "train nano (rrsis-train)" "train nano (in process)" "train nano, 1 rank (mpirun)"; do
         row "$s" skip 0 "$why"
     done
     finish
@@ -282,5 +286,36 @@ fi
 SUMMARY='golden_gpu: '
 # shellcheck disable=SC2086
 step "train nano $STEPS steps (in process)" 90 "$LOG/train-inproc.log" "$TOOLS/golden_gpu" train --steps $STEPS $DEV
+
+# --- 8. step 7's run as rank 0 of 1 under mpirun ----------------------------------------
+name="train nano $STEPS steps, 1 rank (mpirun$([ "$TRAINDEV" = cuda ] && echo ", NCCL"))"
+secs=$(limit 90)
+if [ "$secs" = 0 ]; then
+    row "$name" skip 0 "out of time: less than 20 s of the ${BUDGET} s budget left"
+elif ! command -v mpirun >/dev/null 2>&1 || ! rr ldd bin/rrsis-train 2>/dev/null | grep -q libmpi; then
+    row "$name" skip 0 "no mpirun here, or rrsis-train built without MPI (make found no Open MPI)"
+elif [ ! -s "$W/run/last.safetensors" ]; then
+    row "$name" skip 0 "step 7's run left no checkpoint to compare with"
+else
+    t=$(date +%s)
+    rr timeout "$secs" mpirun --allow-run-as-root -np 1 -x LD_LIBRARY_PATH bin/rrsis-train \
+        -c share/configs/mrsnet-nano.json --train="$W/synth/train.jsonl" --val="$W/synth/val.jsonl" -o "$W/run1" \
+        --device=$TRAINDEV --epochs=1 --batch=4 --max-steps=$STEPS --ckpt-every=0 --threads=4 >"$LOG/train-mpi.log" 2>&1
+    st=$?
+    cmp=$(PYTHONPATH=tools python3 - "$W/run/last.safetensors" "$W/run1/last.safetensors" 2>&1 <<'EOF'
+import sys
+from reference import safetensors_io as st
+a, _ = st.load(sys.argv[1])
+b, _ = st.load(sys.argv[2])
+bad = sorted(set(a) ^ set(b)) + [k for k in a if k in b and a[k].tobytes() != b[k].tobytes()]
+print(f"{len(a)} tensors, {len(bad)} differ from step 7's run {bad[:3]}")
+EOF
+)
+    echo "$cmp" >>"$LOG/train-mpi.log"
+    if [ "$st" = 0 ] && echo "$cmp" | grep -q ', 0 differ'; then r=ok; else r=FAIL; fi
+    detail="exit $st; $(echo "$cmp" | tail -n1)"
+    [ "$st" = 124 ] && detail="TIMED OUT after $secs s: $detail"
+    row "$name" $r "$(since "$t")" "$detail"
+fi
 
 finish

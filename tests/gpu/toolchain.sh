@@ -149,7 +149,7 @@ tc_report() {
     done
     for lib in cublas cufft cudart nccl; do
         note=""
-        [ $lib = nccl ] && note=" (not linked by rrsis: reported only)"
+        [ $lib = nccl ] && note=" (linked only by a build with MPI, for training across GPUs)"
         found=""
         for d in $libdirs; do
             [ -e "$d/lib$lib.so" ] && found="$d/lib$lib.so" && break

@@ -513,3 +513,52 @@ TEST(loader_batches_do_not_depend_on_threads_or_start)
     free(mpath);
     scratch_end();
 }
+
+/* Sharding: rank r of R with group G makes, of each round of R x G batches,
+ * the G batches from r G on; together the ranks make the batches of one
+ * loader of group R x G, each once, the same bytes. */
+TEST(loader_shards_deal_the_batches_of_one_loader)
+{
+    scratch_begin();
+    char *mpath = loader_manifest();
+    rr_manifest m;
+    CHECK_OK(rr_manifest_read(mpath, &m, NULL));
+    rr_loader_opts o = {.size = 32, .mean = {0.5f, 0.5f, 0.5f}, .std = {0.25f, 0.25f, 0.25f}, .max_len = 8,
+                        .vocab = VOCAB, .batch = 1, .shuffle = 1, .drop_last = 1, .repeat = 1, .seed = 9,
+                        .threads = 2, .depth = 3, .group = 2};
+    size_t cap = 16 * (3 * 32 * 32 * 4 + 64 + 32 * 32 + 64);
+    unsigned char *all = malloc(cap), *r0 = malloc(cap), *r1 = malloc(cap);
+    /* 7 batches of 1 an epoch; rounds of 2: 6 of them used, 12 in two epochs */
+    size_t na = batches(&m, &o, 0, 0, 12, all), per = na / 12;
+    CHECK(na > 0 && na % 12 == 0, "loader: %s", rr_errmsg());
+    o.group = 1;
+    o.ranks = 2;
+    size_t n0 = batches(&m, &o, 0, 0, 6, r0);
+    o.rank = 1;
+    size_t n1 = batches(&m, &o, 0, 0, 6, r1);
+    CHECK(n0 == 6 * per && n1 == 6 * per, "%zu and %zu bytes", n0, n1);
+    for (int k = 0; k < 6; k++) {
+        CHECK(memcmp(r0 + k * per, all + 2 * k * per, per) == 0, "rank 0's batch %d", k);
+        CHECK(memcmp(r1 + k * per, all + (2 * k + 1) * per, per) == 0, "rank 1's batch %d", k);
+    }
+    /* opened at (1, 2): each rank from its batch of the round that starts there */
+    n1 = batches(&m, &o, 1, 2, 2, r1);
+    CHECK(n1 == 2 * per && memcmp(r1, all + 9 * per, per) == 0 && memcmp(r1 + per, all + 11 * per, per) == 0,
+          "rank 1 opened at (1, 2)");
+    /* validation: every batch dealt, the last one to rank 0 (4 and 3) */
+    o.shuffle = o.drop_last = o.repeat = 0;
+    o.rank = 0;
+    n0 = batches(&m, &o, 0, 0, 7, r0);
+    o.rank = 1;
+    n1 = batches(&m, &o, 0, 0, 7, r1);
+    CHECK(n0 == 4 * per && n1 == 3 * per, "validation: %zu and %zu batches", n0 / per, n1 / per);
+    int64_t idx;
+    memcpy(&idx, r0 + 3 * per + 4 + 8, 8);
+    CHECK(idx == 6, "rank 0's last validation batch is %lld", (long long)idx);
+    free(all);
+    free(r0);
+    free(r1);
+    rr_manifest_free(&m);
+    free(mpath);
+    scratch_end();
+}
