@@ -17,7 +17,7 @@
 #     fault slots in mapped host memory, then TF32 on with them in device
 #     memory (RRSIS_FAULT_SLOTS: both ways, each with its invalid inputs);
 #  5. golden_gpu parity: mrsnet-nano against the PyTorch goldens on the GPU,
-#     twice (bit-identical gradients), then lavt-nano (LAVT's modules) the same way;
+#     twice (bit-identical gradients);
 #  6. golden_gpu forward: mrsnet-b at 480x480 with seeded weights, timed;
 #  7. 20 training steps of mrsnet-nano: bin/rrsis-train on a synthetic
 #     dataset, and golden_gpu train in process (three batch sizes: no
@@ -31,9 +31,9 @@
 # skipped and says so.  GPU_CHECK_NO_BUILD=1 builds nothing (a build already
 # made on this machine).
 #
-# Logs (9 files, few enough to copy back): $GPU_CHECK_LOG, else $OUT, else
+# Logs (8 files, few enough to copy back): $GPU_CHECK_LOG, else $OUT, else
 # tests/out/gpu: build.log (the toolchain report first), ops-mapped.log,
-# ops-device.log, parity.log, parity-lavt.log, forward-b.log, train.log, train-inproc.log and
+# ops-device.log, parity.log, forward-b.log, train.log, train-inproc.log and
 # table.md (the section for RESULTS.md).  Bring a GPU run's table home with
 #     sh tests/gpu/check.sh --record DIR/table.md
 #
@@ -226,7 +226,7 @@ if [ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ] || { [ -z "$GPU" ] && [ "$REHEARSAL" != 
     why="no GPU"
     [ "$build_ok" = 1 ] || why="the build failed"
     for s in "ops_check TF32 off (faults: mapped)" "ops_check TF32 on (faults: device)" "golden parity (nano)" \
-        "golden parity (lavt-nano)" "forward mrsnet-b 480x480" "train nano (rrsis-train)" "train nano (in process)"; do
+        "forward mrsnet-b 480x480" "train nano (rrsis-train)" "train nano (in process)"; do
         row "$s" skip 0 "$why"
     done
     finish
@@ -246,8 +246,6 @@ step "ops_check TF32 on (faults: device)" 120 "$LOG/ops-device.log" \
 SUMMARY='golden_gpu: '
 # shellcheck disable=SC2086
 step "golden parity (nano)" 90 "$LOG/parity.log" "$TOOLS/golden_gpu" parity $DEV
-# shellcheck disable=SC2086
-step "golden parity (lavt-nano)" 60 "$LOG/parity-lavt.log" "$TOOLS/golden_gpu" parity --dir tests/golden/lavt-nano/ $DEV
 
 # --- 6. mrsnet-b forward ---------------------------------------------------------------
 # shellcheck disable=SC2086
