@@ -40,6 +40,8 @@ DEFAULTS = {
     "num_classes": 2,
     "pixel_mean": [0.485, 0.456, 0.406],
     "pixel_std": [0.229, 0.224, 0.225],
+    "fusion": ["ifim", "ifim", "ifim", "ifim"],
+    "cross_scale": "hfim",
     "swin": {
         "patch_size": 4,
         "embed_dim": 128,
@@ -82,6 +84,12 @@ DEFAULTS = {
         "in_eps": 1e-5,
         "mask_value": 10000.0,
     },
+    "pwam": {
+        "heads": 1,
+        "dropout": 0.0,
+        "in_eps": 1e-5,
+        "mask_value": 10000.0,
+    },
     "hfim": {
         "sr": 4,
         "heads": 8,
@@ -93,6 +101,7 @@ DEFAULTS = {
         "bn_momentum": 0.1,
     },
     "decoder": {
+        "kind": "rmsin",
         "hidden": 512,
         "arc_kernel_number": 1,
         "arc_dropout": 0.2,
@@ -141,28 +150,50 @@ def load_config(path):
         return make_config(json.load(f))
 
 
+# The module kinds a configuration chooses (share/configs/README, Methods).
+FUSION_KINDS = ("ifim", "pwam", "iim")
+CROSS_SCALE_KINDS = ("hfim", "cim", "none")
+DECODER_KINDS = ("rmsin", "lavt")
+
+
+def _check_kind(path, value, kinds):
+    if value not in kinds:
+        raise ValueError(f"config: {path} is {value!r}, must be one of {', '.join(kinds)}")
+
+
 def check_config(cfg):
     s, t, h, d = cfg["swin"], cfg["text"], cfg["hfim"], cfg["decoder"]
     n = len(s["depths"])
     if n != 4 or len(s["num_heads"]) != 4:
         raise ValueError("config: swin.depths and swin.num_heads need 4 stages")
+    if not isinstance(cfg["fusion"], list) or len(cfg["fusion"]) != 4:
+        raise ValueError("config: fusion must be an array of 4 strings")
+    for i, kind in enumerate(cfg["fusion"]):
+        _check_kind(f"fusion[{i}]", kind, FUSION_KINDS)
+    _check_kind("cross_scale", cfg["cross_scale"], CROSS_SCALE_KINDS)
+    _check_kind("decoder.kind", d["kind"], DECODER_KINDS)
     e = s["embed_dim"]
     for i in range(4):
         if (e << i) % s["num_heads"][i]:
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of its heads")
-    if e % 8:
-        raise ValueError("config: swin.embed_dim must be a multiple of 8 (HFIM PixelShuffle by 8 of stage 4)")
-    stride = s["patch_size"] * 8
-    if cfg["image_size"] % stride:
-        raise ValueError(f"config: image_size must be a multiple of {stride} (HFIM aligns all four scales)")
+        if cfg["fusion"][i] == "ifim" and (e << i) % cfg["ifim"]["cma_heads"]:
+            raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of ifim.cma_heads")
+        if cfg["fusion"][i] == "pwam" and (e << i) % cfg["pwam"]["heads"]:
+            raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of pwam.heads")
     if t["hidden_size"] % t["num_heads"]:
         raise ValueError("config: text.hidden_size is not a multiple of text.num_heads")
-    ch = hfim_channels(cfg)
-    if ch % h["freq_heads"]:
-        raise ValueError(f"config: HFIM width {ch} is not a multiple of hfim.freq_heads")
-    g = cfg["image_size"] // s["patch_size"]
-    if g % h["sr"]:
-        raise ValueError("config: the stride-4 grid is not a multiple of hfim.sr")
+    if cfg["cross_scale"] == "hfim":
+        if e % 8:
+            raise ValueError("config: swin.embed_dim must be a multiple of 8 (HFIM PixelShuffle by 8 of stage 4)")
+        stride = s["patch_size"] * 8
+        if cfg["image_size"] % stride:
+            raise ValueError(f"config: image_size must be a multiple of {stride} (HFIM aligns all four scales)")
+        ch = hfim_channels(cfg)
+        if ch % h["freq_heads"]:
+            raise ValueError(f"config: HFIM width {ch} is not a multiple of hfim.freq_heads")
+        g = cfg["image_size"] // s["patch_size"]
+        if g % h["sr"]:
+            raise ValueError("config: the stride-4 grid is not a multiple of hfim.sr")
     if cfg["ifim"]["psr_rescale"] not in ("channels", "none"):
         raise ValueError("config: ifim.psr_rescale is 'channels' or 'none'")
     if cfg["loss"]["dice_batch_reduction"] not in ("mean", "sum"):
@@ -185,6 +216,7 @@ def without_dropout(cfg):
     c["text"]["hidden_dropout"] = 0.0
     c["text"]["attention_dropout"] = 0.0
     c["ifim"]["dropout"] = 0.0
+    c["pwam"]["dropout"] = 0.0
     c["decoder"]["arc_dropout"] = 0.0
     return c
 
@@ -473,6 +505,22 @@ class CSR(nn.Module):
         return self.out(F.relu(self.gcn(ctx)))
 
 
+def pixel_word_attention(q, k, v, mt, heads, mask_value):
+    """LAVT's attention of the pixels' queries q (B x C x N) over the words' keys k and
+    values v (B x C x N_l, already times the mask), shared by the CMA and the PWAM:
+    per head of C/heads consecutive channels, scores scaled by C^-0.5 (not (C/heads)^-0.5)
+    plus mask_value*m - mask_value; mt: the mask as B x 1 x N_l.  Returns B x C x N."""
+    b, c, n = q.shape
+    hd, nl = c // heads, k.shape[-1]
+    q = q.permute(0, 2, 1).reshape(b, n, heads, hd).permute(0, 2, 1, 3)
+    k = k.reshape(b, heads, hd, nl)
+    v = v.reshape(b, heads, hd, nl)
+    s = (c ** -0.5) * (q @ k)
+    s = s + (mask_value * mt.unsqueeze(1) - mask_value)
+    s = torch.softmax(s, dim=-1)
+    return (s @ v.permute(0, 1, 3, 2)).permute(0, 2, 1, 3).reshape(b, n, c).permute(0, 2, 1)
+
+
 class CMA(nn.Module):
     """Cross-modal align (6.2.3); PWAM conventions where the paper is silent."""
 
@@ -493,21 +541,13 @@ class CMA(nn.Module):
 
     def forward(self, x, l, m):
         # x: B x C x N; l: B x D_l x N_l; m: B x N_l x 1 (0/1)
-        b, c, n = x.shape
         mt = m.permute(0, 2, 1)                                     # B x 1 x N_l
         vproj = self.drop(gelu(self.vis_project(x)))
         q = F.instance_norm(self.f_query(vproj), eps=self.eps)     # B x C x N
         lt = l * torch.sigmoid(self.lang_gate(l))                  # B x D_l x N_l
         k = self.f_key(lt) * mt
         v = self.f_value(lt) * mt
-        hd, nl = c // self.heads, l.shape[-1]
-        q = q.permute(0, 2, 1).reshape(b, n, self.heads, hd).permute(0, 2, 1, 3)
-        k = k.reshape(b, self.heads, hd, nl)
-        v = v.reshape(b, self.heads, hd, nl)
-        s = (c ** -0.5) * (q @ k)                                   # scale uses C, not C/heads
-        s = s + (self.mask_value * mt.unsqueeze(1) - self.mask_value)
-        s = torch.softmax(s, dim=-1)
-        o = (s @ v.permute(0, 1, 3, 2)).permute(0, 2, 1, 3).reshape(b, n, c).permute(0, 2, 1)
+        o = pixel_word_attention(q, k, v, mt, self.heads, self.mask_value)
         vl = F.instance_norm(self.W(o), eps=self.eps)
         wp = torch.sigmoid(self.fusion_weight(torch.cat([vproj, vl], 1)))
         f = wp * vproj + (1 - wp) * vl
@@ -557,8 +597,13 @@ class IFIM(nn.Module):
         return self.aff(branches)
 
 
+def _not_built(what, kind):
+    return ValueError(f"{what}: {kind!r} is not built by this version")
+
+
 class Stage(nn.Module):
-    """LAVT's MMBasicLayer with the IFIM in place of PWAM (2.6, 6.2.6)."""
+    """LAVT's MMBasicLayer (2.6, 6.2.6) with the stage's fusion module: MRSNet's IFIM
+    (`ifim`, traced under "ifim."), or LAVT's PWAM (`fusion`, traced under "pwam.")."""
 
     def __init__(self, i, cfg, dpr):
         super().__init__()
@@ -570,10 +615,23 @@ class Stage(nn.Module):
         self.blocks = nn.ModuleList([
             SwinBlock(dim, s["num_heads"][i], self.window, 0 if j % 2 == 0 else self.shift, s, dpr[j])
             for j in range(s["depths"][i])])
-        self.ifim = IFIM(dim, cfg["text"]["hidden_size"], cfg["ifim"])
+        self.kind = cfg["fusion"][i]
+        if self.kind == "ifim":
+            self.ifim = IFIM(dim, cfg["text"]["hidden_size"], cfg["ifim"])
+        elif self.kind == "pwam":
+            import lavt   # here: lavt.py imports this module
+            self.fusion = lavt.PWAM(dim, cfg["text"]["hidden_size"], cfg["pwam"])
+        else:
+            raise _not_built(f"fusion[{i}]", self.kind)
         self.res_gate = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.ReLU(),
                                       nn.Linear(dim, dim, bias=False), nn.Tanh())
         self.downsample = PatchMerging(dim, s["ln_eps"]) if i < 3 else None
+
+    def fuse(self, x, h, w, l, m, trace, tag):
+        """F (B x N x C) from the stream x on the h x w grid and the words."""
+        if self.kind == "pwam":
+            return self.fusion(x, l, m, trace, tag + "pwam.")
+        return self.ifim(x, h, w, l, m, trace, tag + "ifim.")
 
     def forward(self, x, h, w, l, m, trace=None, tag=""):
         ws = self.window
@@ -582,7 +640,7 @@ class Stage(nn.Module):
         for blk in self.blocks:
             x = blk(x, h, w, mask)
         _put(trace, tag + "X", x)
-        f = self.ifim(x, h, w, l, m, trace, tag + "ifim.")
+        f = self.fuse(x, h, w, l, m, trace, tag)
         _put(trace, tag + "F", f)
         x = x + self.res_gate(f) * f
         if self.downsample is None:
@@ -687,7 +745,11 @@ class Backbone(nn.Module):
             Stage(i, cfg, dpr[sum(depths[:i]):sum(depths[:i + 1])]) for i in range(4)])
         for i in range(4):
             self.add_module(f"norm{i}", nn.LayerNorm(s["embed_dim"] << i, eps=s["ln_eps"]))
-        self.hfim = HFIM(cfg)
+        self.cross_scale = cfg["cross_scale"]
+        if self.cross_scale == "hfim":
+            self.hfim = HFIM(cfg)
+        elif self.cross_scale != "none":
+            raise _not_built("cross_scale", self.cross_scale)
 
     def forward(self, img, l, m, trace=None):
         x, h, w = self.patch_embed(img)
@@ -709,6 +771,8 @@ class Backbone(nn.Module):
             _put(trace, f"stage{i + 1}.E", e)
             es.append(e)
             h, w = nh, nw
+        if self.cross_scale == "none":
+            return es   # the decoder reads E1..E4
         return self.hfim(es, trace)
 
 
@@ -929,10 +993,12 @@ class SimpleDecoding(nn.Module):
         bn = dict(eps=d["bn_eps"], momentum=d["bn_momentum"])
         arc = (d["arc_kernel_number"], d["arc_dropout"], d["arc_max_angle_deg"], d["ln_eps"])
         ins = {4: 8 * e + 4 * e, 3: hid + 2 * e, 2: hid + e}
+        self.arc = d["kind"] == "rmsin"   # "lavt": LAVT's plain 3x3 convolutions (no bias)
         for k in (4, 3, 2):
             setattr(self, f"conv1_{k}", nn.Conv2d(ins[k], hid, 3, padding=1, bias=False))
             setattr(self, f"bn1_{k}", nn.BatchNorm2d(hid, **bn))
-            setattr(self, f"conv2_{k}", AdaptiveRotatedConv2d(hid, *arc))
+            setattr(self, f"conv2_{k}", AdaptiveRotatedConv2d(hid, *arc) if self.arc
+                    else nn.Conv2d(hid, hid, 3, padding=1, bias=False))
             setattr(self, f"bn2_{k}", nn.BatchNorm2d(hid, **bn))
         self.conv1_1 = nn.Conv2d(hid, cfg["num_classes"], 1)
 
@@ -944,8 +1010,11 @@ class SimpleDecoding(nn.Module):
             x = torch.cat([x, skip], 1)
             x = F.relu(getattr(self, f"bn1_{k}")(getattr(self, f"conv1_{k}")(x)))
             _put(trace, f"decoder.l{k}.conv1", x)
-            x = getattr(self, f"conv2_{k}")(x, trace, f"decoder.l{k}.")
-            _put(trace, f"decoder.l{k}.arc_conv", x)
+            if self.arc:
+                x = getattr(self, f"conv2_{k}")(x, trace, f"decoder.l{k}.")
+                _put(trace, f"decoder.l{k}.arc_conv", x)
+            else:
+                x = getattr(self, f"conv2_{k}")(x)
             x = F.relu(getattr(self, f"bn2_{k}")(x))
             _put(trace, f"decoder.l{k}.out", x)
         return self.conv1_1(x)
@@ -1107,7 +1176,7 @@ def param_groups(model):
             parts["decoder"] += n
         elif name.startswith("backbone.hfim."):
             parts["hfim"] += n
-        elif ".ifim." in name or ".res_gate." in name:
+        elif ".ifim." in name or ".fusion." in name or ".res_gate." in name:
             parts["ifim"] += n
         else:
             parts["swin"] += n
