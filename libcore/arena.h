@@ -2,15 +2,15 @@
  *
  * A training step allocates its activations and gradients from an arena and
  * resets it at the end of the step.  When a step needed more than the first
- * block, reset replaces the blocks by one block of their total size, so from
- * the second step on a step of the same shape allocates nothing
- * (rr_arena.mallocs stops growing; tests check it).
+ * block, reset replaces the blocks by one block of their total size (or of
+ * the step's peak, when the step released blocks on its way), so from the
+ * second step on a step of the same shape allocates nothing (rr_arena.mallocs
+ * stops growing; tests check it).
  *
  * An inference forward releases what later layers no longer read as it goes
  * (rr_arena_release, through ctx.h's scopes): everything allocated since a
  * mark is freed except the regions still needed, which move down to the
- * mark.  The reset then sizes its one block for the step's peak, so a
- * forward of the same shape allocates nothing from the second on either. */
+ * mark (on a GPU, device-to-device copies). */
 #ifndef RR_ARENA_H
 #define RR_ARENA_H
 

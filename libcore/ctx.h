@@ -62,8 +62,8 @@ int rr_fill(rr_tensor *t, float value);
  * everything else allocated since the mark is released, and the kept
  * tensors' data moves down to the mark (their headers stay where they are;
  * every kept header that shares another's data follows it).  Headers and
- * constants are never released or moved: a header is a few dozen bytes per
- * op, and rr_const's uploads live outside the arenas.  A tensor made in the
+ * constants are never released or moved: a header is about a hundred bytes
+ * per op, and rr_const's uploads live outside the arenas.  A tensor made in the
  * scope and not kept must not be used after it.  Scopes nest.
  *
  * Only a context without grad and without a tape releases: with grad on, the
