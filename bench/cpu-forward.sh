@@ -4,7 +4,9 @@
 # implementation (build/cpu/bench/cpu_forward, from bench/cpu_forward.c) and in
 # tools/reference/mrsnet.py (bench/cpu_forward.py), on the same machine with the
 # same thread count; prints both medians and the ratios ours / PyTorch (below 1:
-# ours is faster).  A benchmark, not a test: it never fails on a ratio.
+# ours is faster), and each side's peak resident memory (getrusage's ru_maxrss:
+# the model, the inputs and the steps; each case runs in a process of its own)
+# with their ratio.  A benchmark, not a test: it never fails on a ratio.
 #
 #   sh bench/cpu-forward.sh [--threads N] [--runs N] [--warmup N] [--case b-infer|nano-train]
 #
@@ -31,13 +33,13 @@ set -u
 threads=$(getconf _NPROCESSORS_ONLN)
 runs=5
 warmup=2
-case_arg=
+cases="b-infer nano-train"
 while [ $# -gt 0 ]; do
     case $1 in
     --threads) threads=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
-    --case) case_arg="--case $2"; shift 2 ;;
+    --case) cases=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "cpu-forward: unknown argument '$1'" >&2; exit 2 ;;
     esac
@@ -52,26 +54,35 @@ echo "cpu-forward: $threads threads, median of $runs runs after $warmup warm-up 
     "OpenBLAS kernels ${core:-unknown} (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset});" \
     "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-args="--threads $threads --runs $runs --warmup $warmup $case_arg"
+args="--threads $threads --runs $runs --warmup $warmup"
 out=$(mktemp -d) || exit 1
 trap 'rm -rf "$out"' EXIT
-# shellcheck disable=SC2086
-"$bin" $args >"$out/ours" || { echo "cpu-forward: $bin failed" >&2; exit 1; }
-if "$python" -c 'import torch' 2>/dev/null; then
-    # shellcheck disable=SC2086
-    "$python" bench/cpu_forward.py $args >"$out/torch" || { echo "cpu-forward: bench/cpu_forward.py failed" >&2; exit 1; }
-else
+torch=1
+"$python" -c 'import torch' 2>/dev/null || {
     echo "cpu-forward: $python cannot import torch: PyTorch not timed, no ratios" >&2
-    : >"$out/torch"
-fi
+    torch=0
+}
+: >"$out/ours"
+: >"$out/torch"
+for c in $cases; do
+    # shellcheck disable=SC2086
+    "$bin" $args --case "$c" >>"$out/ours" || { echo "cpu-forward: $bin failed" >&2; exit 1; }
+    if [ $torch = 1 ]; then
+        # shellcheck disable=SC2086
+        "$python" bench/cpu_forward.py $args --case "$c" >>"$out/torch" ||
+            { echo "cpu-forward: bench/cpu_forward.py failed" >&2; exit 1; }
+    fi
+done
 
 echo "cpu-forward: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-printf '%-12s %12s %12s %14s\n' case "ours (s)" "PyTorch (s)" "ours/PyTorch"
-while read -r name med _; do
-    ref=$(awk -v n="$name" '$1 == n { print $2 }' "$out/torch")
+printf '%-12s %10s %12s %8s %14s %14s %8s\n' case "ours (s)" "PyTorch (s)" ratio "ours RSS (MiB)" \
+    "PyTorch (MiB)" ratio
+while read -r name med _ _ _ rss; do
+    ref=$(awk -v n="$name" '$1 == n { print $2, $6 }' "$out/torch")
     if [ -n "$ref" ]; then
-        printf '%-12s %12.3f %12.3f %14.2f\n' "$name" "$med" "$ref" "$(echo "$med $ref" | awk '{ print $1 / $2 }')"
+        echo "$name $med $rss $ref" | awk '{ printf "%-12s %10.3f %12.3f %8.2f %14.0f %14.0f %8.2f\n",
+            $1, $2, $4, $2 / $4, $3, $5, $3 / $5 }'
     else
-        printf '%-12s %12.3f %12s %14s\n' "$name" "$med" - -
+        printf '%-12s %10.3f %12s %8s %14.0f %14s %8s\n' "$name" "$med" - - "$rss" - -
     fi
 done <"$out/ours"

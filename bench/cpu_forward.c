@@ -16,8 +16,10 @@
  *   build/cpu/bench/cpu_forward [--threads N] [--runs N] [--warmup N]
  *                               [--case b-infer|nano-train] [--configs DIR]
  *
- * Stdout: one line per case, "CASE MEDIAN_S MIN_S MAX_S RUNS" (seconds);
- * progress on stderr.  Run from the repository root. */
+ * Stdout: one line per case, "CASE MEDIAN_S MIN_S MAX_S RUNS PEAK_RSS_MIB"
+ * (seconds; the process's peak resident memory so far, getrusage's
+ * ru_maxrss, so run one case per process to read it per case); progress on
+ * stderr.  Run from the repository root. */
 #include <cblas.h>
 #include <omp.h>
 #include <sys/resource.h>
@@ -61,6 +63,14 @@ static long minor_faults(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_minflt;
+}
+
+/* The peak resident memory of the process so far, MiB. */
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -150,6 +160,7 @@ static void run_case(const char *name, const char *config, int batch, int train,
     bench_case bc;
     if (setup(&bc, config, batch, train))
         rr_cli_die("%s: %s", name, rr_errmsg());
+    fprintf(stderr, "cpu_forward: %s: model and inputs made, process peak %.0f MiB\n", name, peak_rss_mib());
     double *t = malloc((size_t)runs * sizeof *t);
     if (!t)
         rr_cli_die("out of memory");
@@ -159,14 +170,17 @@ static void run_case(const char *name, const char *config, int batch, int train,
         if (step(&bc))
             rr_cli_die("%s: %s", name, rr_errmsg());
         double dt = clock_s(CLOCK_MONOTONIC) - t0, cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-        fprintf(stderr, "cpu_forward: %s %s %d: %.3f s (CPU time %.3f s, %ld page faults)\n", name,
-                i < warmup ? "warm-up" : "run", i < warmup ? i + 1 : i - warmup + 1, dt, cpu, minor_faults() - f0);
+        fprintf(stderr,
+                "cpu_forward: %s %s %d: %.3f s (CPU time %.3f s, %ld page faults; arena peak %.0f MiB, "
+                "process peak %.0f MiB)\n",
+                name, i < warmup ? "warm-up" : "run", i < warmup ? i + 1 : i - warmup + 1, dt, cpu, minor_faults() - f0,
+                bc.step.data.peak / 1048576.0, peak_rss_mib());
         if (i >= warmup)
             t[i - warmup] = dt;
     }
     qsort(t, (size_t)runs, sizeof *t, cmp_double);
     double med = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
-    printf("%s %.4f %.4f %.4f %d\n", name, med, t[0], t[runs - 1], runs);
+    printf("%s %.4f %.4f %.4f %d %.0f\n", name, med, t[0], t[runs - 1], runs, peak_rss_mib());
     fflush(stdout);
     free(t);
     teardown(&bc);

@@ -9,13 +9,15 @@ in the reference (tools/reference/mrsnet.py), on the CPU, float32.
 
 Seeded random weights (mrsnet.init_weights) and inputs (a normal image, "the white
 plane on the left" as ids 101 1996 2317 4946 2006 1996 2187 102 and 12 pads, a box as
-the target).  Stdout: one line per case, "CASE MEDIAN_S MIN_S MAX_S RUNS"; progress on
-stderr.  Needs Debian's python3-torch: run it with /usr/bin/python3.
+the target).  Stdout: one line per case, "CASE MEDIAN_S MIN_S MAX_S RUNS PEAK_RSS_MIB" (the
+process's peak resident memory so far, getrusage's ru_maxrss: run one case per process to
+read it per case); progress on stderr.  Needs Debian's python3-torch: run it with /usr/bin/python3.
 
     /usr/bin/python3 bench/cpu_forward.py [--threads N] [--runs N] [--warmup N] [--case NAME]
 """
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -69,7 +71,8 @@ def run_case(name, config, batch, train, warmup, runs):
         sys.stderr.write(f"cpu_forward.py: {name} {kind} {k}: {dt:.3f} s (CPU time {cpu:.3f} s)\n")
         if i >= warmup:
             times.append(dt)
-    print(f"{name} {statistics.median(times):.4f} {min(times):.4f} {max(times):.4f} {runs}", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"{name} {statistics.median(times):.4f} {min(times):.4f} {max(times):.4f} {runs} {peak:.0f}", flush=True)
 
 
 def main():

@@ -132,6 +132,51 @@ int rr_fill(rr_tensor *t, float value)
     return RR_BACKEND(t->device, rr_fill_f32, rr_f32(t), t->numel, value);
 }
 
+/* A context releases in scopes when nothing may read the released tensors
+ * later: no grad, no tape. */
+int rr_ctx_releases(const rr_ctx *c) { return !c->grad && !c->last; }
+
+rr_ctx_mark rr_ctx_scope_begin(const rr_ctx *c) { return (rr_ctx_mark){rr_arena_tell(&c->data), rr_ctx_releases(c)}; }
+
+int rr_ctx_scope_end(rr_ctx *c, rr_ctx_mark m, int n, rr_tensor *const *keep)
+{
+    for (int i = 0; i < n; i++)
+        if (!keep[i])
+            return -1;
+    if (!m.active || !rr_ctx_releases(c))
+        return 0;
+    /* One region per distinct data pointer (a reshape shares its input's,
+     * and a header may be named twice), as long as the longest header that
+     * names it; region[i]: keep[i]'s.  The headers are updated only after the
+     * move: a region's new place may be another's old one. */
+    size_t cap = (size_t)(n ? n : 1);
+    void **ptr = malloc(cap * sizeof *ptr);
+    size_t *bytes = malloc(cap * sizeof *bytes);
+    int *region = malloc(cap * sizeof *region);
+    int u = 0, rc = ptr && bytes && region ? 0 : rr_error("out of memory");
+    for (int i = 0; i < n && !rc; i++) {
+        int j = 0;
+        while (j < u && ptr[j] != keep[i]->data)
+            j++;
+        size_t b = rr_tensor_bytes(keep[i]);
+        if (j == u) {
+            ptr[u] = keep[i]->data;
+            bytes[u++] = b;
+        } else if (b > bytes[j]) {
+            bytes[j] = b;
+        }
+        region[i] = j;
+    }
+    if (!rc)
+        rc = rr_arena_release(&c->data, m.data, u, ptr, bytes);
+    for (int i = 0; i < n && !rc; i++)
+        keep[i]->data = ptr[region[i]];
+    free(ptr);
+    free(bytes);
+    free(region);
+    return rc;
+}
+
 uint64_t rr_ctx_rng_take(rr_ctx *c, uint64_t n)
 {
     uint64_t off = c->rng_offset;

@@ -56,6 +56,32 @@ int rr_to_host(void *dst, const rr_tensor *t);
 rr_tensor *rr_copy(rr_ctx *c, const rr_tensor *t);
 int rr_fill(rr_tensor *t, float value);
 
+/* Scopes: memory given back as an inference forward goes.  A module marks
+ * the context (rr_ctx_scope_begin), computes, and ends the scope with the
+ * tensors later layers read (rr_ctx_scope_end: its outputs): the data of
+ * everything else allocated since the mark is released, and the kept
+ * tensors' data moves down to the mark (their headers stay where they are;
+ * every kept header that shares another's data follows it).  Headers and
+ * constants are never released or moved: a header is about a hundred bytes
+ * per op, and rr_const's uploads live outside the arenas.  A tensor made in the
+ * scope and not kept must not be used after it.  Scopes nest.
+ *
+ * Only a context without grad and without a tape releases: with grad on, the
+ * backward reads what the forward made, and a scope does nothing (training
+ * keeps every tensor until the reset, as without scopes). */
+typedef struct rr_ctx_mark {
+    rr_arena_mark data;
+    int active; /* the context released when the scope began */
+} rr_ctx_mark;
+
+/* 1 when scopes release in c (no grad, no tape): a module may then also
+ * split a big intermediate into pieces, each released before the next. */
+int rr_ctx_releases(const rr_ctx *c);
+rr_ctx_mark rr_ctx_scope_begin(const rr_ctx *c);
+/* Keeps keep[0..n); 0, or -1 with a message.  A NULL among them (an op
+ * that failed, with its message) returns -1 and releases nothing. */
+int rr_ctx_scope_end(rr_ctx *c, rr_ctx_mark m, int n, rr_tensor *const *keep);
+
 /* Reserves n elements of the dropout stream; returns the offset of the first. */
 uint64_t rr_ctx_rng_take(rr_ctx *c, uint64_t n);
 

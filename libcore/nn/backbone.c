@@ -4,6 +4,7 @@
 
 #include "../error.h"
 #include "../ops/check.h"
+#include "scope.h"
 
 /* Stage i of width C = embed_dim * 2^i; its blocks are blocks first.. of
  * the backbone's total (for their DropPath rates, doc/network.md, Swin configuration). */
@@ -141,10 +142,11 @@ static rr_tensor *stage_fwd(rr_ctx *c, const rr_backbone *bb, int i, rr_tensor *
     rr_trace_put(tr, tag, "F", f);
     if (!m->has_downsample)
         return f;
+    rr_scope s = rr_scope_begin(c, tr);
     rr_tensor *gate = rr_tanh(c, rr_linear_m_fwd(c, &m->gate2, rr_relu(c, rr_linear_m_fwd(c, &m->gate1, f))));
     t = rr_add(c, t, rr_mul(c, gate, f));
     rr_trace_put(tr, tag, "x_gated", t);
-    *x = rr_patch_merging_fwd(c, &m->downsample, t, h, w);
+    *x = rr_scope_keep(&s, rr_patch_merging_fwd(c, &m->downsample, t, h, w));
     return *x ? f : NULL;
 }
 
@@ -154,6 +156,7 @@ int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *
     if (rr_check_f32("backbone", img) || rr_check_ndim("backbone", img, 4))
         return -1;
     int64_t B = img->shape[0], h, w;
+    rr_scope whole = rr_scope_begin(c, tr);
     rr_tensor *x = rr_patch_embed_fwd(c, &m->patch_embed, img, &h, &w);
     if (x && m->ape) {
         /* The table is image_size / patch_size square; Swin interpolates it
@@ -171,20 +174,25 @@ int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *
     rr_tensor *e[4];
     for (int i = 0; i < 4; i++) {
         char tag[32];
+        /* A stage keeps its E and the next stage's input. */
+        rr_scope s = rr_scope_begin(c, tr);
         rr_tensor *f = stage_fwd(c, m, i, &x, h, w, l, lmask, tr);
         /* E_i = norm_i(F_i) as B x C x h x w (doc/network.md, Stage wiring). */
         rr_tensor *t = rr_layer_norm_m_fwd(c, &m->norm[i], f);
         e[i] = rr_permute(c, rr_reshape(c, t, RR_SHAPE(B, h, w, -1)), (const int[]){0, 3, 1, 2});
-        if (!e[i])
-            return -1;
         snprintf(tag, sizeof tag, "stage%d.", i + 1);
         rr_trace_put(tr, tag, "E", e[i]);
+        if (rr_scope_end(&s, 2, (rr_tensor *[]){e[i], x}))
+            return -1;
         h = (h + 1) / 2;
         w = (w + 1) / 2;
     }
+    int rc = 0;
     if (m->cross_scale == RR_CROSS_HFIM)
-        return rr_hfim_fwd(c, &m->cross.hfim, e, d, tr);
-    for (int i = 0; i < 4; i++) /* RR_CROSS_NONE: the decoder reads E1..E4 */
-        d[i] = e[i];
-    return 0;
+        rc = rr_hfim_fwd(c, &m->cross.hfim, e, d, tr);
+    else
+        for (int i = 0; i < 4; i++) /* RR_CROSS_NONE: the decoder reads E1..E4 */
+            d[i] = e[i];
+    /* The backbone keeps D1..D4 only. */
+    return rc || rr_scope_end(&whole, 4, d);
 }

@@ -6,6 +6,7 @@
 
 #include "../error.h"
 #include "../ops/check.h"
+#include "scope.h"
 
 /* PREFIX.NAME into full (n bytes). */
 static int join(char *full, size_t n, const char *prefix, const char *name)
@@ -147,7 +148,9 @@ rr_tensor *rr_bert_fwd(rr_ctx *c, const rr_bert *m, rr_tensor *ids, rr_tensor *m
     rr_tensor *ext = rr_reshape(c, rr_embedding(c, mask, table), RR_SHAPE(b, 1, 1, n));
     if (!ext)
         return NULL;
-    for (int k = 0; k < m->num_layers; k++)
-        x = layer_fwd(c, m, &m->layers[k], x, ext);
+    for (int k = 0; k < m->num_layers; k++) {
+        rr_scope s = rr_scope_begin(c, NULL); /* a layer keeps its output only */
+        x = rr_scope_keep(&s, layer_fwd(c, m, &m->layers[k], x, ext));
+    }
     return x;
 }

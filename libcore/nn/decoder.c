@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "../ops/arc.h"
+#include "scope.h"
 
 int rr_arc_conv_init(rr_params *p, rr_arc_conv *m, int64_t ch, const rr_decoder_config *cfg, const char *prefix)
 {
@@ -38,7 +39,8 @@ rr_tensor *rr_arc_conv_fwd(rr_ctx *c, const rr_arc_conv *m, rr_tensor *x, rr_tra
     int64_t b = x->shape[0], ch = x->shape[1], h = x->shape[2], w = x->shape[3];
     /* Routing (doc/network.md, ARC).  The reference's LayerNormProxy permutes back to
      * NCHW before the mean; averaging the NHWC map over (H, W) is the same
-     * and skips a copy of the map. */
+     * and skips a copy of the map.  It keeps alpha and theta only. */
+    rr_scope routing = rr_scope_begin(c, tr);
     rr_tensor *nhwc = rr_permute(c, rr_conv2d_m_fwd(c, &m->dwc, x), (int[]){0, 2, 3, 1});
     rr_tensor *r = rr_layer_norm_m_fwd(c, &m->norm, nhwc);
     rr_tensor *g = rr_mean(c, rr_relu(c, r), 2, (int[]){1, 2}, 0);
@@ -47,6 +49,8 @@ rr_tensor *rr_arc_conv_fwd(rr_ctx *c, const rr_arc_conv *m, rr_tensor *x, rr_tra
                                 m->proportion);
     rr_trace_put(tr, tag, "alpha", alpha);
     rr_trace_put(tr, tag, "theta", theta);
+    if (rr_scope_end(&routing, 2, (rr_tensor *[]){alpha, theta}))
+        return NULL;
     /* Every sample's rotated kernel at once: a grouped convolution of the
      * batch folded into channels. */
     rr_tensor *wb = rr_arc_weight(c, m->weight, alpha, theta);
@@ -95,11 +99,17 @@ rr_tensor *rr_decoder_fwd(rr_ctx *c, const rr_decoder *m, rr_tensor *x_c4, rr_te
             rr_error_prefix("decoder: input missing (an earlier op failed): ");
             return NULL;
         }
+        /* A level keeps its output only, and each step of it what the next
+         * reads (the maps are big at the finest scale: 512 x 120 x 120 for
+         * mrsnet-b at 480, the convolutions' columns besides). */
+        rr_scope level = rr_scope_begin(c, tr), step = rr_scope_begin(c, tr);
         if (x->shape[2] < s->shape[2] || x->shape[3] < s->shape[3])
             x = rr_resize_bilinear(c, x, s->shape[2], s->shape[3], 1);
-        x = rr_concat(c, 2, (rr_tensor *[]){x, s}, 1);
+        x = rr_scope_keep(&step, rr_concat(c, 2, (rr_tensor *[]){x, s}, 1));
+        step = rr_scope_begin(c, tr);
         x = rr_relu(c, rr_batch_norm_m_fwd(c, &m->bn1[i], rr_conv2d_m_fwd(c, &m->conv1[i], x)));
         rr_trace_put(tr, tag, "conv1", x);
+        x = rr_scope_keep(&step, x);
         if (m->arc) {
             x = rr_arc_conv_fwd(c, &m->conv2[i], x, tr, tag);
             rr_trace_put(tr, tag, "arc_conv", x);
@@ -108,6 +118,7 @@ rr_tensor *rr_decoder_fwd(rr_ctx *c, const rr_decoder *m, rr_tensor *x_c4, rr_te
         }
         x = rr_relu(c, rr_batch_norm_m_fwd(c, &m->bn2[i], x));
         rr_trace_put(tr, tag, "out", x);
+        x = rr_scope_keep(&level, x);
     }
     return rr_conv2d_m_fwd(c, &m->conv1_1, x);
 }

@@ -2,6 +2,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "../error.h"
+#include "scope.h"
 
 /* The 1x1 convolution PREFIX.NAME (stride 1, unpadded). */
 static int conv1x1_init(rr_params *p, rr_conv2d_m *m, int64_t in, int64_t out, int bias, const char *prefix,
@@ -70,6 +74,36 @@ static rr_tensor *split_heads(rr_ctx *c, const rr_hfim *m, rr_tensor *t)
     return rr_transpose(c, rr_reshape(c, t, RR_SHAPE(t->shape[0], t->shape[1], m->heads, m->head_dim)), 1, 2);
 }
 
+/* softmax(q kᵀ) v, q already scaled. */
+static rr_tensor *attention(rr_ctx *c, rr_tensor *q, rr_tensor *k, rr_tensor *v)
+{
+    return rr_matmul(c, rr_softmax(c, rr_matmul_t(c, q, k, 0, 1), -1, NULL), v);
+}
+
+/* The same one head at a time, each head's attention map released before
+ * the next (ctx.h, Scopes): the maps of all heads are the forward's biggest
+ * tensors (mrsnet-b at 480: 8 heads x 14400 x 900, 415 MB, twice, the
+ * logits and their softmax).  Every product and softmax row is the one of
+ * the batched form, so the values are the same bit for bit.  Only in a
+ * context that releases: with the tape, the pieces would be kept besides. */
+static rr_tensor *heads_one_by_one(rr_ctx *c, const rr_hfim *m, rr_tensor *q, rr_tensor *k, rr_tensor *v)
+{
+    rr_tensor **o = q && k && v ? malloc((size_t)m->heads * sizeof *o) : NULL;
+    if (!o) {
+        if (q && k && v)
+            rr_error("out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < m->heads; i++) {
+        rr_scope s = rr_scope_begin(c, NULL);
+        o[i] = rr_scope_keep(&s, attention(c, rr_slice(c, q, 1, i, i + 1, 1), rr_slice(c, k, 1, i, i + 1, 1),
+                                           rr_slice(c, v, 1, i, i + 1, 1)));
+    }
+    rr_tensor *all = rr_concat(c, (int)m->heads, o, 1);
+    free(o);
+    return all;
+}
+
 /* doc/network.md, HFIM, step 3: softmax(Q Kᵀ / sqrt(hd)) V with keys and values from the sr x sr
  * average-pooled map. */
 static rr_tensor *branch_global(rr_ctx *c, const rr_hfim *m, rr_tensor *x)
@@ -86,8 +120,8 @@ static rr_tensor *branch_global(rr_ctx *c, const rr_hfim *m, rr_tensor *x)
     /* The reference scales the logits; scaling q first is the same up to
      * rounding and keeps one B x heads x N x N_r tensor fewer. */
     rr_tensor *qs = rr_scale(c, q, (float)pow((double)m->head_dim, -0.5));
-    rr_tensor *a = rr_softmax(c, rr_matmul_t(c, qs, k, 0, 1), -1, NULL);
-    rr_tensor *o = rr_reshape(c, rr_transpose(c, rr_matmul(c, a, v), 1, 2), RR_SHAPE(b, h * w, inner));
+    rr_tensor *av = rr_ctx_releases(c) ? heads_one_by_one(c, m, qs, k, v) : attention(c, qs, k, v);
+    rr_tensor *o = rr_reshape(c, rr_transpose(c, av, 1, 2), RR_SHAPE(b, h * w, inner));
     return rr_reshape(c, rr_transpose(c, rr_linear_m_fwd(c, &m->global_proj, o), 1, 2), RR_SHAPE(b, ch, h, w));
 }
 
@@ -124,8 +158,11 @@ static rr_tensor *amplitudes(rr_ctx *c, const rr_hfim *m, const rr_conv2d_m *con
 static rr_tensor *branch_freq(rr_ctx *c, const rr_hfim *m, rr_tensor *x, rr_trace *tr)
 {
     int64_t b = x->shape[0], h = x->shape[2], w = x->shape[3];
-    rr_tensor *q = l2_normalize(c, amplitudes(c, m, &m->freq_q, x), m->l2_eps);
-    rr_tensor *k = l2_normalize(c, amplitudes(c, m, &m->freq_k, x), m->l2_eps);
+    /* q and k each keep their normalised spectra only (ctx.h, Scopes). */
+    rr_scope s = rr_scope_begin(c, NULL);
+    rr_tensor *q = rr_scope_keep(&s, l2_normalize(c, amplitudes(c, m, &m->freq_q, x), m->l2_eps));
+    s = rr_scope_begin(c, NULL);
+    rr_tensor *k = rr_scope_keep(&s, l2_normalize(c, amplitudes(c, m, &m->freq_k, x), m->l2_eps));
     rr_tensor *a = rr_softmax(c, rr_mul(c, m->freq_temperature, rr_matmul_t(c, q, k, 0, 1)), -1, NULL);
     rr_trace_put(tr, "hfim.", "freq_attn", a);
     rr_tensor *v = rr_reshape(c, rr_conv2d_m_fwd(c, &m->freq_v, x),
@@ -145,19 +182,26 @@ int rr_hfim_fwd(rr_ctx *c, const rr_hfim *m, rr_tensor *const e[4], rr_tensor *d
                             (long long)(e[i]->ndim == 4 ? e[i]->shape[1] : -1), (long long)(m->split[i] * r * r));
         u[i] = r > 1 ? rr_pixel_shuffle(c, e[i], r) : e[i];
     }
+    /* Each branch keeps its output only, the HFIM D1..D4 only. */
+    rr_scope whole = rr_scope_begin(c, tr), s;
     rr_tensor *x = rr_concat(c, 4, u, 1);
     if (!x)
         return -1;
     rr_trace_put(tr, "hfim.", "X", x);
+    s = rr_scope_begin(c, tr);
     rr_tensor *dw = rr_conv2d_m_fwd(c, &m->local_dw, x);
-    rr_tensor *fl = rr_relu(c, rr_batch_norm_m_fwd(c, &m->local_bn, rr_conv2d_m_fwd(c, &m->local_pw, dw)));
-    rr_tensor *fg = branch_global(c, m, x);
-    rr_tensor *ff = branch_freq(c, m, x, tr);
+    rr_tensor *fl =
+        rr_scope_keep(&s, rr_relu(c, rr_batch_norm_m_fwd(c, &m->local_bn, rr_conv2d_m_fwd(c, &m->local_pw, dw))));
+    s = rr_scope_begin(c, tr);
+    rr_tensor *fg = rr_scope_keep(&s, branch_global(c, m, x));
+    s = rr_scope_begin(c, tr);
+    rr_tensor *ff = rr_scope_keep(&s, branch_freq(c, m, x, tr));
     rr_trace_put(tr, "hfim.", "F_local", fl);
     rr_trace_put(tr, "hfim.", "F_global", fg);
     rr_trace_put(tr, "hfim.", "F_freq", ff);
+    s = rr_scope_begin(c, tr);
     rr_tensor *f = rr_conv2d_m_fwd(c, &m->fuse, rr_concat(c, 3, (rr_tensor *[]){fl, fg, ff}, 1));
-    rr_tensor *y = rr_add(c, x, rr_batch_norm_m_fwd(c, &m->fuse_bn, f));
+    rr_tensor *y = rr_scope_keep(&s, rr_add(c, x, rr_batch_norm_m_fwd(c, &m->fuse_bn, f)));
     if (!y)
         return -1;
     rr_trace_put(tr, "hfim.", "Y", y);
@@ -172,5 +216,5 @@ int rr_hfim_fwd(rr_ctx *c, const rr_hfim *m, rr_tensor *const e[4], rr_tensor *d
         snprintf(name, sizeof name, "D%d", i + 1);
         rr_trace_put(tr, "hfim.", name, d[i]);
     }
-    return 0;
+    return rr_scope_end(&whole, 4, d);
 }

@@ -6,6 +6,7 @@
 
 #include "../error.h"
 #include "pwam.h"
+#include "scope.h"
 
 /* The convolutions and linear layers of the IFIM are created under
  * PREFIX.NAME; convolutions keep PyTorch's default init, linear layers the
@@ -132,12 +133,13 @@ static rr_tensor *psr_fwd(rr_ctx *c, const rr_psr *m, rr_tensor *x, rr_trace *tr
     rr_tensor *ys[3];
     for (int i = 0; i < m->nlevels; i++) {
         int64_t s = m->levels[i];
+        rr_scope level = rr_scope_begin(c, tr);
         if (s == 1) {
-            ys[i] = ssr_fwd(c, m, x, s, tr, tag);
+            ys[i] = rr_scope_keep(&level, ssr_fwd(c, m, x, s, tr, tag));
             continue;
         }
         rr_tensor *xl = rr_adaptive_avg_pool2d(c, x, (h + s - 1) / s, (w + s - 1) / s);
-        ys[i] = xl ? rr_resize_bilinear(c, ssr_fwd(c, m, xl, s, tr, tag), h, w, 0) : NULL;
+        ys[i] = rr_scope_keep(&level, xl ? rr_resize_bilinear(c, ssr_fwd(c, m, xl, s, tr, tag), h, w, 0) : NULL);
     }
     return rr_conv2d_m_fwd(c, &m->agg, rr_concat(c, m->nlevels, ys, 1));
 }
@@ -274,6 +276,8 @@ rr_tensor *rr_ifim_fwd(rr_ctx *c, const rr_ifim *m, rr_tensor *x, int64_t h, int
                  rr_shape_str(l, sl, sizeof sl), rr_shape_str(lmask, sm, sizeof sm));
         return NULL;
     }
+    /* Each branch keeps its tokens only, the IFIM its output only. */
+    rr_scope whole = rr_scope_begin(c, tr), branch;
     rr_tensor *xt = rr_transpose(c, x, 1, 2); /* B x C x N */
     rr_tensor *img = rr_reshape(c, xt, RR_SHAPE(b, ch, h, w));
     if (!img)
@@ -281,21 +285,24 @@ rr_tensor *rr_ifim_fwd(rr_ctx *c, const rr_ifim *m, rr_tensor *x, int64_t h, int
     rr_tensor *br[3];
     int k = 0;
     if (m->has_psr) {
+        branch = rr_scope_begin(c, tr);
         rr_tensor *fpy = psr_fwd(c, &m->psr, img, tr, tag);
         rr_trace_put(tr, tag, "F_py", fpy);
-        br[k++] = tokens(c, fpy);
+        br[k++] = rr_scope_keep(&branch, tokens(c, fpy));
     }
     if (m->has_csr) {
+        branch = rr_scope_begin(c, tr);
         rr_tensor *frel = csr_fwd(c, &m->csr, img);
         rr_trace_put(tr, tag, "F_rel", frel);
-        br[k++] = tokens(c, frel);
+        br[k++] = rr_scope_keep(&branch, tokens(c, frel));
     }
+    branch = rr_scope_begin(c, tr);
     rr_tensor *mt = rr_reshape(c, lmask, RR_SHAPE(b, 1, l->shape[2])); /* m^T: B x 1 x N_l */
     rr_tensor *fcm = cma_fwd(c, &m->cma, xt, l, mt);
     if (!fcm)
         return NULL;
     if (tr)
         rr_trace_put(tr, tag, "F_cm", rr_reshape(c, fcm, RR_SHAPE(b, ch, h, w)));
-    br[k++] = rr_transpose(c, fcm, 1, 2);
-    return aff_fwd(c, &m->aff, br); /* a NULL branch fails its concat */
+    br[k++] = rr_scope_keep(&branch, rr_transpose(c, fcm, 1, 2));
+    return rr_scope_keep(&whole, aff_fwd(c, &m->aff, br)); /* a NULL branch fails its concat */
 }

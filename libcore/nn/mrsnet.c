@@ -7,6 +7,7 @@
 #include "../error.h"
 #include "../io/checksum.h"
 #include "../ops/ops.h"
+#include "scope.h"
 
 static int build(rr_mrsnet *m)
 {
@@ -200,11 +201,12 @@ rr_tensor *rr_mrsnet_lmask(rr_ctx *c, rr_tensor *mask)
 rr_tensor *rr_mrsnet_decode(rr_ctx *c, const rr_mrsnet *m, rr_tensor *const d[4], int64_t out_h, int64_t out_w,
                             rr_trace *tr)
 {
+    rr_scope s = rr_scope_begin(c, tr); /* the logits are kept, what led to them released */
     rr_tensor *out = rr_decoder_fwd(c, &m->decoder, d[3], d[2], d[1], d[0], tr);
     rr_trace_put(tr, "", "decoder.out", out);
     rr_tensor *logits = rr_resize_bilinear(c, out, out_h, out_w, 1); /* lib/_utils.py:65 */
     rr_trace_put(tr, "", "logits", logits);
-    return logits;
+    return rr_scope_keep(&s, logits);
 }
 
 rr_tensor *rr_mrsnet_fwd(rr_ctx *c, const rr_mrsnet *m, rr_tensor *img, rr_tensor *ids, rr_tensor *mask,

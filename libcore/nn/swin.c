@@ -5,6 +5,7 @@
 
 #include "../error.h"
 #include "../ops/check.h"
+#include "scope.h"
 
 /* --- patch embedding (doc/network.md, Patch embedding) ------------------------ */
 
@@ -27,6 +28,7 @@ rr_tensor *rr_patch_embed_fwd(rr_ctx *c, const rr_patch_embed *m, rr_tensor *img
         return NULL;
     int64_t p = m->patch, B = img->shape[0], H = img->shape[2], W = img->shape[3];
     int64_t pr = (p - W % p) % p, pb = (p - H % p) % p;
+    rr_scope s = rr_scope_begin(c, NULL);
     rr_tensor *x = img;
     if (pr || pb)
         x = rr_pad(c, x, (const int64_t[]){0, pr, 0, pb}, 2, 0.0f);
@@ -34,7 +36,7 @@ rr_tensor *rr_patch_embed_fwd(rr_ctx *c, const rr_patch_embed *m, rr_tensor *img
     *gw = (W + pr) / p;
     x = rr_conv2d_m_fwd(c, &m->proj, x); /* B x C x gh x gw */
     x = rr_transpose(c, rr_reshape(c, x, RR_SHAPE(B, m->proj.weight->shape[0], *gh * *gw)), 1, 2);
-    return rr_layer_norm_m_fwd(c, &m->norm, x);
+    return rr_scope_keep(&s, rr_layer_norm_m_fwd(c, &m->norm, x));
 }
 
 /* --- Swin block (doc/network.md, Swin block) ---------------------------------- */
@@ -136,6 +138,10 @@ rr_tensor *rr_swin_block_fwd(rr_ctx *c, const rr_swin_block *m, rr_tensor *x, in
                  (long long)hp, (long long)wp);
         return NULL;
     }
+    /* Everything but the output is released at the end (ctx.h, Scopes), and
+     * each half keeps only what the next reads: the attention's output, the
+     * residual stream after it. */
+    rr_scope scope = rr_scope_begin(c, NULL), step = rr_scope_begin(c, NULL);
     /* Padding after norm1: the padded tokens are exact zeros and, unmasked,
      * take part in the attention of unshifted windows (doc/network.md, Swin block, step 2). */
     rr_tensor *t = rr_reshape(c, rr_layer_norm_m_fwd(c, &m->norm1, x), RR_SHAPE(B, h, w, C));
@@ -144,7 +150,8 @@ rr_tensor *rr_swin_block_fwd(rr_ctx *c, const rr_swin_block *m, rr_tensor *x, in
     if (sh)
         t = rr_roll(c, t, 2, (const int64_t[]){-sh, -sh}, (const int[]){1, 2});
     t = rr_reshape(c, rr_window_partition(c, t, ws), RR_SHAPE(-1, ws * ws, C));
-    t = window_attention(c, m, t, sh ? mask : NULL);
+    t = rr_scope_keep(&step, window_attention(c, m, t, sh ? mask : NULL));
+    step = rr_scope_begin(c, NULL);
     t = rr_window_reverse(c, rr_reshape(c, t, RR_SHAPE(-1, ws, ws, C)), ws, hp, wp);
     if (sh)
         t = rr_roll(c, t, 2, (const int64_t[]){sh, sh}, (const int[]){1, 2});
@@ -152,10 +159,10 @@ rr_tensor *rr_swin_block_fwd(rr_ctx *c, const rr_swin_block *m, rr_tensor *x, in
         t = rr_slice(c, t, 1, 0, h, 1);
     if (pr)
         t = rr_slice(c, t, 2, 0, w, 1);
-    x = rr_add(c, x, rr_drop_path(c, rr_reshape(c, t, RR_SHAPE(B, h * w, C)), m->drop_path));
+    x = rr_scope_keep(&step, rr_add(c, x, rr_drop_path(c, rr_reshape(c, t, RR_SHAPE(B, h * w, C)), m->drop_path)));
     t = rr_gelu(c, rr_linear_m_fwd(c, &m->fc1, rr_layer_norm_m_fwd(c, &m->norm2, x)));
     t = rr_dropout(c, rr_linear_m_fwd(c, &m->fc2, rr_dropout(c, t, m->drop)), m->drop);
-    return rr_add(c, x, rr_drop_path(c, t, m->drop_path));
+    return rr_scope_keep(&scope, rr_add(c, x, rr_drop_path(c, t, m->drop_path)));
 }
 
 /* --- shifted-window mask (doc/network.md, Shifted-window mask) ---------------- */
@@ -220,6 +227,7 @@ rr_tensor *rr_patch_merging_fwd(rr_ctx *c, const rr_patch_merging *m, rr_tensor 
                  (long long)(h * w), (long long)(m->norm.weight->shape[0] / 4));
         return NULL;
     }
+    rr_scope scope = rr_scope_begin(c, NULL);
     rr_tensor *t = rr_reshape(c, x, RR_SHAPE(B, h, w, C));
     if (h % 2 || w % 2)
         t = rr_pad(c, t, (const int64_t[]){0, 0, 0, w % 2, 0, h % 2}, 3, 0.0f);
@@ -234,7 +242,7 @@ rr_tensor *rr_patch_merging_fwd(rr_ctx *c, const rr_patch_merging *m, rr_tensor 
     rr_copy_map map;
     rr_copy_map_gather(&map, 6, idx, src, 0);
     t = rr_remap(c, "patch_merging_gather", t, 3, (const int64_t[]){B, hp / 2 * (wp / 2), 4 * C}, &map);
-    return rr_linear_m_fwd(c, &m->reduction, rr_layer_norm_m_fwd(c, &m->norm, t));
+    return rr_scope_keep(&scope, rr_linear_m_fwd(c, &m->reduction, rr_layer_norm_m_fwd(c, &m->norm, t)));
 }
 
 float rr_swin_drop_path_rate(float rate, int k, int n)
