@@ -605,7 +605,8 @@ static int setup_sums(run *r)
         r->nflat += r->gn.grads[i]->numel;
     if ((o->accum > 1 || rr_dist_on()) && !(r->flat = rr_dev_malloc(o->device, (size_t)r->nflat * sizeof *r->flat)))
         return -1;
-    r->nbn = rr_mrsnet_batch_norms(&r->m, r->bn, MAX_BN);
+    if ((r->nbn = rr_mrsnet_batch_norms(&r->m, r->bn, MAX_BN)) < 0)
+        return -1;
     for (int i = 0; i < r->nbn; i++)
         r->nbn_floats += 2 * r->bn[i]->running_mean->numel;
     size_t biggest = 0;
