@@ -72,8 +72,8 @@ static const char help[] =
     "Images and masks of more pixels than --max-pixels, else $RRSIS_MAX_PIXELS,\n"
     "else 16384x16384 are refused; named inputs must be regular files or pipes.\n"
 
-    "Exit status: 0 when scored (--check: when there is no finding), 1 on an\n"
-    "error (--check: on findings), 2 on a usage error.\n"
+    "Exit status: 0 when scored or the table written (--check: when there is\n"
+    "no finding), 1 on an error (--check: on findings), 2 on a usage error.\n"
     "\n"
     "Examples:\n"
     "  rrsis-score --gt=test.jsonl --pred=masks/ --format=md\n"

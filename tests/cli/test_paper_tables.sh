@@ -116,9 +116,17 @@ expect_eq "MAX_STEPS=3: LAVT untouched" 2 "$(tail -n 1 "$O/lavt/log.jsonl" | jq 
 O2=$T/out2
 make "$@" OUT="$O2" MAX_STEPS= EPOCHS=1000 "$O2/mrsnet/model.safetensors" >"$T/int.log" 2>&1 &
 mk=$!
+# trainer_pid: the process of that training, from /proc (its command line)
+trainer_pid() {
+    for d in /proc/[0-9]*; do
+        case $(tr '\0' ' ' 2>/dev/null <"$d/cmdline") in
+        "$BIN/rrsis-train -o $O2/mrsnet "*) echo "${d#/proc/}" ;;
+        esac
+    done
+}
 pid=
 for _ in $(seq 300); do
-    grep -qs '"type": "step"' "$O2/mrsnet/log.jsonl" && pid=$(pgrep -f "^$BIN/rrsis-train -o $O2/mrsnet ") && break
+    grep -qs '"type": "step"' "$O2/mrsnet/log.jsonl" && pid=$(trainer_pid) && [ -n "$pid" ] && break
     sleep 0.1
 done
 [ -n "$pid" ] && kill -TERM "$pid"
