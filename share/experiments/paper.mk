@@ -90,7 +90,6 @@ TRAIN_RUN_FLAGS  ?=
 # ---- the experiments ----------------------------------------------------------------------
 TABLE2_METHODS := lavt rmsin mrsnet
 TABLE3_METHODS := psr-only csr-only mrsnet
-METHODS        := lavt rmsin mrsnet psr-only csr-only
 SETS           := val test
 
 # Each method: its configuration and the jq filter that derives the trained one from it.
@@ -104,6 +103,8 @@ FILTER_rmsin     = .
 FILTER_mrsnet    = .
 FILTER_psr-only  = .ifim.csr = false | .name += "-psr-only"
 FILTER_csr-only  = .ifim.psr = false | .name += "-csr-only"
+# More training options of a method's own.
+TRAIN_FLAGS_rmsin = $(RMSIN_TRAIN_FLAGS)
 # The rows of the tables.
 LABEL_lavt       = LAVT
 LABEL_rmsin      = RMSIN
@@ -149,8 +150,6 @@ $(OUT)/%/settings: FORCE
 	@mkdir -p $(@D)
 	@echo '$(TRAIN_OPTS) $(TRAIN_FLAGS_$*) $(if $(MAX_STEPS),--max-steps $(MAX_STEPS))' > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
-TRAIN_FLAGS_rmsin = $(RMSIN_TRAIN_FLAGS)
-
 # What made the run: make's command line, the configuration's source, the seed, the
 # programs' versions and the checkout's git describe (the exact commands: commands.log).
 $(OUT)/%/provenance.json: $(OUT)/%/config.json
@@ -196,11 +195,11 @@ $(OUT)/%/score-test.json: $(OUT)/%/model.safetensors $(DATA)/test.jsonl
 # Table II: methods as rows, each metric on val and test as columns.
 TABLE2_SCORES = $(foreach m,$(TABLE2_METHODS),$(foreach s,$(SETS),$(OUT)/$(m)/score-$(s).json))
 TABLE2_ARGS   = --table --sets val,test --cols metric,set \
-                $(foreach m,$(TABLE2_METHODS),--label '$(LABEL_$(m))=$(OUT)/$(m)')
+                $(foreach m,$(TABLE2_METHODS),$(foreach s,$(SETS),--label '$(LABEL_$(m))=$(OUT)/$(m)/score-$(s).json'))
 # Table III: the ablation on test, metrics as columns.
 TABLE3_SCORES = $(foreach m,$(TABLE3_METHODS),$(OUT)/$(m)/score-test.json)
 TABLE3_ARGS   = --table --sets test --cols metric \
-                $(foreach m,$(TABLE3_METHODS),--label '$(if $(filter mrsnet,$(m)),PSR + CSR,$(LABEL_$(m)))=$(OUT)/$(m)')
+                $(foreach m,$(TABLE3_METHODS),--label '$(if $(filter mrsnet,$(m)),PSR + CSR,$(LABEL_$(m)))=$(OUT)/$(m)/score-test.json')
 CAPTION2 = Table II. Performance comparison across methods (rrsis-score, protocol rmsin, 480x480). The best results are in bold.
 CAPTION3 = Table III. Performance results for different PSR and CSR configurations on the test set (rrsis-score, protocol rmsin, 480x480). The best results are in bold.
 
