@@ -303,8 +303,9 @@ int main(int argc, char **argv)
             rr_cli_usage_error("--table takes one protocol: rmsin or gres");
         if (ta.bold_best && ro.format != RR_FORMAT_MD)
             rr_cli_usage_error("--bold-best goes with --format=md");
-        int protocol = protocol_given ? (int)ro.protocols : RR_PROTOCOL_RMSIN;
-        return table(&ta, protocol, ro.format);
+        int rc = table(&ta, protocol_given ? (int)ro.protocols : RR_PROTOCOL_RMSIN, ro.format);
+        free(ta.in);
+        return rc;
     }
     if (table_option)
         rr_cli_usage_error("--label, --metrics, --sets, --rows, --cols and --bold-best go with --table");
