@@ -5,6 +5,7 @@
 #   make check      every test that needs no GPU; ends with "N passed, N failed, N skipped"
 #   make deps       installs the missing Debian packages (a prerequisite of the rest)
 #   make demo       the main job: synthetic scenes segmented by the demo model
+#   make paper-demo the paper's Tables II and III at nano scale on synthetic scenes (CPU)
 #   make fuzz       the libFuzzer targets (clang), for a while each
 
 CC       ?= gcc
@@ -66,7 +67,7 @@ else
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 endif
 
-.PHONY: all deps check fuzz demo demo-model clean goldens bench
+.PHONY: all deps check fuzz demo demo-model paper-demo clean goldens bench
 all: $(PROGS) $(BUILD)/tests/unit/run-unit
 
 # --- dependencies --------------------------------------------------------------
@@ -168,6 +169,11 @@ fuzz: | deps
 
 demo: all
 	@sh tools/demo.sh
+
+# share/experiments/paper.mk at nano scale on synthetic scenes: both tables of
+# the paper, every method trained from scratch on the CPU (share/experiments/README).
+paper-demo: all | deps
+	sh tools/paper-demo.sh
 
 # Trains the demo model (an hour at most on 2 cores); share/models/README.
 demo-model: all | deps

@@ -1,8 +1,8 @@
 /* rrsis-score: P@0.5-0.9, oIoU and mIoU (RMSIN protocol), and cIoU, gIoU,
  * N-acc and T-acc (GRES protocol), of predicted masks against a dataset
- * manifest; or, with --check, the manifest's findings and counts.  The
- * work is libcore/eval: score.h reads, metrics.h computes, report.h
- * prints. */
+ * manifest; with --check, the manifest's findings and counts; with --table,
+ * score files merged into one comparison table.  The work is libcore/eval:
+ * score.h reads, metrics.h computes, compare.h merges, report.h prints. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +17,7 @@
 static const char help[] =
     "Usage: rrsis-score --gt=MANIFEST --pred=DIR|FILE|- [OPTION]...\n"
     "  or:  rrsis-score --check=MANIFEST [--check-level=LEVEL] [--format=text|json]\n"
+    "  or:  rrsis-score --table [OPTION]... [--label=NAME=]SCORES...\n"
     "Score predicted masks against the ground truth of a dataset manifest.\n"
     "Predictions are DIR/<id>.png masks (0/255 or 0/1), or a tensor stream of\n"
     "stage 'logits' in FILE or on standard input (-), one record per sample with\n"
@@ -46,6 +47,24 @@ static const char help[] =
     "                        masks (also decode every mask: the default) or images\n"
     "                        (also decode every image)\n"
     "  --max-pixels=N        the most pixels an image or mask read may have\n"
+    "\n"
+    "Comparison tables (--table): SCORES are files written by --format=json, or\n"
+    "run folders holding such files named score*.json; each gives one run (its\n"
+    "label, else the folder's or the file's name) and one set (its --split, else\n"
+    "its manifest's name: val.jsonl is 'val').\n"
+    "  --table               merge score files into one table (--format as above)\n"
+    "  --label=NAME=SCORES   a score file or run folder, as the run NAME\n"
+    "  --protocol=NAME       rmsin (the default) or gres\n"
+    "  --metrics=LIST        the metrics, in order: p50, p60, p70, p80, p90 and\n"
+    "                        oiou, miou (rmsin) or ciou, giou, nacc, tacc (gres);\n"
+    "                        default p70,p80,p90,oiou,miou (gres: ...,ciou,giou)\n"
+    "  --sets=LIST           only these sets, in this order (default: all)\n"
+    "  --rows=KEYS           the keys laid out as rows: a list of run, set and\n"
+    "                        metric (default run)\n"
+    "  --cols=KEYS           the keys laid out as columns (default metric,set);\n"
+    "                        a key in neither must have one value\n"
+    "  --bold-best           in Markdown, the best value of each column in bold\n"
+    "\n"
     "  --help                display this help and exit\n"
     "  --version             output version information and exit\n"
     "\n"
@@ -53,16 +72,19 @@ static const char help[] =
     "Images and masks of more pixels than --max-pixels, else $RRSIS_MAX_PIXELS,\n"
     "else 16384x16384 are refused; named inputs must be regular files or pipes.\n"
 
-    "Exit status: 0 when scored (--check: when there is no finding), 1 on an\n"
-    "error (--check: on findings), 2 on a usage error.\n"
+    "Exit status: 0 when scored or the table written (--check: when there is\n"
+    "no finding), 1 on an error (--check: on findings), 2 on a usage error.\n"
     "\n"
     "Examples:\n"
     "  rrsis-score --gt=test.jsonl --pred=masks/ --format=md\n"
     "  rrsis-score --gt=test.jsonl --pred=- --format=json < logits.st | jq .gres.all.giou\n"
-    "  rrsis-score --check=test.jsonl\n";
+    "  rrsis-score --check=test.jsonl\n"
+    "  rrsis-score --table --format=md --bold-best --label=LAVT=runs/lavt \\\n"
+    "      --label=MRSNet=runs/mrsnet\n"
+    "  rrsis-score --table --sets=test --cols=metric a.json b.json\n";
 
 enum {
-    OPT_GT = 1,
+    OPT_GT = 0x100,
     OPT_PRED,
     OPT_PROTOCOL,
     OPT_RESOLUTION,
@@ -74,6 +96,13 @@ enum {
     OPT_CHECK,
     OPT_CHECK_LEVEL,
     OPT_MAX_PIXELS,
+    OPT_TABLE,
+    OPT_LABEL,
+    OPT_METRICS,
+    OPT_SETS,
+    OPT_ROWS,
+    OPT_COLS,
+    OPT_BOLD_BEST,
 };
 
 static const struct option options[] = {
@@ -89,6 +118,13 @@ static const struct option options[] = {
     {"check", required_argument, NULL, OPT_CHECK},
     {"check-level", required_argument, NULL, OPT_CHECK_LEVEL},
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    {"table", no_argument, NULL, OPT_TABLE},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"sets", required_argument, NULL, OPT_SETS},
+    {"rows", required_argument, NULL, OPT_ROWS},
+    {"cols", required_argument, NULL, OPT_COLS},
+    {"bold-best", no_argument, NULL, OPT_BOLD_BEST},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -136,6 +172,56 @@ static int check(const char *path, rr_check_level level, rr_report_format format
     return n ? 1 : 0;
 }
 
+/* --table's options, as given. */
+typedef struct {
+    int on, bold_best;
+    rr_cmp_input *in;
+    size_t nin;
+    const char *metrics, *sets, *rows, *cols;
+} table_args;
+
+static void parse_keys(const char *opt, const char *list, int *keys, int *n)
+{
+    if (rr_cmp_parse_keys(list, keys, n))
+        rr_cli_usage_error("%s: %s", opt, rr_errmsg());
+}
+
+static int table(const table_args *a, int protocol, rr_report_format format)
+{
+    rr_cmp_opts o = {.protocol = protocol};
+    const char *metrics = a->metrics ? a->metrics
+                          : protocol == RR_PROTOCOL_RMSIN ? "p70,p80,p90,oiou,miou"
+                                                          : "p70,p80,p90,ciou,giou";
+    if (rr_cmp_parse_metrics(metrics, protocol, o.metric, &o.nmetric))
+        rr_cli_usage_error("--metrics: %s", rr_errmsg());
+    parse_keys("--rows", a->rows ? a->rows : "run", o.rows, &o.nrows);
+    parse_keys("--cols", a->cols ? a->cols : "metric,set", o.cols, &o.ncols);
+    for (int i = 0; i < o.nrows; i++)
+        for (int j = 0; j < o.ncols; j++)
+            if (o.rows[i] == o.cols[j])
+                rr_cli_usage_error("--rows and --cols both name '%s'", rr_cmp_key_name(o.rows[i]));
+    char *sets = a->sets ? strdup(a->sets) : NULL, *save = NULL;
+    if (a->sets && !sets)
+        rr_cli_die("out of memory");
+    char *list[64];
+    if (sets) {
+        if (!*sets || strstr(sets, ",,") || *sets == ',' || sets[strlen(sets) - 1] == ',')
+            rr_cli_usage_error("--sets: '%s' has an empty item", a->sets);
+        for (char *w = strtok_r(sets, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            if (o.nsets == sizeof list / sizeof list[0])
+                rr_cli_usage_error("--sets: more than %zu sets", sizeof list / sizeof list[0]);
+            list[o.nsets++] = w;
+        }
+        o.sets = list;
+    }
+    rr_cmp_table t;
+    if (rr_cmp_build(&t, a->in, a->nin, &o) || rr_report_compare(stdout, format, &t, a->bold_best))
+        rr_cli_die_lib();
+    rr_cmp_free(&t);
+    free(sets);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     rr_cli_init(argv);
@@ -143,9 +229,30 @@ int main(int argc, char **argv)
     rr_score_opts so = {.side = 480};
     rr_report_opts ro = {.format = RR_FORMAT_TEXT, .protocols = RR_PROTOCOL_RMSIN | RR_PROTOCOL_GRES,
                          .by = RR_BY_TYPE};
-    int level = RR_CHECK_LEVEL_MASKS, level_given = 0, scoring_option = 0, opt;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    int level = RR_CHECK_LEVEL_MASKS, level_given = 0, scoring_option = 0, protocol_given = 0, opt;
+    table_args ta = {.in = calloc((size_t)argc, sizeof *ta.in)};
+    int table_option = 0;
+    if (!ta.in)
+        rr_cli_die("out of memory");
+    /* "-": arguments that are not options come in order, as 1 */
+    while ((opt = getopt_long(argc, argv, "-", options, NULL)) != -1) {
         switch (opt) {
+        case 1: ta.in[ta.nin++] = (rr_cmp_input){.path = optarg}; break;
+        case OPT_TABLE: ta.on = 1; break;
+        case OPT_LABEL: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                rr_cli_usage_error("--label: '%s' is not NAME=PATH", optarg);
+            *eq = 0;
+            ta.in[ta.nin++] = (rr_cmp_input){.label = optarg, .path = eq + 1};
+            table_option = 1;
+            break;
+        }
+        case OPT_METRICS: ta.metrics = optarg; table_option = 1; break;
+        case OPT_SETS: ta.sets = optarg; table_option = 1; break;
+        case OPT_ROWS: ta.rows = optarg; table_option = 1; break;
+        case OPT_COLS: ta.cols = optarg; table_option = 1; break;
+        case OPT_BOLD_BEST: ta.bold_best = 1; table_option = 1; break;
         case OPT_MAX_PIXELS: rr_cli_max_pixels(optarg); break;
         case OPT_GT: gt = optarg; break;
         case OPT_PRED: pred = optarg; break;
@@ -153,7 +260,7 @@ int main(int argc, char **argv)
             static const char *const w[] = {"rmsin", "gres", "both", NULL};
             ro.protocols = (unsigned[]){RR_PROTOCOL_RMSIN, RR_PROTOCOL_GRES,
                                         RR_PROTOCOL_RMSIN | RR_PROTOCOL_GRES}[choose("--protocol", optarg, w)];
-            scoring_option = 1;
+            protocol_given = 1;
             break;
         }
         case OPT_RESOLUTION:
@@ -184,10 +291,29 @@ int main(int argc, char **argv)
         default: rr_cli_common_option(opt, help);
         }
     }
-    if (optind < argc)
-        rr_cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (ta.on) {
+        if (gt || pred || check_path || level_given)
+            rr_cli_usage_error("--table excludes --gt, --pred and --check");
+        if (scoring_option)
+            rr_cli_usage_error("--table excludes the scoring options (--resolution, --by, --missing, --split, "
+                               "--per-sample)");
+        if (!ta.nin)
+            rr_cli_usage_error("--table needs score files or run folders");
+        if (ro.protocols == (RR_PROTOCOL_RMSIN | RR_PROTOCOL_GRES) && protocol_given)
+            rr_cli_usage_error("--table takes one protocol: rmsin or gres");
+        if (ta.bold_best && ro.format != RR_FORMAT_MD)
+            rr_cli_usage_error("--bold-best goes with --format=md");
+        int rc = table(&ta, protocol_given ? (int)ro.protocols : RR_PROTOCOL_RMSIN, ro.format);
+        free(ta.in);
+        return rc;
+    }
+    if (table_option)
+        rr_cli_usage_error("--label, --metrics, --sets, --rows, --cols and --bold-best go with --table");
+    if (ta.nin)
+        rr_cli_usage_error("unexpected argument '%s'", ta.in[0].path);
+    free(ta.in);
     if (check_path) {
-        if (gt || pred || scoring_option)
+        if (gt || pred || scoring_option || protocol_given)
             rr_cli_usage_error("--check excludes --gt, --pred and the scoring options");
         if (ro.format != RR_FORMAT_TEXT && ro.format != RR_FORMAT_JSON)
             rr_cli_usage_error("--check prints text or json");

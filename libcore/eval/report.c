@@ -224,11 +224,9 @@ static int groups_build(groups *gs, const rr_score *s, unsigned by, unsigned pro
 
 /* ---- tables -------------------------------------------------------------- */
 
-#define MAXCOL 16
-
 typedef struct {
     int ncol;
-    const char *head[MAXCOL];
+    const char *const *head;
     char **cell; /* rows x ncol, malloc'd strings */
     size_t rows;
 } table;
@@ -263,10 +261,10 @@ static int table_build(table *t, const groups *gs, int protocol, int md)
     memset(t, 0, sizeof *t);
     if (protocol == RR_PROTOCOL_RMSIN) {
         t->ncol = 9;
-        memcpy(t->head, rmsin_head, sizeof rmsin_head);
+        t->head = rmsin_head;
     } else {
         t->ncol = 12;
-        memcpy(t->head, gres_head, sizeof gres_head);
+        t->head = gres_head;
     }
     t->rows = gs->n;
     t->cell = calloc(gs->n * (size_t)t->ncol, sizeof *t->cell);
@@ -309,7 +307,7 @@ static void table_free(table *t)
 
 static void table_text(FILE *out, const table *t)
 {
-    size_t w[MAXCOL];
+    size_t w[t->ncol];
     for (int j = 0; j < t->ncol; j++) {
         w[j] = width(t->head[j]);
         for (size_t i = 0; i < t->rows; i++) {
@@ -578,6 +576,177 @@ void rr_report_samples(FILE *out, const rr_score *s)
         json_num(out, rr_iou_gres(u));
         fprintf(out, ", \"gres\": \"%s\"}\n", rr_gres_outcome_name(rr_gres_classify(u)));
     }
+}
+
+/* ---- comparison tables ------------------------------------------------------ */
+
+/* A value as printed (2 decimals), for finding the best of a column: values
+ * that print the same are equally best. */
+static double printed(double v) { return round(v * 100) / 100; }
+
+/* best[c]: the highest printed value of column c, NaN when it has none. */
+static void column_best(const rr_cmp_table *t, double *best)
+{
+    for (size_t c = 0; c < t->ncols; c++) {
+        best[c] = NAN;
+        for (size_t r = 0; r < t->nrows; r++) {
+            double v = t->v[r * t->ncols + c];
+            if (isfinite(v) && !(printed(v) <= best[c]))
+                best[c] = printed(v);
+        }
+    }
+}
+
+static int is_best(const rr_cmp_table *t, const double *best, size_t r, size_t c)
+{
+    double v = t->v[r * t->ncols + c];
+    return isfinite(v) && printed(v) == best[c];
+}
+
+/* A column's heading: its keys' headings joined by spaces ("P@0.7 val"). */
+static char *col_heading(const rr_cmp_table *t, size_t c)
+{
+    size_t n = 1;
+    for (int k = 0; k < t->nckey; k++)
+        n += strlen(rr_cmp_heading(t, t->ckey[k], t->col[c * (size_t)t->nckey + (size_t)k])) + 1;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    *s = 0;
+    for (int k = 0; k < t->nckey; k++) {
+        if (k)
+            strcat(s, " ");
+        strcat(s, rr_cmp_heading(t, t->ckey[k], t->col[c * (size_t)t->nckey + (size_t)k]));
+    }
+    return s;
+}
+
+static char *bold(char *s)
+{
+    if (!s)
+        return NULL;
+    char *b = malloc(strlen(s) + 5);
+    if (b)
+        sprintf(b, "**%s**", s);
+    free(s);
+    return b;
+}
+
+/* Text, Markdown or CSV: one column per row key, then the table's columns. */
+static int compare_table(FILE *out, rr_report_format format, const rr_cmp_table *t, const double *best,
+                         int bold_best)
+{
+    size_t nk = (size_t)t->nrkey, ncol = nk + t->ncols;
+    const char **head = calloc(ncol, sizeof *head);
+    table tb = {.ncol = (int)ncol, .head = head, .rows = t->nrows};
+    tb.cell = calloc(t->nrows * ncol + 1, sizeof *tb.cell);
+    int rc = head && tb.cell ? 0 : rr_error("report: out of memory");
+    for (size_t k = 0; !rc && k < nk; k++)
+        head[k] = rr_cmp_key_name(t->rkey[k]);
+    for (size_t c = 0; !rc && c < t->ncols; c++)
+        if (!(head[nk + c] = col_heading(t, c)))
+            rc = rr_error("report: out of memory");
+    for (size_t r = 0; !rc && r < t->nrows; r++) {
+        char **row = tb.cell + r * ncol;
+        for (size_t k = 0; k < nk; k++)
+            row[k] = strdup(rr_cmp_heading(t, t->rkey[k], t->row[r * nk + k]));
+        for (size_t c = 0; c < t->ncols; c++) {
+            double v = t->v[r * t->ncols + c];
+            row[nk + c] = pct(v, format == RR_FORMAT_CSV ? "" : "-");
+            if (bold_best && format == RR_FORMAT_MD && is_best(t, best, r, c))
+                row[nk + c] = bold(row[nk + c]);
+        }
+        for (size_t j = 0; j < ncol; j++)
+            if (!row[j])
+                rc = rr_error("report: out of memory");
+    }
+    if (!rc) {
+        if (format == RR_FORMAT_TEXT) {
+            table_text(out, &tb);
+        } else if (format == RR_FORMAT_MD) {
+            table_md(out, &tb);
+        } else {
+            for (size_t i = 0; i <= t->nrows; i++)
+                for (size_t j = 0; j < ncol; j++) {
+                    csv_field(out, i ? tb.cell[(i - 1) * ncol + j] : head[j]);
+                    fputc(j + 1 < ncol ? ',' : '\n', out);
+                }
+        }
+    }
+    for (size_t c = 0; head && c < t->ncols; c++)
+        free((char *)head[nk + c]);
+    free(head);
+    table_free(&tb);
+    return rc;
+}
+
+static void json_keys(FILE *out, const int *keys, int nkeys, const char *const *values)
+{
+    fputc('{', out);
+    for (int k = 0; k < nkeys; k++) {
+        fprintf(out, "%s\"%s\": ", k ? ", " : "", rr_cmp_key_name(keys[k]));
+        json_str(out, values[k]);
+    }
+    fputc('}', out);
+}
+
+static void compare_json(FILE *out, const rr_cmp_table *t, const double *best)
+{
+    fputs("{\n  \"program\": \"rrsis-score\",\n  \"version\": ", out);
+    json_str(out, RR_VERSION);
+    fprintf(out, ",\n  \"protocol\": \"%s\",\n  \"resolution\": ", t->protocol == RR_PROTOCOL_RMSIN ? "rmsin" : "gres");
+    json_str(out, t->resolution);
+    fputs(",\n  \"files\": [", out);
+    for (size_t i = 0; i < t->nfiles; i++) {
+        fputs(i ? ",\n    {\"file\": " : "\n    {\"file\": ", out);
+        json_str(out, t->file[i]);
+        fputs(", \"run\": ", out);
+        json_str(out, t->file_run[i]);
+        fputs(", \"set\": ", out);
+        json_str(out, t->file_set[i]);
+        fprintf(out, ", \"samples\": %ld}", t->file_samples[i]);
+    }
+    fputs("\n  ],\n  \"rows\": [", out);
+    for (size_t r = 0; r < t->nrows; r++) {
+        fputs(r ? ",\n    " : "\n    ", out);
+        json_keys(out, t->rkey, t->nrkey, t->row + r * (size_t)t->nrkey);
+    }
+    fputs("\n  ],\n  \"columns\": [", out);
+    for (size_t c = 0; c < t->ncols; c++) {
+        fputs(c ? ",\n    " : "\n    ", out);
+        json_keys(out, t->ckey, t->nckey, t->col + c * (size_t)t->nckey);
+    }
+    for (int part = 0; part < 2; part++) {
+        fprintf(out, "\n  ],\n  \"%s\": [", part ? "best" : "cells");
+        for (size_t r = 0; r < t->nrows; r++) {
+            fputs(r ? ",\n    [" : "\n    [", out);
+            for (size_t c = 0; c < t->ncols; c++) {
+                if (c)
+                    fputs(", ", out);
+                if (part)
+                    fputs(is_best(t, best, r, c) ? "true" : "false", out);
+                else
+                    json_num(out, t->v[r * t->ncols + c]);
+            }
+            fputc(']', out);
+        }
+    }
+    fputs("\n  ]\n}\n", out);
+}
+
+int rr_report_compare(FILE *out, rr_report_format format, const rr_cmp_table *t, int bold_best)
+{
+    double *best = malloc(t->ncols * sizeof *best + 1);
+    if (!best)
+        return rr_error("report: out of memory");
+    column_best(t, best);
+    int rc = 0;
+    if (format == RR_FORMAT_JSON)
+        compare_json(out, t, best);
+    else
+        rc = compare_table(out, format, t, best, bold_best);
+    free(best);
+    return rc;
 }
 
 /* ---- the manifest check -------------------------------------------------- */

@@ -35,6 +35,7 @@
 
 #include <stdio.h>
 
+#include "compare.h"
 #include "score.h"
 
 typedef enum { RR_FORMAT_TEXT, RR_FORMAT_MD, RR_FORMAT_CSV, RR_FORMAT_JSON } rr_report_format;
@@ -53,6 +54,20 @@ typedef struct {
 /* Writes the tables.  Returns 0, or -1 out of memory (write errors are the
  * caller's to check on the stream). */
 int rr_report_write(FILE *out, const rr_score *s, const rr_report_opts *o);
+
+/* A comparison table (compare.h).  Text and Markdown: one column per row
+ * key (named after it: "run"), then a column per column tuple, headed by
+ * its values joined by spaces ("P@0.7 val"), percentages with 2 decimals, "-"
+ * where undefined or not scored; with bold_best, Markdown marks the highest
+ * value of each column (as printed: ties are all marked) **bold**.  CSV: the
+ * same cells, undefined ones empty.  JSON:
+ *   {"program": "rrsis-score", "version", "protocol": "rmsin"|"gres",
+ *    "resolution", "files": [{"file", "run", "set", "samples"}, ...],
+ *    "rows": [{KEY: VALUE, ...}, ...], "columns": [{KEY: VALUE, ...}, ...],
+ *    "cells": [[number or null, ...], ...] (rows x columns),
+ *    "best": [[true or false, ...], ...] (the highest of each column)}
+ * with metrics by their ids (p70, oiou).  Returns 0, or -1 out of memory. */
+int rr_report_compare(FILE *out, rr_report_format format, const rr_cmp_table *t, int bold_best);
 
 /* One JSON object a line for each scored sample, in manifest order:
  *   {"id", "split", "type", "category", "lang", "missing" (true when

@@ -63,3 +63,42 @@ ssize_t rr_line_read(FILE *f, char **line, size_t *cap)
     (*line)[n] = 0;
     return (ssize_t)n;
 }
+
+char *rr_file_read_all(const char *path, size_t max, size_t *len)
+{
+    FILE *f = rr_file_open(path);
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n == cap) {
+            if (n > max)
+                break;
+            cap = cap ? 2 * cap : 4096;
+            char *p = realloc(buf, cap + 1);
+            if (!p) {
+                rr_error("%s: out of memory", path);
+                goto fail;
+            }
+            buf = p;
+        }
+        n += got = fread(buf + n, 1, cap - n, f);
+    } while (got > 0);
+    if (ferror(f)) {
+        rr_error("%s: read error: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (n > max) {
+        rr_error("%s: more than %zu MiB", path, max >> 20);
+        goto fail;
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+fail:
+    fclose(f);
+    free(buf);
+    return NULL;
+}

@@ -30,4 +30,9 @@ FILE *rr_file_open(const char *path);
  * error or no memory. */
 ssize_t rr_line_read(FILE *f, char **line, size_t *cap);
 
+/* Reads the whole of a named file (the rules of rr_file_open), at most max
+ * bytes, into a malloc'd buffer with a NUL after its *len bytes.  NULL with
+ * rr_error naming the file ("PATH: more than 16 MiB") otherwise. */
+char *rr_file_read_all(const char *path, size_t max, size_t *len);
+
 #endif

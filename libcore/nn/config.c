@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "../io/reader.h"
 #include "../io/safetensors.h"
 
 void rr_config_default(rr_config *c)
@@ -314,22 +315,11 @@ int rr_config_parse(rr_config *cfg, const char *json, size_t len)
 
 int rr_config_load(rr_config *cfg, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return rr_error("%s: cannot open", path);
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    do {
-        if (len == cap && !(buf = realloc(buf, cap = cap ? 2 * cap : 4096))) {
-            fclose(f);
-            return rr_error("%s: out of memory", path);
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-    } while (n > 0);
-    int bad = ferror(f);
-    fclose(f);
-    int rc = bad ? rr_error("%s: read error", path) : rr_config_parse(cfg, buf, len);
+    size_t len;
+    char *buf = rr_file_read_all(path, (size_t)16 << 20, &len);
+    if (!buf)
+        return -1;
+    int rc = rr_config_parse(cfg, buf, len);
     free(buf);
     return rc ? rr_error_prefix("%s: ", path) : 0;
 }

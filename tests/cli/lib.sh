@@ -77,3 +77,16 @@ for b in sys.argv[1].encode():
 stem = os.path.splitext(os.path.basename(sys.argv[2]))[0] if len(sys.argv) > 2 else ""
 print((stem + "-" if stem else "") + "%08x" % h)' "$@"
 }
+# require NAME...: each a program in $BIN (rrsis-*) or a command on PATH; the
+# first one missing fails the suite, which ends there.
+require() {
+    for r; do
+        case $r in
+        rrsis-*) [ -x "$BIN/$r" ] && continue ;;
+        *) command -v "$r" >/dev/null 2>&1 && continue ;;
+        esac
+        fail "$r" "$r is not built or not installed"
+        finish
+        exit
+    done
+}
