@@ -10,7 +10,7 @@
 
 #include "../error.h"
 #include "../io/reader.h"
-#include "../io/safetensors.h"
+#include "../io/safetensors.h" /* rr_printable */
 
 void rr_config_default(rr_config *c)
 {
