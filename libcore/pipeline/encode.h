@@ -25,13 +25,20 @@
 
 #include <stdio.h>
 
+#include "../io/raster.h"
 #include "../nn/mrsnet.h"
 #include "stage.h"
+
+/* The longest side of the context record's image (--context). */
+#define RR_ENCODE_CONTEXT_SIDE 1024
 
 typedef struct {
     const rr_mrsnet *model;  /* its text encoder (RR_PART_TEXT) */
     int batch;               /* records per run of the network, >= 1 */
     const char *image;       /* every record's image, instead of its own; or NULL */
+    const rr_raster_opts *raster; /* bands, scale, gsd (NULL: the defaults) */
+    int tile, overlap;       /* tiled mode when tile > 0: 0 <= overlap < tile */
+    int context;             /* tiled mode: the context record first */
     rr_progress_fn progress; /* or NULL */
     void *progress_arg;
 } rr_encode_opts;
@@ -39,5 +46,9 @@ typedef struct {
 /* Returns 0, or -1 with a message (a record's messages name it: "record 3
  * (id '7'): /data/x.png: not an image"). */
 int rr_encode_run(const rr_encode_opts *o, FILE *in, FILE *out);
+
+/* The starts of the tiles along an axis of size pixels (see above): their
+ * count, of which at most n are written to starts. */
+int rr_encode_tile_starts(int size, int tile, int overlap, int *starts, int n);
 
 #endif
