@@ -274,6 +274,8 @@ static int open_gdal(rr_raster *r, const rr_raster_opts *o)
 /* A PNG or JPEG file, or a pipe: decoded whole by io/image.h. */
 static int open_whole(rr_raster *r, const rr_raster_opts *o)
 {
+    if (o->gsd > 0)
+        return rr_error("%s: --gsd needs a north-up geotransform, which the image has not", r->path);
     if (rr_image_load(r->path, RR_IMAGE_STORED, &r->whole))
         return -1;
     r->width = r->whole.width;
