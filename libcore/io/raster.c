@@ -133,6 +133,7 @@ static int resample_view(rr_raster *r, double gsd)
         return gdal_error(r->path, "resampling to --gsd");
     r->src = r->ds;
     r->ds = v;
+    r->gsd = gsd;
     r->width = GDALGetRasterXSize(v);
     r->height = GDALGetRasterYSize(v);
     GDALGetGeoTransform(v, r->gt);
@@ -509,6 +510,10 @@ int rr_raster_set_meta(const rr_raster *r, rr_record *rec)
         join(buf, sizeof buf, r->max, r->nbands, ',');
         rc = rc || rr_record_set_meta(rec, "scale_max", buf);
     }
+    if (!rc && r->gsd > 0) {
+        snprintf(buf, sizeof buf, "%.17g", r->gsd);
+        rc = rr_record_set_meta(rec, "gsd", buf);
+    }
     if (!rc) {
         snprintf(buf, sizeof buf, "%d", r->width);
         rc = rr_record_set_meta(rec, "scene_width", buf);
@@ -540,6 +545,10 @@ int rr_raster_opts_from_meta(rr_raster_opts *o, const rr_record *rec)
 {
     memset(o, 0, sizeof *o);
     const char *bands = rr_record_meta(rec, "bands"), *scale = rr_record_meta(rec, "scale");
+    const char *gsd = rr_record_meta(rec, "gsd");
+    char *end;
+    if (gsd && !((o->gsd = strtod(gsd, &end)) > 0 && !*end))
+        return rr_error("metadata \"gsd\": '%s' is not a positive number", gsd);
     if (bands && rr_raster_parse_bands(o, bands))
         return rr_error("metadata \"bands\": '%s' is not a list of 1 or 3 band numbers", bands);
     if (scale && strcmp(scale, "none") != 0) {

@@ -76,6 +76,7 @@ typedef struct {
     int nsrc;            /* the source's bands */
     int nbands;          /* bands used: 1 (gray) or 3 */
     int band[3];
+    double gsd;          /* --gsd resampled the scene to this; else 0 */
     int has_gt;
     double gt[6];        /* GDAL's order: x0 dx rx y0 ry dy */
     char *crs;           /* WKT, or NULL */
@@ -105,12 +106,12 @@ int rr_raster_read(rr_raster *r, int x, int y, int w, int h, int bw, int bh, rr_
 int rr_raster_load(const char *path, const rr_raster_opts *o, rr_image *rgb, uint8_t **valid);
 
 /* Sets the scene's metadata on a record: crs, geotransform, nodata (each
- * only when the source has it), bands, scale (with scale_min and
- * scale_max), scene_width and scene_height. */
+ * only when the source has it), bands, scale (with scale_min and scale_max
+ * unless "none"), gsd (with --gsd), scene_width and scene_height. */
 int rr_raster_set_meta(const rr_raster *r, rr_record *rec);
 
-/* The options a record's metadata recorded (bands, and the scale rule's
- * values as fixed ones), so that a later read of the same image (an
+/* The options a record's metadata recorded (bands, gsd, and the scale
+ * rule's values as fixed ones), so that a later read of the same image (an
  * overlay) gives the pixels the record was made from.  Keys absent: the
  * defaults. */
 int rr_raster_opts_from_meta(rr_raster_opts *o, const rr_record *rec);
