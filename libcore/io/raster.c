@@ -21,21 +21,19 @@
 
 int rr_raster_parse_bands(rr_raster_opts *o, const char *s)
 {
-    int band[4], n = 0;
-    const char *p = s;
-    while (n < 4) {
+    int band[3], n = 0, ok = 1;
+    for (const char *p = s; ok;) {
         char *end;
         errno = 0;
         long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -1;
-        if (v < 1 || v > 65535 || errno)
+        ok = v >= 1 && v <= 65535 && !errno && n < 3 && (*end == ',' || !*end);
+        if (ok)
+            band[n++] = (int)v;
+        if (!ok || !*end)
             break;
-        band[n++] = (int)v;
-        p = end;
-        if (*p != ',')
-            break;
-        p++;
+        p = end + 1;
     }
-    if (*p || (n != 1 && n != 3))
+    if (!ok || (n != 1 && n != 3))
         return rr_error("--bands: '%s' is not one band number or three separated by commas (3,2,1)", s);
     o->nbands = n;
     memcpy(o->band, band, (size_t)n * sizeof *band);

@@ -13,9 +13,24 @@
  *                                      image_size
  *   "L"               F32 [D_l, N_l]   the word features (channel-first)
  *   "attention_mask"  I32 [N_l]
+ *   "valid"           U8 [h, w]        1 valid, 0 NoData, at the image's
+ *                                      size before resizing; only when the
+ *                                      image has NoData pixels
  *   metadata          the tokens record's, with stage "encoded", "image"
  *                     the path read, "width" and "height" the image's size
- *                     in pixels before resizing (decimal strings).
+ *                     in pixels before resizing (decimal strings), and the
+ *                     scene's description (rr_raster_set_meta, io/raster.h).
+ * The image is read by io/raster.h with o->raster's bands, scale and gsd.
+ *
+ * Tiled mode (tile > 0): a tokens record becomes a record per window of
+ * tile x tile pixels of the scene (its width or height where smaller),
+ * starting every tile - overlap pixels, the last of a row or column moved
+ * back to end at the scene's edge, in raster order, each read alone (the
+ * memory is the tile's, not the scene's); with context, first a record of
+ * the whole scene shrunk to at most RR_ENCODE_CONTEXT_SIDE a side.  Their
+ * ids are the record's with "-t1", "-t2", ... ("-ctx"); their metadata adds
+ * "role" ("tile", "context"), "window" ("x y w h" in the scene grid),
+ * "tile" and "tiles" (index from 1, count; tiles only).
  * Records are written in the order read, and the stream's end mark
  * (io/stream.h) after the last, when every record went through.  Records of
  * a batch with ids of different lengths go through the text encoder in

@@ -170,6 +170,31 @@ else
     fail "uint16_fixed_scale" "status $rc: $(head -c 300 "$T/err") $(tail -n 3 "$T/cmp")"
 fi
 
+# the overlay reads the GeoTIFF as encode did (the record's bands and scale):
+# the same overlay as that of a PNG of the 8-bit image encode made
+"$PYTHON" - "$T/s16b.st" "$M" "$T/s16b.png" <<'EOF' || fail "fixture_overlay" "numpy failed"
+import json, struct, sys, numpy as np, rrsis_stream as rs
+from PIL import Image
+with open(sys.argv[2], "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    cfg = json.loads(json.loads(f.read(n))["__metadata__"]["config"])
+(m, t), = rs.read_records(open(sys.argv[1], "rb"))
+mean = np.array(cfg["pixel_mean"], np.float64)[:, None, None]
+std = np.array(cfg["pixel_std"], np.float64)[:, None, None]
+v8 = np.rint((t["image"].astype(np.float64) * std + mean) * 255).astype(np.uint8)
+Image.fromarray(v8.transpose(1, 2, 0)).save(sys.argv[3])
+EOF
+for f in s16.tif:"--bands 4,3,2" s16b.png:""; do
+    "$ENC" -m "$M" --image "$T/${f%%:*}" ${f#*:} < "$T/tok.st" | "$BIN/rrsis-fuse" -m "$M" |
+        "$BIN/rrsis-decode" -m "$M" --overlay "$T/ov" > /dev/null 2> "$T/err" || fail "overlay_${f%%:*}" "$(cat "$T/err")"
+done
+id=$(meta "$T/s16b.st" | jq -r .id)
+if cmp -s "$T/ov/$id.png" "$T/ov/s16b-${id#s16-}.png"; then
+    pass "overlay_reads_as_encoded"
+else
+    fail "overlay_reads_as_encoded" "$(ls "$T/ov")"
+fi
+
 # --- tiled mode ------------------------------------------------------------------
 # 128x128 in tiles of 48 overlapping by 8: starts 0 40 80, the last moved back to 80
 enc "$T/tiles.st" --image "$T/s16.tif" --tile 48 --overlap 8 --context
