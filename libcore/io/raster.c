@@ -299,15 +299,10 @@ static int open_whole(rr_raster *r, const rr_raster_opts *o)
     return 0;
 }
 
-int rr_raster_open(rr_raster *r, const char *path, const rr_raster_opts *o)
+/* Whether GDAL reads a file: a regular file, not PNG or JPEG (io/image.h
+ * decodes those, and pipes, as Pillow does). */
+static int for_gdal(const char *path)
 {
-    static const rr_raster_opts defaults;
-    if (!o)
-        o = &defaults;
-    memset(r, 0, sizeof *r);
-    if (!(r->path = strdup(path)))
-        return rr_error("out of memory");
-    /* GDAL takes the regular files that are not PNG or JPEG */
     struct stat st;
     unsigned char m[8];
     size_t n = 0;
@@ -318,8 +313,18 @@ int rr_raster_open(rr_raster *r, const char *path, const rr_raster_opts *o)
             fclose(f);
         }
     }
-    int whole = n < 8 || memcmp(m, "\x89PNG\r\n\x1a\n", 8) == 0 || (m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF);
-    int rc = whole ? open_whole(r, o) : open_gdal(r, o);
+    return n == 8 && memcmp(m, "\x89PNG\r\n\x1a\n", 8) != 0 && !(m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF);
+}
+
+int rr_raster_open(rr_raster *r, const char *path, const rr_raster_opts *o)
+{
+    static const rr_raster_opts defaults;
+    if (!o)
+        o = &defaults;
+    memset(r, 0, sizeof *r);
+    if (!(r->path = strdup(path)))
+        return rr_error("out of memory");
+    int rc = for_gdal(path) ? open_gdal(r, o) : open_whole(r, o);
     if (rc)
         rr_raster_close(r);
     return rc;
@@ -560,5 +565,84 @@ int rr_raster_opts_from_meta(rr_raster_opts *o, const rr_record *rec)
         }
         o->fixed = 1;
     }
+    return 0;
+}
+
+/* ---- masks --------------------------------------------------------------- */
+
+/* What a mask's value says: 0, 1, over 127, or another value. */
+enum { MASK_ZERO, MASK_ONE, MASK_HIGH, MASK_OTHER };
+
+int rr_raster_mask_load(const char *path, rr_image *mask)
+{
+    memset(mask, 0, sizeof *mask);
+    if (!for_gdal(path))
+        return rr_mask_load(path, mask);
+    pthread_once(&gdal_once, gdal_init);
+    CPLErrorReset();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds)
+        return rr_error("%s: not a mask image (PNG, or a raster GDAL reads: GeoTIFF, ...)", path);
+    int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds), rc = 0;
+    long max = rr_image_max_pixels();
+    if (max < 0)
+        rc = -1;
+    else if (GDALGetRasterCount(ds) < 1)
+        rc = rr_error("%s: a raster without bands", path);
+    else if (w > max / h)
+        rc = rr_error("%s: mask of %dx%d pixels is over the limit of %ld pixels "
+                      "(--max-pixels or RRSIS_MAX_PIXELS raises it)",
+                      path, w, h, max);
+    else
+        rc = rr_image_alloc(mask, w, h, 1);
+    /* three bands or more: Pillow's convert("L") of the first three, as
+     * rr_mask_load takes an RGB mask */
+    int nb = rc ? 0 : GDALGetRasterCount(ds) >= 3 ? 3 : 1, has_nodata = 0;
+    double nodata = nb ? GDALGetRasterNoDataValue(GDALGetRasterBand(ds, 1), &has_nodata) : 0;
+    enum { ROWS = 256 };
+    size_t chunk = (size_t)w * ROWS;
+    double *v = rc ? NULL : malloc(chunk * (size_t)nb * sizeof *v);
+    if (!rc && !v)
+        rc = rr_error("%s: out of memory", path);
+    int seen = 0; /* the kinds of values met, a bit each */
+    for (int y = 0; y < h && !rc; y += ROWS) {
+        int n = h - y < ROWS ? h - y : ROWS;
+        for (int c = 0; c < nb && !rc; c++) {
+            CPLErrorReset();
+            if (GDALRasterIO(GDALGetRasterBand(ds, c + 1), GF_Read, 0, y, w, n, v + c * chunk, w, n, GDT_Float64, 0,
+                             0) != CE_None)
+                rc = gdal_error(path, "reading");
+        }
+        if (rc)
+            break;
+        uint8_t *k = mask->data + (size_t)y * w;
+        for (size_t p = 0; p < (size_t)w * n; p++) {
+            double x = v[p];
+            if (nb == 3 && !(has_nodata && x == nodata)) {
+                long rgb[3];
+                for (int c = 0; c < 3; c++) {
+                    double e = v[c * chunk + p];
+                    rgb[c] = isnan(e) || e <= 0 ? 0 : e >= 255 ? 255 : (long)e;
+                }
+                x = (double)((19595 * rgb[0] + 38470 * rgb[1] + 7471 * rgb[2] + 0x8000) >> 16);
+            }
+            k[p] = isnan(x) || (has_nodata && x == nodata) || x == 0 ? MASK_ZERO
+                   : x == 1                                          ? MASK_ONE
+                   : x > 127                                         ? MASK_HIGH
+                                                                     : MASK_OTHER;
+            seen |= 1 << k[p];
+        }
+    }
+    free(v);
+    GDALClose(ds);
+    if (rc) {
+        rr_image_free(mask);
+        return -1;
+    }
+    /* io/image.h's rule: a mask of 0 and 1 only has foreground 1, any other
+     * foreground over 127 */
+    int fg = seen & (1 << MASK_HIGH | 1 << MASK_OTHER) ? MASK_HIGH : MASK_ONE;
+    for (size_t p = 0; p < (size_t)w * h; p++)
+        mask->data[p] = mask->data[p] == fg;
     return 0;
 }

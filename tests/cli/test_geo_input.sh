@@ -293,6 +293,55 @@ expect_error "gsd_geographic_crs" 1 "ll.tif: --gsd needs a projected CRS in metr
 enc /dev/null --image "$T/s16.tif" --tile 64 --max-pixels 4000
 expect_error "tile_over_pixel_limit" 1 "image of 64x64 pixels (12288 bytes decoded) is over the limit of 4000 pixels"
 
+# --- rrsis-score: GeoTIFF masks, ground truth and predictions ------------------
+# The truth a 16-bit GeoTIFF of 0 and 1 (tiled, DEFLATE); the predictions
+# an 8-bit 0/255 GeoTIFF, and a float one of 0 and 1 with NoData (background);
+# the counts against numpy's
+mkdir -p "$T/sc/pred"
+"$PYTHON" - "$T/sc" <<'EOF' || fail "fixture_masks" "numpy failed"
+import json, sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(9)
+gt = np.zeros((150, 200), np.uint16)
+gt[30:90, 40:160] = 1
+p1 = np.zeros((150, 200), np.uint8)
+p1[40:100, 50:170] = 255
+p2 = (rng.random((150, 200)) < 0.3).astype(np.float32)
+p2[:20, :] = -9999  # NoData
+for name, a, dt in (("gt", gt, 12), ("p1", p1, 1), ("p2", p2, 4)):
+    a.astype(a.dtype.newbyteorder("<")).tofile("%s/%s.raw" % (d, name))
+    open("%s/%s.hdr" % (d, name), "w").write("ENVI\nsamples = 200\nlines = 150\nbands = 1\nheader offset = 0\n"
+                                             "file type = ENVI Standard\ndata type = %d\ninterleave = bsq\n"
+                                             "byte order = 0\n" % dt)
+fg2 = p2 == 1
+want = {}
+for id_, fg in (("a", p1 > 127), ("b", fg2)):
+    g = gt == 1
+    want[id_] = [int((fg & g).sum()), int((fg | g).sum())]
+json.dump(want, open(d + "/want.json", "w"))
+with open(d + "/gt.jsonl", "w") as f:
+    for id_ in ("a", "b"):
+        f.write(json.dumps({"id": id_, "split": "test", "lang": "en", "category": "field", "image": "img.png", "width": 200, "height": 150, "sentence": "the field",
+                            "type": "single", "mask": {"png": "gt.tif"}}) + "\n")
+EOF
+gdal_translate -q -of PNG -b 1 -b 1 -b 1 -ot Byte "$T/sc/p1.raw" "$T/sc/img.png"
+gdal_translate -q -co TILED=YES -co BLOCKXSIZE=64 -co BLOCKYSIZE=64 -co COMPRESS=DEFLATE -a_srs EPSG:32633 \
+    -a_ullr 500000 4000000 502000 3998500 "$T/sc/gt.raw" "$T/sc/gt.tif"
+gdal_translate -q -co COMPRESS=DEFLATE "$T/sc/p1.raw" "$T/sc/pred/a.tif"
+gdal_translate -q -a_nodata -9999 "$T/sc/p2.raw" "$T/sc/pred/b.tiff"
+"$BIN/rrsis-score" --gt "$T/sc/gt.jsonl" --pred "$T/sc/pred" --resolution native --per-sample - > "$T/ps" 2> "$T/err"
+rc=$?
+if [ $rc -eq 0 ] && jq -e -s --slurpfile w "$T/sc/want.json" \
+    'length == 2 and all(.[]; [.i, .u] == $w[0][.id])' "$T/ps" > /dev/null; then
+    pass "score_geotiff_masks"
+else
+    fail "score_geotiff_masks" "status $rc: $(head -c 300 "$T/err") $(cat "$T/ps") want $(cat "$T/sc/want.json")"
+fi
+cp "$T/sc/img.png" "$T/sc/pred/a.png"
+"$BIN/rrsis-score" --gt "$T/sc/gt.jsonl" --pred "$T/sc/pred" --resolution native > /dev/null 2> "$T/err"
+rc=$?
+expect_error "score_two_predictions" 1 "a.png and .tif: two predictions of one sample"
+
 # --- a scene far larger than memory needs, read a tile at a time ------------------
 # 20000x20000 RGB (1.2 GB decoded; sparse, a few KB on disk) in tiles of 2000:
 # allowed by a pixel limit of one tile, and its peak memory within 250 MB of
