@@ -342,6 +342,37 @@ cp "$T/sc/img.png" "$T/sc/pred/a.png"
 rc=$?
 expect_error "score_two_predictions" 1 "a.png and .tif: two predictions of one sample"
 
+# --- rrsis-synth --preset scene4096: large scenes, small objects ------------------
+"$BIN/rrsis-synth" --preset scene4096 -n 4 --seed 3 -q -o "$T/s4k" 2> "$T/err"
+rc=$?
+"$PYTHON" - "$T/s4k" <<'EOF' > "$T/cmp" 2>&1
+import json, sys, numpy as np
+from PIL import Image
+d = sys.argv[1]
+rows = [json.loads(l) for l in open(d + "/test.jsonl")]
+assert len(rows) == 4 and len({r["image"] for r in rows}) == 1, rows
+assert Image.open(d + "/" + rows[0]["image"]).size == (4096, 4096)
+singles = 0
+for r in rows:
+    assert (r["width"], r["height"]) == (4096, 4096), r
+    if r["type"] != "single":
+        continue
+    m = np.array(Image.open(d + "/" + r["mask"]["png"])) > 0
+    ys, xs = np.nonzero(m)
+    # one object of 128's scale: a plane at most 34 pixels long, drawn at any heading
+    assert 0 < xs.max() - xs.min() < 50 and 0 < ys.max() - ys.min() < 50, (r["sentence"], xs.min(), xs.max())
+    singles += 1
+assert singles, "no single-target sample"
+EOF
+if [ $rc -eq 0 ] && [ -s "$T/s4k/test.jsonl" ] && [ ! -s "$T/cmp" ] && "$BIN/rrsis-score" --check "$T/s4k/test.jsonl" > /dev/null 2>&1; then
+    pass "synth_scene4096"
+else
+    fail "synth_scene4096" "status $rc: $(head -c 300 "$T/err") $(tail -n 3 "$T/cmp")"
+fi
+"$BIN/rrsis-synth" --preset scene4096 --size 512 -n 1 -o "$T/s4kb" > /dev/null 2> "$T/err"
+rc=$?
+expect_error "synth_scene4096_with_size" 2 "--preset scene4096 goes without --size"
+
 # --- a scene far larger than memory needs, read a tile at a time ------------------
 # 20000x20000 RGB (1.2 GB decoded; sparse, a few KB on disk) in tiles of 2000:
 # allowed by a pixel limit of one tile, and its peak memory within 250 MB of
