@@ -82,6 +82,19 @@ static int gdal_error(const char *path, const char *what)
     return rr_error("%s: %s", path, what);
 }
 
+/* The bands --bands names, checked against the source's r->nsrc (what:
+ * "raster" or "image", for the message): 1, or 0 when it names none. */
+static int given_bands(rr_raster *r, const rr_raster_opts *o, const char *what)
+{
+    for (int k = 0; k < o->nbands; k++)
+        if (o->band[k] > r->nsrc)
+            return rr_error("%s: --bands names band %d; the %s has %d band%s", r->path, o->band[k], what, r->nsrc,
+                            r->nsrc == 1 ? "" : "s");
+    r->nbands = o->nbands;
+    memcpy(r->band, o->band, sizeof r->band);
+    return o->nbands > 0;
+}
+
 /* The bands used when --bands names none. */
 static void default_bands(rr_raster *r)
 {
@@ -217,16 +230,11 @@ static int open_gdal(rr_raster *r, const rr_raster_opts *o)
     r->nsrc = GDALGetRasterCount(r->ds);
     if (r->nsrc < 1)
         return rr_error("%s: a raster without bands", r->path);
-    if (o->nbands) {
-        for (int k = 0; k < o->nbands; k++)
-            if (o->band[k] > r->nsrc)
-                return rr_error("%s: --bands names band %d; the raster has %d band%s", r->path, o->band[k], r->nsrc,
-                                r->nsrc == 1 ? "" : "s");
-        r->nbands = o->nbands;
-        memcpy(r->band, o->band, sizeof r->band);
-    } else {
+    int given = given_bands(r, o, "raster");
+    if (given < 0)
+        return -1;
+    if (!given)
         default_bands(r);
-    }
     r->has_gt = GDALGetGeoTransform(r->ds, r->gt) == CE_None;
     const char *wkt = GDALGetProjectionRef(r->ds);
     if (wkt && *wkt && !(r->crs = strdup(wkt)))
@@ -280,14 +288,10 @@ static int open_whole(rr_raster *r, const rr_raster_opts *o)
     r->width = r->whole.width;
     r->height = r->whole.height;
     r->nsrc = r->whole.channels;
-    if (o->nbands) {
-        for (int k = 0; k < o->nbands; k++)
-            if (o->band[k] > r->nsrc)
-                return rr_error("%s: --bands names band %d; the image has %d band%s", r->path, o->band[k], r->nsrc,
-                                r->nsrc == 1 ? "" : "s");
-        r->nbands = o->nbands;
-        memcpy(r->band, o->band, sizeof r->band);
-    } else {
+    int given = given_bands(r, o, "image");
+    if (given < 0)
+        return -1;
+    if (!given) {
         r->nbands = r->nsrc;
         for (int k = 0; k < r->nsrc; k++)
             r->band[k] = k + 1;
