@@ -3,10 +3,12 @@
 # GeoTIFF, COG, VRT and JPEG 2000 read through GDAL with their CRS and
 # geotransform in the records' metadata; 16-bit data scaled to 8 bits (the
 # 2-98 percentiles checked against numpy's), NoData in the valid tensor,
-# --bands, --scale, --gsd; tiled mode (windows, order, ids, the context
-# record, the memory a scene far larger than a tile takes); and every bad
-# option or input with its one-line message.  The fixtures are made here
-# with gdal_create, gdal_translate and numpy.
+# --bands, --scale, --gsd; the same reading in rrsis-decode's overlays and
+# rrsis-train; tiled mode (windows, order, ids, the context record, the
+# memory a scene far larger than a tile takes); rrsis-score on GeoTIFF
+# masks; rrsis-synth --preset scene4096; and every bad option or input with
+# its one-line message.  The fixtures are made here with gdal_create,
+# gdal_translate and numpy.
 # Prints "PASS: name" or "FAIL: name: why" per case; exits 1 on any failure.
 #   BIN  the programs (default bin)
 . tests/cli/lib.sh
@@ -193,6 +195,42 @@ if cmp -s "$T/ov/$id.png" "$T/ov/s16b-${id#s16-}.png"; then
     pass "overlay_reads_as_encoded"
 else
     fail "overlay_reads_as_encoded" "$(ls "$T/ov")"
+fi
+
+# --- rrsis-train reads the GeoTIFF as encode does: one step on the 16-bit
+# scene with --bands 4,3,2 has the loss of one step on the PNG of encode's
+# 8-bit image
+"$PYTHON" - "$T" <<'EOF' || fail "fixture_train" "python failed"
+import json, sys, numpy as np
+from PIL import Image
+d = sys.argv[1]
+m = np.zeros((128, 128), np.uint8)
+m[20:60, 30:90] = 255
+Image.fromarray(m).save(d + "/trmask.png")
+for name, image in (("geo", "s16.tif"), ("png", "s16b.png")):
+    with open("%s/tr_%s.jsonl" % (d, name), "w") as f:
+        f.write(json.dumps({"id": "a", "split": "train", "image": image, "width": 128, "height": 128,
+                            "sentence": "the red plane", "lang": "en", "type": "single", "category": "airplane",
+                            "mask": {"png": "trmask.png"}}) + "\n")
+EOF
+for r in geo:"--bands 4,3,2" png:""; do
+    man=$T/tr_${r%%:*}.jsonl
+    "$BIN/rrsis-train" -c share/configs/mrsnet-nano.json --train "$man" --val "$man" --batch 1 --epochs 1 \
+        --max-steps 1 --ckpt-every 0 --threads 1 ${r#*:} -o "$T/run_${r%%:*}" > /dev/null 2> "$T/err_${r%%:*}"
+done
+loss() { jq -r 'select(.type == "step") | .loss' "$T/run_$1/log.jsonl" 2>/dev/null; }
+if [ -n "$(loss geo)" ] && [ "$(loss geo)" = "$(loss png)" ]; then
+    pass "train_reads_geotiff"
+else
+    fail "train_reads_geotiff" "loss $(loss geo) vs $(loss png): $(head -c 300 "$T/err_geo")"
+fi
+"$BIN/rrsis-train" -c share/configs/mrsnet-nano.json --train "$T/tr_geo.jsonl" --val "$T/tr_geo.jsonl" --batch 1 \
+    --bands 9 --max-steps 1 -o "$T/run_bad" > /dev/null 2> "$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -qF "s16.tif: --bands names band 9; the raster has 4 bands" "$T/err"; then
+    pass "train_band_out_of_range"
+else
+    fail "train_band_out_of_range" "status $rc: $(head -c 300 "$T/err")"
 fi
 
 # --- tiled mode ------------------------------------------------------------------
