@@ -167,20 +167,22 @@ static int write_record(const rr_encode_opts *o, const rr_batch *b, int i, const
     const rr_config *cfg = &o->model->cfg;
     int64_t d_l = cfg->text.hidden_size, s = cfg->image_size, n_l = t->n_l;
     rr_record rec;
-    char num[2][16], id[512];
+    char num[2][16], named[512];
     snprintf(num[0], sizeof num[0], "%d", w);
     snprintf(num[1], sizeof num[1], "%d", h);
     int rc = rr_batch_out(b, i, "encoded", &rec) || rr_stage_set_model(&rec, o->model);
     const char *base = rr_record_meta(&b->recs[i], "id");
     /* an id made without the image gets its name (io/sample_id.h) */
     if (!rc && o->image && !rr_record_meta(&b->recs[i], "image"))
-        rc = rr_sample_id_prefix(id, sizeof id, o->image, base);
-    else if ((size_t)snprintf(id, sizeof id, "%s", base) >= sizeof id)
-        rc = rr_batch_error(b, i, "an id of %zu bytes or more", sizeof id);
-    if (!rc && *suffix && strlen(id) + strlen(suffix) < sizeof id)
-        strcat(id, suffix);
-    if (!rc)
+        rc = rr_sample_id_prefix(named, sizeof named, o->image, base), base = named;
+    char *id = rc ? NULL : malloc(strlen(base) + strlen(suffix) + 1);
+    if (!rc && !id)
+        rc = rr_error("out of memory");
+    if (!rc) {
+        strcat(strcpy(id, base), suffix);
         rc = rr_record_set_meta(&rec, "id", id);
+    }
+    free(id);
     if (!rc && o->image)
         rc = rr_record_set_meta(&rec, "image", o->image);
     if (!rc)
