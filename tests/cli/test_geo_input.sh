@@ -281,6 +281,17 @@ for k in range(3):
     assert np.array_equal(t["image"][k], tw["image"][k]), "band %d differs" % (k + 1)
 EOF2
 
+# several sentences on one image through a pipe: the scene is read once
+"$BIN/rrsis-tokenize" "the red plane" "all ships" > "$T/tok2.st"
+cat "$T/utm.png" | "$ENC" -m "$M" --image /dev/fd/3 --tile 32 3<&0 < "$T/tok2.st" > "$T/pipe.st" 2> "$T/err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$("$INSPECT" -c "$T/pipe.st")" = 8 ] &&
+    meta "$T/pipe.st" | jq -e -s '[.[].sentence] | unique == ["all ships", "the red plane"]' > /dev/null; then
+    pass "tiles_pipe_two_sentences"
+else
+    fail "tiles_pipe_two_sentences" "status $rc: $(head -c 300 "$T/err")"
+fi
+
 # --- --gsd: the scene resampled, the transform following -------------------------
 enc "$T/gsd.st" --image "$T/utm.tif" --gsd 20
 if [ $rc -eq 0 ] && meta "$T/gsd.st" | jq -e '.geotransform == "500000 20 0 4000000 0 -20"
