@@ -6,7 +6,8 @@
 # --bands, --scale, --gsd; the same reading in rrsis-decode's overlays and
 # rrsis-train; tiled mode (windows, order, ids, the context record, the
 # memory a scene far larger than a tile takes); rrsis-score on GeoTIFF
-# masks; rrsis-synth --preset scene4096; and every bad option or input with
+# masks and a manifest the RefSegRS importer makes of GeoTIFFs;
+# rrsis-synth --preset scene4096; and every bad option or input with
 # its one-line message.  The fixtures are made here with gdal_create,
 # gdal_translate and numpy.
 # Prints "PASS: name" or "FAIL: name: why" per case; exits 1 on any failure.
@@ -390,6 +391,27 @@ cp "$T/sc/img.png" "$T/sc/pred/a.png"
 "$BIN/rrsis-score" --gt "$T/sc/gt.jsonl" --pred "$T/sc/pred" --resolution native > /dev/null 2> "$T/err"
 rc=$?
 expect_error "score_two_predictions" 1 "a.png and .tif: two predictions of one sample"
+
+# the importer takes GeoTIFF images and masks (their headers only), and the
+# manifest it writes scores and encodes: a mini RefSegRS of one 16-bit scene
+mkdir -p "$T/rs/images" "$T/rs/masks"
+printf '7 the field\n' > "$T/rs/output_phrase_test.txt"
+cp "$T/sc/gt.tif" "$T/rs/masks/7.tif"
+gdal_create -q -of GTiff -outsize 200 150 -bands 3 -ot UInt16 -burn 300 -burn 900 -burn 2000 -co TILED=YES \
+    -co COMPRESS=DEFLATE -a_srs EPSG:32633 -a_ullr 500000 4000000 502000 3998500 "$T/rs/images/7.tif"
+"$PYTHON" tools/import_refsegrs.py --root "$T/rs" -o "$T/rs/m/" 2> "$T/err"
+mkdir -p "$T/rs/self"
+cp "$T/rs/masks/7.tif" "$T/rs/self/test-7-0.tif"
+"$BIN/rrsis-score" --check "$T/rs/m/test.jsonl" > "$T/out" 2>> "$T/err" &&
+    "$BIN/rrsis-score" --gt "$T/rs/m/test.jsonl" --pred "$T/rs/self" --resolution native --format json > "$T/out" 2>> "$T/err" &&
+    "$BIN/rrsis-tokenize" --queries "$T/rs/m/test.jsonl" | "$ENC" -m "$M" > "$T/rs.st" 2>> "$T/err"
+rc=$?
+if [ $rc -eq 0 ] && jq -e '.rmsin.all.oiou == 100 and .rmsin.all.cum_u == 7200' "$T/out" > /dev/null &&
+    meta "$T/rs.st" | jq -e '.width == "200" and .geotransform == "500000 10 0 4000000 0 -10"' > /dev/null; then
+    pass "importer_geotiff"
+else
+    fail "importer_geotiff" "status $rc: $(head -c 300 "$T/err") $(head -c 300 "$T/out")"
+fi
 
 # --- rrsis-synth --preset scene4096: large scenes, small objects ------------------
 "$BIN/rrsis-synth" --preset scene4096 -n 4 --seed 3 -q -o "$T/s4k" 2> "$T/err"
