@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "../io/manifest.h"
+#include "../io/raster.h"
 
 typedef struct {
     int size;          /* image side (the configuration's image_size) */
@@ -54,6 +55,7 @@ typedef struct {
     int threads;       /* >= 1 */
     int depth;         /* batches made ahead (ring slots), >= 1 */
     int ranks, rank, group; /* sharding (above); 0 is 1 for ranks and group */
+    const rr_raster_opts *raster; /* the images' bands and scale (NULL: the defaults) */
 } rr_loader_opts;
 
 /* One batch, host memory, valid until rr_loader_release. */

@@ -714,7 +714,8 @@ static int setup(run *r)
                                 .depth = o->threads + 2,
                                 .ranks = r->ranks,
                                 .rank = r->rank,
-                                .group = o->accum};
+                                .group = o->accum,
+                                .raster = o->raster};
     memcpy(r->lopts.mean, r->cfg.pixel_mean, sizeof r->lopts.mean);
     memcpy(r->lopts.std, r->cfg.pixel_std, sizeof r->lopts.std);
     size_t px = (size_t)r->cfg.image_size * r->cfg.image_size;
