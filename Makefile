@@ -22,11 +22,15 @@ MULTIARCH   := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-g
 OPENBLAS_INC ?= /usr/include/$(MULTIARCH)/openblas-openmp
 OPENBLAS_LIB ?= /usr/lib/$(MULTIARCH)/openblas-openmp
 
-CPPFLAGS += -Ilibcore -I$(OPENBLAS_INC) -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"'
+# GDAL: geospatial rasters and vectors (GeoTIFF masks, polygons).
+GDAL_CFLAGS := $(shell gdal-config --cflags 2>/dev/null)
+GDAL_LIBS   := $(shell gdal-config --libs 2>/dev/null)
+
+CPPFLAGS += -Ilibcore -I$(OPENBLAS_INC) $(GDAL_CFLAGS) -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -fopenmp -Wall -Wextra -Wno-unused-parameter -MMD -MP
 LDLIBS   += -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB) -lopenblas -lfftw3f -lfftw3 -lpng -ljpeg -ltiff -lcjson \
-            -lutf8proc -lm
+            -lutf8proc $(GDAL_LIBS) -lm
 LDFLAGS  += -fopenmp
 
 LIB_SRC  := $(sort $(wildcard libcore/*.c libcore/*/*.c))
@@ -52,11 +56,11 @@ all: $(PROGS) $(BUILD)/tests/unit/run-unit
 
 # --- dependencies --------------------------------------------------------------
 DEB_BUILD := gcc make libpng-dev libjpeg62-turbo-dev libtiff-dev libcjson-dev \
-             libopenblas-openmp-dev libfftw3-dev libutf8proc-dev
+             libopenblas-openmp-dev libfftw3-dev libutf8proc-dev libgdal-dev
 # What the tests run besides the programs: jq, and Python with numpy, Pillow
 # (the 480 protocol of rrsis-score) and torch (the PyTorch reference that
 # test_convert, test_nano_variants and test_mrsnet_b compare with).
-DEB_TEST  := jq python3-numpy python3-pil python3-torch
+DEB_TEST  := jq python3-numpy python3-pil python3-torch gdal-bin
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_EXTRA); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -95,7 +99,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-
 ASAN_OBJ := $(patsubst %.c,$(ASAN_DIR)/%.o,$(LIB_SRC) $(UNIT_SRC))
 $(ASAN_DIR)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) -Ilibcore -I$(OPENBLAS_INC) -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"' -std=c11 -fopenmp -MMD -MP $(ASAN_FLAGS) -c $< -o $@
+	$(CC) -Ilibcore -I$(OPENBLAS_INC) $(GDAL_CFLAGS) -D_GNU_SOURCE -DRR_VERSION='"$(VERSION)"' -std=c11 -fopenmp -MMD -MP $(ASAN_FLAGS) -c $< -o $@
 $(ASAN_DIR)/run-unit: $(ASAN_OBJ)
 	$(CC) -fopenmp $(ASAN_FLAGS) $^ $(filter-out -lstdc++ -lcublas -lcufft -lcudart,$(LDLIBS)) -o $@
 

@@ -21,4 +21,15 @@ int rr_make_parent(const char *path);
 /* Whether path exists (as anything: a dangling link counts). */
 int rr_path_exists(const char *path);
 
+/* A file replaced whole: written under a hidden temporary name beside it
+ * (.NAME.PID.TID~, made here, empty) and renamed into place, so that a
+ * failed write leaves nothing and a killed program at most that temporary,
+ * never a partial file under the final name.  *tmp is the name to write
+ * (malloc'd), or NULL when path is a device, a pipe or a symbolic link,
+ * written in place.  rr_replacing_end, given the write's result rc: renames
+ * on success, removes the temporary otherwise, frees tmp; returns rc or
+ * the rename's error. */
+int rr_replacing_begin(const char *path, char **tmp);
+int rr_replacing_end(const char *path, char *tmp, int rc);
+
 #endif

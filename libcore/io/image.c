@@ -15,6 +15,7 @@
 #include <tiffio.h>
 
 #include "../error.h"
+#include "folder.h"
 #include "reader.h"
 
 /* What a codec hands back before the conversion to the requested mode. */
@@ -600,87 +601,102 @@ void rr_image_free(rr_image *im)
 
 /* ---- PNG writing --------------------------------------------------------- */
 
-int rr_image_write_png_stream(FILE *f, const rr_image *im)
+struct rr_png_rows {
+    png_structp png;
+    png_infop info;
+    FILE *f;
+    char msg[CODEC_MSG];
+};
+
+/* The message of a libpng failure of w: libpng says "Write Error" for a
+ * failed fwrite, so say why (a full disk, a file-size limit). */
+static int png_rows_fail(rr_png_rows *w, int err)
 {
-    char msg[CODEC_MSG] = "";
-    if (!im->data || (im->channels != 1 && im->channels != 3) || check_size(im->width, im->height))
-        return rr_error("PNG: cannot write an image of %dx%dx%d", im->width, im->height, im->channels);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, msg, png_on_error, png_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        return rr_error("PNG: out of memory");
+    int rc = rr_error("PNG: %s", ferror(w->f) ? strerror(err) : w->msg);
+    png_destroy_write_struct(&w->png, &w->info);
+    free(w);
+    return rc;
+}
+
+rr_png_rows *rr_png_rows_begin(FILE *f, int width, int height, int channels)
+{
+    if ((channels != 1 && channels != 3) || check_size(width, height)) {
+        rr_error("PNG: cannot write an image of %dx%dx%d", width, height, channels);
+        return NULL;
     }
-    if (setjmp(png_jmpbuf(png))) {
-        /* libpng says "Write Error" for a failed fwrite: say why (a full
-         * disk, a file-size limit) */
-        int err = errno;
-        png_destroy_write_struct(&png, &info);
-        return rr_error("PNG: %s", ferror(f) ? strerror(err) : msg);
+    rr_png_rows *w = calloc(1, sizeof *w);
+    if (w)
+        w->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, w->msg, png_on_error, png_on_warning);
+    if (w && w->png)
+        w->info = png_create_info_struct(w->png);
+    if (!w || !w->info) {
+        if (w)
+            png_destroy_write_struct(&w->png, NULL);
+        free(w);
+        rr_error("PNG: out of memory");
+        return NULL;
     }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, 8,
-                 im->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+    w->f = f;
+    if (setjmp(png_jmpbuf(w->png))) {
+        png_rows_fail(w, errno);
+        return NULL;
+    }
+    png_init_io(w->png, f);
+    png_set_IHDR(w->png, w->info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    size_t stride = (size_t)im->width * (size_t)im->channels;
-    for (int y = 0; y < im->height; y++)
-        png_write_row(png, im->data + (size_t)y * stride);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (fflush(f) != 0 || ferror(f))
-        return rr_error("PNG: %s", strerror(errno));
+    png_write_info(w->png, w->info);
+    return w;
+}
+
+int rr_png_rows_put(rr_png_rows *w, const uint8_t *row)
+{
+    if (setjmp(png_jmpbuf(w->png)))
+        return png_rows_fail(w, errno);
+    png_write_row(w->png, row);
     return 0;
 }
 
-/* Writes to a device, a pipe or through a symbolic link in place: renaming
- * over it would replace it. */
-static int write_png_in_place(const char *path, const rr_image *im)
+int rr_png_rows_end(rr_png_rows *w, int ok)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return rr_error("%s: %s", path, strerror(errno));
-    int rc = rr_image_write_png_stream(f, im);
-    if (fclose(f) != 0 && rc == 0)
-        rc = rr_error("%s", strerror(errno));
-    return rc ? rr_error_prefix("%s: ", path) : 0;
+    if (!ok) {
+        png_destroy_write_struct(&w->png, &w->info);
+        free(w);
+        return 0;
+    }
+    if (setjmp(png_jmpbuf(w->png)))
+        return png_rows_fail(w, errno);
+    png_write_end(w->png, NULL);
+    png_destroy_write_struct(&w->png, &w->info);
+    int rc = fflush(w->f) != 0 || ferror(w->f) ? rr_error("PNG: %s", strerror(errno)) : 0;
+    free(w);
+    return rc;
+}
+
+int rr_image_write_png_stream(FILE *f, const rr_image *im)
+{
+    if (!im->data)
+        return rr_error("PNG: cannot write an image of %dx%dx%d", im->width, im->height, im->channels);
+    rr_png_rows *w = rr_png_rows_begin(f, im->width, im->height, im->channels);
+    if (!w)
+        return -1;
+    size_t stride = (size_t)im->width * (size_t)im->channels;
+    for (int y = 0; y < im->height; y++)
+        if (rr_png_rows_put(w, im->data + (size_t)y * stride))
+            return -1;
+    return rr_png_rows_end(w, 1);
 }
 
 int rr_image_write_png(const char *path, const rr_image *im)
 {
-    struct stat st;
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return write_png_in_place(path, im);
-    /* A file is written under a hidden temporary name beside it and renamed
-     * into place, so that a program killed while writing (a signal, a
-     * crash) leaves no partial image under the name of a whole one.  The
-     * name is the process's and the thread's (images are written from
-     * several threads at once); one left by a killed process of the same
-     * number is stale.  open's mode lets the umask apply, as to any file. */
-    const char *slash = strrchr(path, '/');
-    size_t dir = slash ? (size_t)(slash - path + 1) : 0;
-    char *tmp = malloc(strlen(path) + 64);
-    if (!tmp)
-        return rr_error("%s: out of memory", path);
-    snprintf(tmp, strlen(path) + 64, "%.*s.%s.%ld.%ld~", (int)dir, path, path + dir, (long)getpid(), (long)gettid());
-    int fd = -1;
-    for (int tries = 0; fd < 0 && tries < 2; tries++)
-        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 && (errno != EEXIST || unlink(tmp)))
-            break;
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    int rc = f ? 0 : rr_error("%s", strerror(errno));
-    if (!f && fd >= 0)
-        close(fd);
-    if (f) {
-        rc = rr_image_write_png_stream(f, im);
-        if (fclose(f) != 0 && rc == 0)
-            rc = rr_error("%s", strerror(errno));
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = rr_error("%s", strerror(errno));
-        if (rc)
-            unlink(tmp);
-    }
-    free(tmp);
+    char *tmp;
+    if (rr_replacing_begin(path, &tmp))
+        return -1;
+    FILE *f = fopen(tmp ? tmp : path, "wb");
+    int rc = f ? rr_image_write_png_stream(f, im) : rr_error("%s", strerror(errno));
+    if (f && fclose(f) != 0 && rc == 0)
+        rc = rr_error("%s", strerror(errno));
+    rc = rr_replacing_end(path, tmp, rc);
     return rc ? rr_error_prefix("%s: ", path) : 0;
 }
 

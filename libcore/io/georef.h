@@ -1,0 +1,37 @@
+/* Where a mask lies on the Earth, from a record's metadata, and what the
+ * GDAL-based writers (io/mask_writer.h, io/polygons.h) share.
+ *
+ * A record of a georeferenced scene carries (rrsis-encode writes them):
+ *   "crs"           the scene's CRS as WKT
+ *   "geotransform"  six numbers x0 dx rx y0 ry dy (GDAL's order): the map
+ *                   position of pixel corner (col, row) of the scene grid
+ *                   is (x0 + col dx + row rx, y0 + col ry + row dy)
+ * Either may be absent (a PNG, a raster without georeferencing). */
+#ifndef RR_IO_GEOREF_H
+#define RR_IO_GEOREF_H
+
+typedef struct {
+    const char *crs; /* WKT, or NULL; not owned */
+    int has_gt;
+    double gt[6];
+} rr_georef;
+
+/* Fills g from the two metadata values (either may be NULL).  -1 with a
+ * message when the geotransform is not six finite numbers separated by
+ * spaces, or is degenerate (no area). */
+int rr_georef_parse(const char *crs, const char *geotransform, rr_georef *g);
+
+/* The georeferencing of a window of g's grid: its corner at (x, y), its
+ * pixels scaled by (sx, sy) of the grid's (a mask at another size than the
+ * grid: the model's size). */
+rr_georef rr_georef_window(const rr_georef *g, double x, double y, double sx, double sy);
+
+/* GDAL's drivers, registered once, and a block cache small enough that
+ * writing a scene row by row keeps the memory of a row of blocks. */
+void rr_gdal_init(void);
+
+/* rr_error with GDAL's last message appended ("...: <CPLGetLastErrorMsg>");
+ * returns -1. */
+int rr_gdal_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
