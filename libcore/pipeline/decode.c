@@ -370,8 +370,10 @@ static int whole_out(decode_state *ds, const rr_batch *b, int i, const float *ho
 {
     const rr_decode_opts *o = ds->o;
     const rr_record *r = &b->recs[i];
-    int rc = 0, rw = mask->width, rh = mask->height;
-    if (o->model_size && (rr_batch_meta_int(b, i, "width", &rw) || rr_batch_meta_int(b, i, "height", &rh)))
+    int rc = 0, rw = mask->width, rh = mask->height; /* the record's image's size */
+    int native = rr_record_find(r, "valid") || rr_record_meta(r, "geotransform");
+    if (o->model_size && native &&
+        (rr_batch_meta_int(b, i, "width", &rw) || rr_batch_meta_int(b, i, "height", &rh)))
         return -1;
     const uint8_t *valid = record_valid(b, i, rw, rh, &rc);
     uint8_t *vm = NULL;
