@@ -1,12 +1,12 @@
 #include "georef.h"
 
 #include <cpl_error.h>
-#include <gdal.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../error.h"
 
@@ -50,9 +50,10 @@ static void gdal_setup(void)
 {
     GDALAllRegister();
     /* GDAL's default cache is 5% of the RAM; a scene written row by row
-     * needs a row of 256-pixel blocks (a few MB), polygonising a few more */
-    if (GDALGetCacheMax64() > (GIntBig)64 << 20)
-        GDALSetCacheMax64((GIntBig)64 << 20);
+     * needs none (rr_band_rows), reading it to polygonise a row of 256-pixel
+     * blocks (a few MB: 20 for 20000 pixels of Float32) */
+    if (GDALGetCacheMax64() > (GIntBig)32 << 20)
+        GDALSetCacheMax64((GIntBig)32 << 20);
     CPLSetErrorHandler(CPLQuietErrorHandler); /* messages go through rr_error */
 }
 
@@ -73,4 +74,50 @@ int rr_gdal_error(const char *fmt, ...)
     int rc = why && *why ? rr_error("%s: %s", msg, why) : rr_error("%s", msg);
     CPLErrorReset(); /* a later failure says its own */
     return rc;
+}
+
+int rr_band_rows_init(rr_band_rows *w, GDALRasterBandH band, GDALDataType type, int width, int height)
+{
+    *w = (rr_band_rows){.band = band, .type = type, .width = width, .height = height,
+                        .pixel = (size_t)GDALGetDataTypeSizeBytes(type)};
+    if (!(w->buf = malloc((size_t)RR_BAND_ROWS * width * w->pixel)))
+        return rr_error("out of memory for %d rows of %d pixels", RR_BAND_ROWS, width);
+    return 0;
+}
+
+int rr_band_rows_flush(rr_band_rows *w)
+{
+    if (!w->fill)
+        return 0;
+    if (GDALRasterIO(w->band, GF_Write, 0, w->y, w->width, w->fill, w->buf, w->width, w->fill, w->type, 0, 0) !=
+            CE_None ||
+        GDALFlushRasterCache(w->band) != CE_None)
+        return rr_gdal_error("writing rows %d to %d", w->y, w->y + w->fill - 1);
+    w->y += w->fill;
+    w->fill = 0;
+    return 0;
+}
+
+int rr_band_rows_put(rr_band_rows *w, int n, const void *rows)
+{
+    const uint8_t *p = rows;
+    size_t row = (size_t)w->width * w->pixel;
+    if (n > w->height - w->y - w->fill)
+        return rr_error("%d rows more than the raster's %d", w->y + w->fill + n - w->height, w->height);
+    while (n > 0) {
+        int k = RR_BAND_ROWS - w->fill < n ? RR_BAND_ROWS - w->fill : n;
+        memcpy(w->buf + (size_t)w->fill * row, p, (size_t)k * row);
+        w->fill += k;
+        p += (size_t)k * row;
+        n -= k;
+        if (w->fill == RR_BAND_ROWS && rr_band_rows_flush(w))
+            return -1;
+    }
+    return 0;
+}
+
+void rr_band_rows_free(rr_band_rows *w)
+{
+    free(w->buf);
+    w->buf = NULL;
 }

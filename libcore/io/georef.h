@@ -10,6 +10,9 @@
 #ifndef RR_IO_GEOREF_H
 #define RR_IO_GEOREF_H
 
+#include <gdal.h>
+#include <stdint.h>
+
 typedef struct {
     const char *crs; /* WKT, or NULL; not owned */
     int has_gt;
@@ -33,5 +36,25 @@ void rr_gdal_init(void);
 /* rr_error with GDAL's last message appended ("...: <CPLGetLastErrorMsg>");
  * returns -1. */
 int rr_gdal_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A raster band written a row at a time, in bands of whole 256-row blocks:
+ * the rows wait here until a band of them is complete, which is then
+ * written and flushed out of GDAL's block cache, so that a compressed
+ * block is written once and the cache never holds more than that band. */
+#define RR_BAND_ROWS 256
+typedef struct {
+    GDALRasterBandH band;
+    GDALDataType type;
+    int width, height;
+    int y, fill;  /* the band's first row, and the rows in buf */
+    size_t pixel; /* bytes a pixel */
+    uint8_t *buf;
+} rr_band_rows;
+int rr_band_rows_init(rr_band_rows *w, GDALRasterBandH band, GDALDataType type, int width, int height);
+/* The next n rows (n * width pixels of type). */
+int rr_band_rows_put(rr_band_rows *w, int n, const void *rows);
+/* Writes the rows waiting (after the last row). */
+int rr_band_rows_flush(rr_band_rows *w);
+void rr_band_rows_free(rr_band_rows *w);
 
 #endif

@@ -19,7 +19,7 @@ struct rr_mask_writer {
     FILE *f;              /* PNG */
     rr_png_rows *png;
     GDALDatasetH ds;      /* GeoTIFF */
-    GDALRasterBandH band, mask;
+    rr_band_rows band, mask; /* its band, and its NoData mask's (or none) */
     uint8_t *row;         /* n rows of 0/255 */
     int row_cap;
 };
@@ -48,7 +48,8 @@ static int open_gtiff(rr_mask_writer *w, const rr_georef *g, int nodata)
     char *opts[] = {"TILED=YES", "COMPRESS=DEFLATE", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "BIGTIFF=IF_SAFER", NULL};
     if (!drv || !(w->ds = GDALCreate(drv, w->tmp ? w->tmp : w->path, w->width, w->height, 1, GDT_Byte, opts)))
         return rr_gdal_error("cannot create the GeoTIFF");
-    w->band = GDALGetRasterBand(w->ds, 1);
+    if (rr_band_rows_init(&w->band, GDALGetRasterBand(w->ds, 1), GDT_Byte, w->width, w->height))
+        return -1;
     if (g && g->has_gt && GDALSetGeoTransform(w->ds, (double *)g->gt) != CE_None)
         return rr_gdal_error("setting the geotransform");
     if (g && g->crs && GDALSetProjection(w->ds, g->crs) != CE_None)
@@ -58,8 +59,11 @@ static int open_gtiff(rr_mask_writer *w, const rr_georef *g, int nodata)
         CPLSetThreadLocalConfigOption("GDAL_TIFF_INTERNAL_MASK", "YES");
         CPLErr e = GDALCreateDatasetMaskBand(w->ds, GMF_PER_DATASET);
         CPLSetThreadLocalConfigOption("GDAL_TIFF_INTERNAL_MASK", NULL);
-        if (e != CE_None || !(w->mask = GDALGetMaskBand(w->band)))
+        GDALRasterBandH m = GDALGetMaskBand(GDALGetRasterBand(w->ds, 1));
+        if (e != CE_None || !m)
             return rr_gdal_error("making the NoData mask band");
+        if (rr_band_rows_init(&w->mask, m, GDT_Byte, w->width, w->height))
+            return -1;
     }
     return 0;
 }
@@ -110,13 +114,11 @@ int rr_mask_writer_rows(rr_mask_writer *w, int n, const uint8_t *mask, const uin
             if ((rc = rr_png_rows_put(w->png, w->row + (size_t)r * w->width)))
                 w->png = NULL; /* freed by its failure */
     } else {
-        if (GDALRasterIO(w->band, GF_Write, 0, w->y, w->width, n, w->row, w->width, n, GDT_Byte, 0, 0) != CE_None)
-            rc = rr_gdal_error("writing rows %d to %d", w->y, w->y + n - 1);
-        for (size_t i = 0; w->mask && i < len && !rc; i++)
+        rc = rr_band_rows_put(&w->band, n, w->row);
+        for (size_t i = 0; w->mask.buf && i < len && !rc; i++)
             w->row[i] = valid && !valid[i] ? 0 : 255;
-        if (!rc && w->mask &&
-            GDALRasterIO(w->mask, GF_Write, 0, w->y, w->width, n, w->row, w->width, n, GDT_Byte, 0, 0) != CE_None)
-            rc = rr_gdal_error("writing the NoData mask of rows %d to %d", w->y, w->y + n - 1);
+        if (!rc && w->mask.buf && rr_band_rows_put(&w->mask, n, w->row))
+            rc = rr_error_prefix("the NoData mask: ");
     }
     w->y += n;
     return rc ? rr_error_prefix("%s: ", w->path) : 0;
@@ -131,7 +133,11 @@ int rr_mask_writer_close(rr_mask_writer *w, int ok)
     if (w->f && w->f != stdout && fclose(w->f) != 0 && good && !rc)
         rc = rr_error("%s", strerror(errno));
     if (w->ds) {
-        /* GDALClose writes the blocks still cached, and says nothing */
+        if (good && !rc && (rr_band_rows_flush(&w->band) || (w->mask.buf && rr_band_rows_flush(&w->mask))))
+            rc = -1;
+        rr_band_rows_free(&w->band);
+        rr_band_rows_free(&w->mask);
+        /* GDALClose writes what is left, and says nothing */
         CPLErrorReset();
         GDALClose(w->ds);
         if (good && !rc && CPLGetLastErrorType() >= CE_Failure)

@@ -29,9 +29,11 @@ struct rr_polygons {
     OGRSpatialReferenceH srs;   /* the layer's, or NULL */
     /* the scene being written: its mask and its probabilities */
     GDALDatasetH scene[2];
+    rr_band_rows rows[2];       /* their writers */
     char scratch[2][64];        /* their temporary GeoTIFFs, or "" */
     int width, height, y;
-    rr_georef g;
+    rr_georef g;                /* g.crs: crs, a copy */
+    char *crs;
 };
 
 static const char *driver_of(const char *path)
@@ -142,6 +144,7 @@ static GDALDatasetH scene_raster(rr_polygons *v, GDALDataType type, char *scratc
 static void scene_free(rr_polygons *v)
 {
     for (int k = 0; k < 2; k++) {
+        rr_band_rows_free(&v->rows[k]);
         if (v->scene[k])
             GDALClose(v->scene[k]);
         v->scene[k] = NULL;
@@ -157,13 +160,21 @@ int rr_polygons_scene_begin(rr_polygons *v, int width, int height, const rr_geor
     v->height = height;
     v->y = 0;
     v->g = *g;
+    free(v->crs);
+    v->crs = NULL;
+    if (g->crs && !(v->crs = strdup(g->crs)))
+        return rr_error("out of memory");
+    v->g.crs = v->crs;
     /* the mask (Byte) and the probabilities (Float32, 0 outside the mask:
      * a sparse scene compresses to little) */
-    for (int k = 0; k < 2; k++)
-        if (!(v->scene[k] = scene_raster(v, k ? GDT_Float32 : GDT_Byte, v->scratch[k]))) {
+    for (int k = 0; k < 2; k++) {
+        GDALDataType type = k ? GDT_Float32 : GDT_Byte;
+        if (!(v->scene[k] = scene_raster(v, type, v->scratch[k])) ||
+            rr_band_rows_init(&v->rows[k], GDALGetRasterBand(v->scene[k], 1), type, width, height)) {
             scene_free(v);
             return -1;
         }
+    }
     return 0;
 }
 
@@ -175,12 +186,7 @@ int rr_polygons_scene_rows(rr_polygons *v, int n, const uint8_t *mask, const flo
         return rr_error("out of memory");
     for (size_t i = 0; i < len; i++)
         p[i] = mask[i] ? prob[i] : 0.0f;
-    int rc = 0;
-    if (GDALRasterIO(GDALGetRasterBand(v->scene[0], 1), GF_Write, 0, v->y, v->width, n, (void *)mask, v->width, n,
-                     GDT_Byte, 0, 0) != CE_None ||
-        GDALRasterIO(GDALGetRasterBand(v->scene[1], 1), GF_Write, 0, v->y, v->width, n, p, v->width, n,
-                     GDT_Float32, 0, 0) != CE_None)
-        rc = rr_gdal_error("the scene's polygons: rows %d to %d", v->y, v->y + n - 1);
+    int rc = rr_band_rows_put(&v->rows[0], n, mask) || rr_band_rows_put(&v->rows[1], n, p) ? -1 : 0;
     free(p);
     v->y += n;
     return rc;
@@ -325,6 +331,8 @@ int rr_polygons_scene_end(rr_polygons *v, const char *id, const char *sentence, 
     OGRCoordinateTransformationH ct = NULL;
     GDALDatasetH tmp = NULL;
     OGRLayerH polys = NULL;
+    if (ok && !rc && (rr_band_rows_flush(&v->rows[0]) || rr_band_rows_flush(&v->rows[1])))
+        rc = -1;
     if (ok && !rc)
         rc = scene_transform(v, &srs, &ct);
     double area = pixel_area_m2(&v->g, srs);
@@ -374,6 +382,7 @@ int rr_polygons_close(rr_polygons *v, int ok)
         GDALDeleteDataset(GDALGetDriverByName(driver_of(v->path)), v->path);
     if (v->srs)
         OSRDestroySpatialReference(v->srs);
+    free(v->crs);
     free(v->path);
     free(v);
     return rc;
