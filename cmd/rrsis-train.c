@@ -73,6 +73,12 @@ static const char help[] =
     "      --max-bad-steps=K      stop after K updates in a row with a NaN or an Inf\n"
     "                             in the loss or the gradients (default 5)\n"
     "      --check=CHECKPOINT     verify a checkpoint and print a JSON summary\n"
+    "      --bands=LIST           the image bands that become red, green, blue\n"
+    "                             (3,2,1), or one for gray (as rrsis-encode; not\n"
+    "                             saved: give it again with --resume)\n"
+    "      --scale=MIN,MAX        map MIN..MAX to 0..255 in every band (default\n"
+    "                             for data of more than 8 bits: each image's 2nd\n"
+    "                             to 98th percentiles per band; not saved)\n"
     "      --max-pixels=N         the most pixels an image or mask read may have\n"
     "      --help                 display this help and exit\n"
     "      --version              output version information and exit\n"
@@ -95,6 +101,8 @@ enum {
     OPT_OUTPUT = 'o',
     OPT_TRAIN = 0x100,
     OPT_MAX_PIXELS,
+    OPT_BANDS,
+    OPT_SCALE,
     OPT_VAL,
     OPT_INIT,
     OPT_ALLOW_UNUSED,
@@ -152,6 +160,8 @@ static const struct option options[] = {
     {"max-bad-steps", required_argument, NULL, OPT_MAX_BAD_STEPS},
     {"check", required_argument, NULL, OPT_CHECK},
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    {"bands", required_argument, NULL, OPT_BANDS},
+    {"scale", required_argument, NULL, OPT_SCALE},
     RR_CLI_COMMON_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -196,7 +206,9 @@ int main(int argc, char **argv)
 {
     rr_cli_init(argv);
     rr_train_opts o;
+    rr_raster_opts raster = {0};
     rr_train_defaults(&o);
+    o.raster = &raster;
     o.progress = stderr;
     o.tty = isatty(STDERR_FILENO);
     o.stop = &stop;
@@ -252,6 +264,8 @@ int main(int argc, char **argv)
             break;
         case OPT_THREADS: o.threads = (int)rr_cli_long("--threads", optarg, 1, 256); break;
         case OPT_MAX_PIXELS: rr_cli_max_pixels(optarg); break;
+        case OPT_BANDS: rr_cli_bands(&raster, optarg); break;
+        case OPT_SCALE: rr_cli_scale(&raster, optarg); break;
         case OPT_DEVICE: device = optarg; break;
         case OPT_LOG_EVERY: o.log_every = rr_cli_long("--log-every", optarg, 1, LONG_MAX); break;
         case OPT_VAL_EVERY: o.val_every = rr_cli_long("--val-every", optarg, 0, LONG_MAX); break;

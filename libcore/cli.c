@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "io/image.h"
+#include "io/raster.h"
 #include "io/reader.h"
 
 static const char *prog = "rrsis";
@@ -204,4 +205,16 @@ const char *rr_cli_default_vocab(void)
 void rr_cli_max_pixels(const char *arg)
 {
     rr_image_set_max_pixels(rr_cli_long("--max-pixels", arg, 1, RR_IMAGE_MAX_PIXELS));
+}
+
+void rr_cli_bands(struct rr_raster_opts *o, const char *arg)
+{
+    if (rr_raster_parse_bands(o, arg))
+        rr_cli_usage_error("%s", rr_errmsg());
+}
+
+void rr_cli_scale(struct rr_raster_opts *o, const char *arg)
+{
+    if (rr_raster_parse_scale(o, arg))
+        rr_cli_usage_error("%s", rr_errmsg());
 }

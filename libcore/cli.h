@@ -50,6 +50,12 @@ double rr_cli_double(const char *opt, const char *arg, double min, double max);
  * (io/image.h); a bad value is a usage error. */
 void rr_cli_max_pixels(const char *arg);
 
+/* --bands B and --scale MIN,MAX into the reading options (io/raster.h); a
+ * bad value is a usage error. */
+struct rr_raster_opts;
+void rr_cli_bands(struct rr_raster_opts *o, const char *arg);
+void rr_cli_scale(struct rr_raster_opts *o, const char *arg);
+
 /* Opens a file for reading or writing; "-" is stdin / stdout.  Dies on failure,
  * and when a file to read is not a regular file or a pipe (io/reader.h). */
 FILE *rr_cli_open_read(const char *path);

@@ -49,11 +49,12 @@ rr_georef rr_georef_window(const rr_georef *g, double x, double y, double sx, do
 static void gdal_setup(void)
 {
     GDALAllRegister();
-    /* GDAL's default cache is 5% of the RAM; a scene written row by row
-     * needs none (rr_band_rows), reading it to polygonise a row of 256-pixel
-     * blocks (a few MB: 20 for 20000 pixels of Float32) */
-    if (GDALGetCacheMax64() > (GIntBig)32 << 20)
-        GDALSetCacheMax64((GIntBig)32 << 20);
+    /* GDAL's default cache is 5% of the RAM; a scene read window by window
+     * (io/raster.h) or written row by row (rr_band_rows) needs a row of
+     * blocks at most (20 MB for 20000 pixels of Float32 in 256-pixel
+     * blocks).  GDAL_CACHEMAX, when set, has the last word. */
+    if (!getenv("GDAL_CACHEMAX"))
+        GDALSetCacheMax64(RR_GDAL_CACHE_BYTES);
     CPLSetErrorHandler(CPLQuietErrorHandler); /* messages go through rr_error */
 }
 

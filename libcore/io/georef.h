@@ -29,8 +29,10 @@ int rr_georef_parse(const char *crs, const char *geotransform, rr_georef *g);
  * grid: the model's size). */
 rr_georef rr_georef_window(const rr_georef *g, double x, double y, double sx, double sy);
 
-/* GDAL's drivers, registered once, and a block cache small enough that
- * writing a scene row by row keeps the memory of a row of blocks. */
+/* GDAL's drivers, registered once, GDAL's messages kept for rr_gdal_error
+ * (never printed), and its block cache held to RR_GDAL_CACHE_BYTES unless
+ * GDAL_CACHEMAX is set. */
+#define RR_GDAL_CACHE_BYTES (64L << 20)
 void rr_gdal_init(void);
 
 /* rr_error with GDAL's last message appended ("...: <CPLGetLastErrorMsg>");

@@ -14,6 +14,7 @@
 #include "../io/mask_writer.h"
 #include "../io/overlay.h"
 #include "../io/polygons.h"
+#include "../io/raster.h"
 #include "../io/resize_pil.h"
 #include "../ops/ops.h"
 #include "fuse.h"
@@ -126,7 +127,8 @@ static int write_overlay(const rr_decode_opts *o, const rr_batch *b, int i, cons
     if (!image)
         return -1;
     rr_image rgb, sized = {0};
-    if (rr_image_load(image, RR_IMAGE_RGB, &rgb))
+    rr_raster_opts ro; /* the bands, scale and grid the encoded image was made with */
+    if (rr_raster_opts_from_meta(&ro, &b->recs[i]) || rr_raster_load(image, &ro, &rgb, NULL))
         return rr_batch_error(b, i, "%s", rr_errmsg());
     int rc = 0;
     if (o->model_size) {

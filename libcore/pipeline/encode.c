@@ -8,19 +8,24 @@
 
 #include "../data/input.h"
 #include "../error.h"
+#include "../io/raster.h"
 #include "../io/sample_id.h"
 
 /* The normalised images of a batch, and the last one read, kept for the next
- * batch: the records of a manifest come several sentences to an image. */
+ * batch: the records of a manifest come several sentences to an image.
+ * geo[i] holds what a record of image i carries besides: the scene's
+ * metadata (io/raster.h) and the "valid" tensor when it has NoData. */
 typedef struct {
     int64_t plane;     /* floats per image: 3 x S x S */
     float *chw;        /* cap images */
     int *width, *height;
+    rr_record *geo;    /* cap */
     int *from;         /* per record: -2 load, -1 the kept last image, j the slot of record j */
     char **err;        /* per record: a failed load's message, or NULL */
     char *last_path;
     float *last_chw;
     int last_width, last_height;
+    rr_record last_geo;
 } images;
 
 static int images_init(images *im, int cap, int size)
@@ -31,48 +36,90 @@ static int images_init(images *im, int cap, int size)
     im->last_chw = malloc((size_t)im->plane * sizeof *im->last_chw);
     im->width = calloc((size_t)cap, sizeof *im->width);
     im->height = calloc((size_t)cap, sizeof *im->height);
+    im->geo = calloc((size_t)cap, sizeof *im->geo);
     im->from = calloc((size_t)cap, sizeof *im->from);
     im->err = calloc((size_t)cap, sizeof *im->err);
-    return im->chw && im->last_chw && im->width && im->height && im->from && im->err ? 0 : rr_error("out of memory");
+    rr_record_init(&im->last_geo);
+    for (int i = 0; im->geo && i < cap; i++)
+        rr_record_init(&im->geo[i]);
+    return im->chw && im->last_chw && im->width && im->height && im->geo && im->from && im->err
+               ? 0
+               : rr_error("out of memory");
 }
 
 static void images_free(images *im, int cap)
 {
     for (int i = 0; im->err && i < cap; i++)
         free(im->err[i]);
+    for (int i = 0; im->geo && i < cap; i++)
+        rr_record_free(&im->geo[i]);
+    rr_record_free(&im->last_geo);
     free(im->chw);
     free(im->last_chw);
     free(im->width);
     free(im->height);
+    free(im->geo);
     free(im->from);
     free(im->err);
     free(im->last_path);
 }
 
+/* Adds src's metadata and tensors to dst. */
+static int copy_record(rr_record *dst, const rr_record *src)
+{
+    for (int k = 0; k < src->nmeta; k++)
+        if (rr_record_set_meta(dst, src->meta[k].key, src->meta[k].value))
+            return -1;
+    for (int k = 0; k < src->nentries; k++) {
+        const rr_entry *e = &src->entries[k];
+        if (rr_record_add(dst, e->name, e->dtype, e->ndim, e->shape, e->data))
+            return -1;
+    }
+    return 0;
+}
+
+/* The window (x, y, w, h) of an open scene read at bw x bh and normalised
+ * into chw; its metadata (and "valid" tensor) into geo. */
+static int read_scene(rr_raster *r, int x, int y, int w, int h, int bw, int bh, const rr_config *cfg, float *chw,
+                      rr_record *geo)
+{
+    rr_image rgb;
+    uint8_t *valid;
+    int rc = rr_raster_read(r, x, y, w, h, bw, bh, &rgb, &valid) ||
+             rr_input_image(&rgb, cfg->image_size, cfg->pixel_mean, cfg->pixel_std, chw) ||
+             rr_raster_set_meta(r, geo) ||
+             (valid && rr_record_add(geo, "valid", RR_U8, 2, (int64_t[]){bh, bw}, valid));
+    rr_image_free(&rgb);
+    free(valid);
+    return rc;
+}
+
 /* Loads the images of records [0, n) named by paths into slots [0, n): the
  * distinct ones in parallel, a repeat of the one before (or of the last
  * image of the previous batch) by copying. */
-static int load_images(images *im, rr_batch *b, int n, const char *const *paths, const rr_config *cfg)
+static int load_images(images *im, rr_batch *b, int n, const char *const *paths, const rr_encode_opts *o)
 {
+    const rr_config *cfg = &o->model->cfg;
     int *from = im->from;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         from[i] = i > 0 && strcmp(paths[i], paths[i - 1]) == 0                  ? i - 1
                   : i == 0 && im->last_path && strcmp(paths[0], im->last_path) == 0 ? -1
                                                                                    : -2;
+        rr_record_free(&im->geo[i]);
+    }
 #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < n; i++) {
         if (from[i] != -2)
             continue;
-        rr_image rgb;
-        float *dst = im->chw + i * im->plane;
-        if (rr_image_load(paths[i], RR_IMAGE_RGB, &rgb) ||
-            rr_input_image(&rgb, cfg->image_size, cfg->pixel_mean, cfg->pixel_std, dst)) {
+        rr_raster r;
+        if (rr_raster_open(&r, paths[i], o->raster) ||
+            read_scene(&r, 0, 0, r.width, r.height, r.width, r.height, cfg, im->chw + i * im->plane, &im->geo[i])) {
             im->err[i] = strdup(rr_errmsg());
         } else {
-            im->width[i] = rgb.width;
-            im->height[i] = rgb.height;
+            im->width[i] = r.width;
+            im->height[i] = r.height;
         }
-        rr_image_free(&rgb);
+        rr_raster_close(&r);
     }
     for (int i = 0; i < n; i++) {
         if (im->err[i]) {
@@ -89,6 +136,8 @@ static int load_images(images *im, rr_batch *b, int n, const char *const *paths,
         memcpy(im->chw + i * im->plane, src, (size_t)im->plane * sizeof *src);
         im->width[i] = from[i] == -1 ? im->last_width : im->width[from[i]];
         im->height[i] = from[i] == -1 ? im->last_height : im->height[from[i]];
+        if (copy_record(&im->geo[i], from[i] == -1 ? &im->last_geo : &im->geo[from[i]]))
+            return -1;
     }
     char *last = strdup(paths[n - 1]);
     if (!last)
@@ -98,13 +147,131 @@ static int load_images(images *im, rr_batch *b, int n, const char *const *paths,
     memcpy(im->last_chw, im->chw + (n - 1) * im->plane, (size_t)im->plane * sizeof *im->last_chw);
     im->last_width = im->width[n - 1];
     im->last_height = im->height[n - 1];
-    return 0;
+    rr_record_free(&im->last_geo);
+    return copy_record(&im->last_geo, &im->geo[n - 1]);
+}
+
+/* The text encoder's output for record i of the batch. */
+typedef struct {
+    const float *l;
+    const int32_t *mask;
+    int64_t n_l;
+} words;
+
+/* Writes one encoded record made from record i: its image chw (w x h
+ * pixels before resizing), the id with suffix appended, and geo's metadata
+ * and tensors. */
+static int write_record(const rr_encode_opts *o, const rr_batch *b, int i, const char *suffix, int w, int h,
+                        const float *chw, const rr_record *geo, const words *t, FILE *out)
+{
+    const rr_config *cfg = &o->model->cfg;
+    int64_t d_l = cfg->text.hidden_size, s = cfg->image_size, n_l = t->n_l;
+    rr_record rec;
+    char num[2][16], id[512];
+    snprintf(num[0], sizeof num[0], "%d", w);
+    snprintf(num[1], sizeof num[1], "%d", h);
+    int rc = rr_batch_out(b, i, "encoded", &rec) || rr_stage_set_model(&rec, o->model);
+    const char *base = rr_record_meta(&b->recs[i], "id");
+    /* an id made without the image gets its name (io/sample_id.h) */
+    if (!rc && o->image && !rr_record_meta(&b->recs[i], "image"))
+        rc = rr_sample_id_prefix(id, sizeof id, o->image, base);
+    else if ((size_t)snprintf(id, sizeof id, "%s", base) >= sizeof id)
+        rc = rr_batch_error(b, i, "an id of %zu bytes or more", sizeof id);
+    if (!rc && *suffix && strlen(id) + strlen(suffix) < sizeof id)
+        strcat(id, suffix);
+    if (!rc)
+        rc = rr_record_set_meta(&rec, "id", id);
+    if (!rc && o->image)
+        rc = rr_record_set_meta(&rec, "image", o->image);
+    if (!rc)
+        rc = rr_record_set_meta(&rec, "width", num[0]) || rr_record_set_meta(&rec, "height", num[1]) ||
+             copy_record(&rec, geo) ||
+             rr_record_add(&rec, "image", RR_F32, 3, (int64_t[]){3, s, s}, chw) ||
+             rr_record_add(&rec, "L", RR_F32, 2, (int64_t[]){d_l, n_l}, t->l) ||
+             rr_record_add(&rec, "attention_mask", RR_I32, 1, &n_l, t->mask) || rr_stream_write(out, &rec);
+    rr_record_free(&rec);
+    return rc;
+}
+
+/* The starts of the windows of `tile` pixels along an axis of `size`, one
+ * every tile - overlap pixels, the last moved back to end at the scene's
+ * edge (a scene narrower than a tile is one window of its width).  At most
+ * n starts are written; returns their count. */
+int rr_encode_tile_starts(int size, int tile, int overlap, int *starts, int n)
+{
+    if (size <= tile) {
+        if (n > 0)
+            starts[0] = 0;
+        return 1;
+    }
+    int step = tile - overlap, count = (size - tile + step - 1) / step + 1;
+    for (int k = 0; k < count && k < n; k++)
+        starts[k] = k * step < size - tile ? k * step : size - tile;
+    return count;
+}
+
+/* The records of record i in tiled mode: the context record (with
+ * o->context) and then each tile's, in raster order.  chw: room for one
+ * normalised image.  *written counts the records. */
+static int write_tiles(const rr_encode_opts *o, const rr_batch *b, int i, const char *path, float *chw,
+                       const words *t, FILE *out, long *written)
+{
+    const rr_config *cfg = &o->model->cfg;
+    rr_raster r;
+    if (rr_raster_open(&r, path, o->raster))
+        return rr_batch_error(b, i, "%s", rr_errmsg());
+    int tw = o->tile < r.width ? o->tile : r.width, th = o->tile < r.height ? o->tile : r.height;
+    int nx = rr_encode_tile_starts(r.width, o->tile, o->overlap, NULL, 0);
+    int ny = rr_encode_tile_starts(r.height, o->tile, o->overlap, NULL, 0);
+    int *xs = malloc((size_t)nx * sizeof *xs), *ys = malloc((size_t)ny * sizeof *ys);
+    int rc = xs && ys ? 0 : rr_error("out of memory");
+    if (!rc) {
+        rr_encode_tile_starts(r.width, o->tile, o->overlap, xs, nx);
+        rr_encode_tile_starts(r.height, o->tile, o->overlap, ys, ny);
+    }
+    char buf[64];
+    if (!rc && o->context) {
+        /* the whole scene, shrunk to at most RR_ENCODE_CONTEXT_SIDE a side */
+        double f = (double)RR_ENCODE_CONTEXT_SIDE / (r.width > r.height ? r.width : r.height);
+        int bw = f < 1 ? (int)(r.width * f) : r.width, bh = f < 1 ? (int)(r.height * f) : r.height;
+        bw = bw > 0 ? bw : 1;
+        bh = bh > 0 ? bh : 1;
+        rr_record geo;
+        rr_record_init(&geo);
+        snprintf(buf, sizeof buf, "0 0 %d %d", r.width, r.height);
+        rc = read_scene(&r, 0, 0, r.width, r.height, bw, bh, cfg, chw, &geo) ||
+             rr_record_set_meta(&geo, "role", "context") || rr_record_set_meta(&geo, "window", buf) ||
+             write_record(o, b, i, "-ctx", bw, bh, chw, &geo, t, out);
+        rr_record_free(&geo);
+        *written += !rc;
+    }
+    for (int k = 0; k < nx * ny && !rc; k++) {
+        int x = xs[k % nx], y = ys[k / nx];
+        rr_record geo;
+        rr_record_init(&geo);
+        char suffix[24], idx[2][16];
+        snprintf(suffix, sizeof suffix, "-t%d", k + 1);
+        snprintf(idx[0], sizeof idx[0], "%d", k + 1);
+        snprintf(idx[1], sizeof idx[1], "%d", nx * ny);
+        snprintf(buf, sizeof buf, "%d %d %d %d", x, y, tw, th);
+        rc = read_scene(&r, x, y, tw, th, tw, th, cfg, chw, &geo) || rr_record_set_meta(&geo, "role", "tile") ||
+             rr_record_set_meta(&geo, "window", buf) || rr_record_set_meta(&geo, "tile", idx[0]) ||
+             rr_record_set_meta(&geo, "tiles", idx[1]) || write_record(o, b, i, suffix, tw, th, chw, &geo, t, out);
+        rr_record_free(&geo);
+        *written += !rc;
+    }
+    free(xs);
+    free(ys);
+    rr_raster_close(&r);
+    if (rc && !strstr(rr_errmsg(), "record "))
+        rr_batch_error(b, i, "%s", rr_errmsg());
+    return rc;
 }
 
 /* Records [lo, hi) of the batch, whose ids have n_l entries: one run of the
  * text encoder, then the records out. */
-static int encode_run(const rr_encode_opts *o, rr_ctx *c, rr_batch *b, images *im, int lo, int hi, int64_t n_l,
-                      int32_t *ids, int32_t *mask, float *l, FILE *out)
+static int encode_run(const rr_encode_opts *o, rr_ctx *c, rr_batch *b, images *im, const char *const *paths, int lo,
+                      int hi, int64_t n_l, int32_t *ids, int32_t *mask, float *l, FILE *out, long *written)
 {
     const rr_config *cfg = &o->model->cfg;
     int g = hi - lo;
@@ -118,30 +285,18 @@ static int encode_run(const rr_encode_opts *o, rr_ctx *c, rr_batch *b, images *i
                                           rr_from_host(c, RR_I32, RR_SHAPE(g, n_l), mask), NULL);
     if (!lt || rr_to_host(l, lt))
         return rr_batch_error(b, lo, "the text encoder: %s", rr_errmsg());
-    int64_t d_l = cfg->text.hidden_size, s = cfg->image_size;
+    int64_t d_l = cfg->text.hidden_size;
     for (int i = lo; i < hi; i++) {
-        rr_record rec;
-        char num[2][16];
-        snprintf(num[0], sizeof num[0], "%d", im->width[i]);
-        snprintf(num[1], sizeof num[1], "%d", im->height[i]);
-        int rc = rr_batch_out(b, i, "encoded", &rec) || rr_stage_set_model(&rec, o->model);
-        if (!rc && o->image && !rr_record_meta(&b->recs[i], "image")) {
-            /* an id made without the image gets its name (io/sample_id.h) */
-            char id[512];
-            rc = rr_sample_id_prefix(id, sizeof id, o->image, rr_record_meta(&b->recs[i], "id")) ||
-                 rr_record_set_meta(&rec, "id", id);
+        words t = {l + (i - lo) * d_l * n_l, mask + (i - lo) * n_l, n_l};
+        float *chw = im->chw + i * im->plane;
+        if (o->tile) {
+            if (write_tiles(o, b, i, paths[i], chw, &t, out, written))
+                return -1;
+        } else {
+            if (write_record(o, b, i, "", im->width[i], im->height[i], chw, &im->geo[i], &t, out))
+                return -1;
+            ++*written;
         }
-        if (!rc && o->image)
-            rc = rr_record_set_meta(&rec, "image", o->image);
-        if (!rc)
-            rc = rr_record_set_meta(&rec, "width", num[0]) || rr_record_set_meta(&rec, "height", num[1]) ||
-                 rr_record_add(&rec, "image", RR_F32, 3, (int64_t[]){3, s, s}, im->chw + i * im->plane) ||
-                 rr_record_add(&rec, "L", RR_F32, 2, (int64_t[]){d_l, n_l}, l + (i - lo) * d_l * n_l) ||
-                 rr_record_add(&rec, "attention_mask", RR_I32, 1, &n_l, mask + (i - lo) * n_l) ||
-                 rr_stream_write(out, &rec);
-        rr_record_free(&rec);
-        if (rc)
-            return -1;
     }
     return 0;
 }
@@ -181,8 +336,8 @@ int rr_encode_run(const rr_encode_opts *o, FILE *in, FILE *out)
     while (!rc && (n = rr_batch_read(&b)) > 0) {
         for (int i = 0; i < n && !rc; i++)
             rc = (paths[i] = image ? image : rr_batch_meta(&b, i, "image")) ? 0 : -1;
-        if (!rc)
-            rc = load_images(&im, &b, n, paths, &m->cfg);
+        if (!rc && !o->tile) /* tiles are read as they are written */
+            rc = load_images(&im, &b, n, paths, &opts);
         /* runs of records whose ids have the same length */
         for (int lo = 0, hi; lo < n && !rc; lo = hi) {
             int64_t len[1] = {-1};
@@ -196,10 +351,9 @@ int rr_encode_run(const rr_encode_opts *o, FILE *in, FILE *out)
             for (hi = lo + 1; hi < n; hi++)
                 if (rr_batch_tensor(&b, hi, "input_ids", RR_I32, 1, (int64_t[]){len[0]}, NULL))
                     break;
-            rc = encode_run(&opts, &c, &b, &im, lo, hi, len[0], ids, mask, l, out);
+            rc = encode_run(&opts, &c, &b, &im, paths, lo, hi, len[0], ids, mask, l, out, &done);
             rr_ctx_reset(&c);
         }
-        done += n;
         if (!rc && o->progress)
             o->progress(o->progress_arg, done, rr_batch_clock() - start);
     }

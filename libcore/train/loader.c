@@ -110,7 +110,7 @@ static int make_sample(rr_loader *l, rr_tokenizer *tok, size_t k, int64_t epoch,
     const rr_loader_opts *o = &l->o;
     size_t px = (size_t)o->size * o->size;
     rr_image im = {0}, mask = {0};
-    int rc = rr_image_load(sm->image_path, RR_IMAGE_RGB, &im);
+    int rc = rr_raster_load(sm->image_path, o->raster, &im, NULL);
     if (!rc && l->erase && l->erase[k])
         random_boxes(&im, rr_rand64(rr_rand64(l->erase_seed, (uint64_t)epoch), k));
     if (!rc)

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "../io/manifest.h"
+#include "../io/raster.h"
 
 typedef struct {
     int size;          /* image side (the configuration's image_size) */
@@ -43,6 +44,7 @@ typedef struct {
     uint64_t seed;
     int threads;       /* >= 1 */
     int depth;         /* batches made ahead (ring slots), >= 1 */
+    const rr_raster_opts *raster; /* the images' bands and scale (NULL: the defaults) */
 } rr_loader_opts;
 
 /* One batch, host memory, valid until rr_loader_release. */

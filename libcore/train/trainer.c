@@ -532,7 +532,8 @@ static int setup(run *r)
                                 .random_erase = o->random_erase,
                                 .seed = rr_rand64(o->seed, TAG_DATA),
                                 .threads = o->threads,
-                                .depth = o->threads + 2};
+                                .depth = o->threads + 2,
+                                .raster = o->raster};
     memcpy(r->lopts.mean, r->cfg.pixel_mean, sizeof r->lopts.mean);
     memcpy(r->lopts.std, r->cfg.pixel_std, sizeof r->lopts.std);
     size_t px = (size_t)r->cfg.image_size * r->cfg.image_size;

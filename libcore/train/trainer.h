@@ -41,6 +41,7 @@
 #include <stdio.h>
 
 #include "../device.h"
+#include "../io/raster.h"
 #include "schedule.h"
 
 /* What best.safetensors is chosen by. */
@@ -94,6 +95,8 @@ typedef struct {
     unsigned given;      /* RR_OPT_* */
 
     /* free to change from one invocation to the next */
+    const rr_raster_opts *raster; /* how images are read (NULL: the defaults;
+                                     not saved: give the same on --resume) */
     int threads;         /* loader threads */
     rr_device device;
     int64_t log_every;   /* progress lines (when not a terminal) */
