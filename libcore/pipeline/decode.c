@@ -508,7 +508,7 @@ int rr_decode_run(const rr_decode_opts *o, FILE *in, FILE *out)
     if (!(m->parts & RR_PART_DECODER))
         return rr_error("the model was loaded without its decoder");
     if ((o->outdir && rr_make_folder(o->outdir)) || (o->overlay && rr_make_folder(o->overlay)) ||
-        (o->output && rr_make_parent(o->output)))
+        (o->output && rr_make_parent(o->output)) || (o->vector && rr_make_parent(o->vector)))
         return -1;
     int cap = o->batch;
     int64_t s = m->cfg.image_size, shape[4][3], size[4];
