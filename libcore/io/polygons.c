@@ -15,7 +15,7 @@
 #include "folder.h"
 
 /* Scenes of at most this many pixels are polygonised from memory. */
-#define IN_MEMORY_PIXELS (1L << 24)
+#define IN_MEMORY_PIXELS (1L << 22)
 /* Rows rasterised at a time when a polygon's pixels are counted. */
 #define CHUNK_ROWS 256
 
@@ -336,6 +336,12 @@ int rr_polygons_scene_end(rr_polygons *v, const char *id, const char *sentence, 
     if (ok && !rc)
         rc = scene_transform(v, &srs, &ct);
     double area = pixel_area_m2(&v->g, srs);
+    /* a scene read back from its temporary files: GDAL's cache (global;
+     * decoding is one thread) held to two rows of their blocks while it is,
+     * as it keeps every block read up to its limit */
+    GIntBig cache = GDALGetCacheMax64(), rows = (GIntBig)2 * RR_BAND_ROWS * v->width * 5;
+    if (v->scratch[0][0] && rows < cache)
+        GDALSetCacheMax64(rows);
     if (ok && !rc) {
         /* polygons of the foreground (the mask as its own mask), in pixel
          * coordinates (the scene rasters have no geotransform) */
@@ -356,6 +362,7 @@ int rr_polygons_scene_end(rr_polygons *v, const char *id, const char *sentence, 
             OGR_F_Destroy(f);
         }
     }
+    GDALSetCacheMax64(cache);
     if (tmp)
         GDALClose(tmp);
     if (ct)

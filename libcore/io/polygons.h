@@ -29,8 +29,10 @@
  *   rr_polygons_close(v, 1);
  *
  * A scene's mask and probabilities are kept until its end in memory when
- * small (16M pixels at most), otherwise in a temporary DEFLATE GeoTIFF in
- * $TMPDIR (else /tmp), removed at the end: memory stays bounded by rows. */
+ * small (4M pixels at most: 20 MB), otherwise in a temporary DEFLATE GeoTIFF in
+ * $TMPDIR (else /tmp), removed at the end, and read back with GDAL's block
+ * cache held to two rows of its blocks: memory stays bounded by rows (and
+ * the polygons themselves). */
 #ifndef RR_IO_POLYGONS_H
 #define RR_IO_POLYGONS_H
 
