@@ -41,7 +41,12 @@ static const char help[] =
     "                               sentences by category, colour, size, position,\n"
     "                               heading and relation, a few synonyms; easy:\n"
     "                               planes, ships, cars and storage tanks in 4\n"
-    "                               colours, by category, colour, size and position\n"
+    "                               colours, by category, colour, size and position;\n"
+    "                               scene4096: full's in 4096x4096 scenes with\n"
+    "                               objects, roads and distances as small as at\n"
+    "                               128 (a car 10 to 16 pixels long), for the\n"
+    "                               tiled modes of rrsis-encode; with -k 4 unless\n"
+    "                               given, and not with --size\n"
     "      --object-scale=X         objects' lengths times X, 0.75 to 2 in steps of\n"
     "                               0.01 (default 1: a car is 10 to 16 pixels long\n"
     "                               at 128, a plane 17 to 34); fewer objects fit\n"
@@ -99,7 +104,7 @@ int main(int argc, char **argv)
     rr_synth_options_default(&o);
     const char *dir = NULL;
     long count = -1;
-    int split = 0, explicit = 0, quiet = 0;
+    int split = 0, explicit = 0, quiet = 0, scene = 0, sized = 0, per_image = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "o:n:s:k:fq", options, NULL)) != -1) {
         switch (opt) {
@@ -110,8 +115,10 @@ int main(int argc, char **argv)
         case OPT_VAL: o.count[RR_SYNTH_VAL] = rr_cli_long("--val", optarg, 0, MAX_SAMPLES), explicit = 1; break;
         case OPT_TEST: o.count[RR_SYNTH_TEST] = rr_cli_long("--test", optarg, 0, MAX_SAMPLES), explicit = 1; break;
         case 's': o.seed = parse_seed(optarg); break;
-        case OPT_SIZE: o.size = (int)rr_cli_long("--size", optarg, RR_SYNTH_MIN_SIZE, RR_SYNTH_MAX_SIZE); break;
-        case 'k': o.per_image = (int)rr_cli_long("--sentences-per-image", optarg, 1, 16); break;
+        case OPT_SIZE:
+            o.size = (int)rr_cli_long("--size", optarg, RR_SYNTH_MIN_SIZE, RR_SYNTH_MAX_SIZE), sized = 1;
+            break;
+        case 'k': o.per_image = (int)rr_cli_long("--sentences-per-image", optarg, 1, 16), per_image = 1; break;
         case OPT_NONE: o.none_fraction = rr_cli_double("--none-fraction", optarg, 0, 1); break;
         case OPT_MULTI: o.multi_fraction = rr_cli_double("--multi-fraction", optarg, 0, 1); break;
         case OPT_PRESET:
@@ -119,8 +126,10 @@ int main(int argc, char **argv)
                 o.preset = RR_SYNTH_FULL;
             else if (strcmp(optarg, "easy") == 0)
                 o.preset = RR_SYNTH_EASY;
+            else if (strcmp(optarg, "scene4096") == 0)
+                o.preset = RR_SYNTH_FULL, scene = 1;
             else
-                rr_cli_usage_error("--preset: '%s' is not full or easy", optarg);
+                rr_cli_usage_error("--preset: '%s' is not full, easy or scene4096", optarg);
             break;
         case OPT_OBJECT_SCALE:
             o.object_pct = (int)lround(100 * rr_cli_double("--object-scale", optarg, 0.75, 2));
@@ -136,6 +145,13 @@ int main(int argc, char **argv)
         rr_cli_usage_error("no output folder (-o DIR)");
     if (explicit && (count >= 0 || split))
         rr_cli_usage_error("--train, --val and --test go without -n and --split");
+    if (scene && sized)
+        rr_cli_usage_error("--preset scene4096 goes without --size");
+    if (scene) {
+        o.size = RR_SYNTH_SCENE_MAX_SIZE;
+        o.unit = 128;
+        o.per_image = per_image ? o.per_image : 4; /* a large scene is slow to draw: more sentences each */
+    }
     if (o.none_fraction + o.multi_fraction > 1)
         rr_cli_usage_error("--none-fraction and --multi-fraction add up to more than 1");
     if (!explicit) {

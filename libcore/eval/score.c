@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "../error.h"
+#include "../io/raster.h"
 #include "../io/resize_pil.h"
 #include "../io/stream.h"
 
@@ -148,6 +149,28 @@ static int finish_missing(rr_score *s, const char *dir)
     return 0;
 }
 
+/* The file of a sample's prediction in a folder: DIR/ID.png, or
+ * DIR/ID.tif or DIR/ID.tiff (a GeoTIFF mask), into path.  1 when there is
+ * none; -1 when there are two. */
+static int prediction_path(char *path, size_t len, const char *dir, const char *sep, const char *id)
+{
+    static const char *const ext[] = {"png", "tif", "tiff"};
+    struct stat st;
+    int found = -1;
+    for (int e = 0; e < 3; e++) {
+        snprintf(path, len, "%s%s%s.%s", dir, sep, id, ext[e]);
+        if (stat(path, &st) != 0 && errno == ENOENT)
+            continue;
+        if (found >= 0)
+            return rr_error("%s%s%s.%s and .%s: two predictions of one sample", dir, sep, id, ext[found], ext[e]);
+        found = e;
+    }
+    if (found < 0)
+        return 1;
+    snprintf(path, len, "%s%s%s.%s", dir, sep, id, ext[found]);
+    return 0;
+}
+
 int rr_score_folder(rr_score *s, const char *dir)
 {
     struct stat st;
@@ -169,20 +192,16 @@ int rr_score_folder(rr_score *s, const char *dir)
         if (halt)
             continue;
         const rr_sample *sm = rr_score_sample(s, k);
-        size_t len = strlen(dir) + strlen(sm->id) + 6;
+        size_t len = strlen(dir) + strlen(sm->id) + 7;
         char *path = malloc(len);
         rr_image pred = {0};
-        int rc;
-        struct stat ps;
-        if (!path) {
+        int rc = 0;
+        if (!path)
             rc = rr_error("score: out of memory");
-        } else {
-            snprintf(path, len, "%s%s%s.png", dir, sep, sm->id);
-            if (stat(path, &ps) != 0 && errno == ENOENT)
-                rc = 0; /* missing: left unseen */
-            else
-                rc = rr_mask_load(path, &pred) ? -1 : score_one(s, k, &pred, path);
-        }
+        else if ((rc = prediction_path(path, len, dir, sep, sm->id)) == 1)
+            rc = 0; /* missing: left unseen */
+        else if (!rc)
+            rc = rr_raster_mask_load(path, &pred) ? -1 : score_one(s, k, &pred, path);
         if (rc) {
             err[k] = strdup(rr_errmsg());
 #pragma omp atomic write

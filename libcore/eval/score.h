@@ -9,9 +9,11 @@
  *   rr_score_free(&s);
  *
  * Predictions come as
- *   - a folder: DIR/<id>.png for each sample, any mask rr_mask_load reads
- *     (0/255 or 0/1 gray, palette indices, RGB: foreground > 127, or 1 in a
- *     mask of 0 and 1 only);
+ *   - a folder: DIR/<id>.png, or DIR/<id>.tif or .tiff (a GeoTIFF), for
+ *     each sample (two of them is an error), any mask rr_raster_mask_load
+ *     reads (0/255 or 0/1 gray of any data type, palette indices, RGB:
+ *     foreground > 127, or 1 in a mask of 0 and 1 only; NoData is
+ *     background);
  *   - a tensor stream (stream.h) of stage "logits", one record per sample,
  *     in any order, whose metadata "id" names the sample and which holds
  *     one of the tensors

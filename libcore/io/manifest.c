@@ -12,6 +12,7 @@
 
 #include "../error.h"
 #include "../text/utf8.h"
+#include "raster.h"
 #include "reader.h"
 
 #define MSG_MAX 512
@@ -487,7 +488,7 @@ int rr_sample_mask(const rr_sample *s, rr_image *mask)
     const rr_mask_ref *r = &s->mask;
     memset(mask, 0, sizeof *mask);
     if (r->png) {
-        if (rr_mask_load(r->png_path, mask))
+        if (rr_raster_mask_load(r->png_path, mask))
             return -1;
         if (mask->width != s->width || mask->height != s->height) {
             int w = mask->width, h = mask->height;

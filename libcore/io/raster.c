@@ -63,6 +63,19 @@ int rr_raster_parse_scale(rr_raster_opts *o, const char *s)
 
 /* ---- GDAL ---------------------------------------------------------------- */
 
+/* The bands --bands names, checked against the source's r->nsrc (what:
+ * "raster" or "image", for the message): 1, or 0 when it names none. */
+static int given_bands(rr_raster *r, const rr_raster_opts *o, const char *what)
+{
+    for (int k = 0; k < o->nbands; k++)
+        if (o->band[k] > r->nsrc)
+            return rr_error("%s: --bands names band %d; the %s has %d band%s", r->path, o->band[k], what, r->nsrc,
+                            r->nsrc == 1 ? "" : "s");
+    r->nbands = o->nbands;
+    memcpy(r->band, o->band, sizeof r->band);
+    return o->nbands > 0;
+}
+
 /* The bands used when --bands names none. */
 static void default_bands(rr_raster *r)
 {
@@ -103,13 +116,13 @@ static int resample_view(rr_raster *r, double gsd)
     char *argv[] = {"-of", "VRT", "-tr", g, g, "-r", "bilinear", NULL};
     GDALTranslateOptions *to = GDALTranslateOptionsNew(argv, NULL);
     if (!to)
-        return rr_gdal_error("%s: %s", r->path, "--gsd");
+        return rr_gdal_error("%s: --gsd", r->path);
     int usage = 0;
     CPLErrorReset();
     GDALDatasetH v = GDALTranslate("", r->ds, to, &usage);
     GDALTranslateOptionsFree(to);
     if (!v)
-        return rr_gdal_error("%s: %s", r->path, "resampling to --gsd");
+        return rr_gdal_error("%s: resampling to --gsd", r->path);
     r->src = r->ds;
     r->ds = v;
     r->gsd = gsd;
@@ -161,7 +174,7 @@ static int scene_stats(rr_raster *r)
         CPLErrorReset();
         if (GDALRasterIO(GDALGetRasterBand(r->ds, r->band[k]), GF_Read, 0, 0, (int)w, (int)h, v + k * np, (int)bw,
                          (int)bh, GDT_Float64, 0, 0) != CE_None)
-            rc = rr_gdal_error("%s: %s", r->path, "reading the scene's statistics");
+            rc = rr_gdal_error("%s: reading the scene's statistics", r->path);
     }
     for (int k = 0; k < r->nbands && !rc; k++) {
         size_t n = 0;
@@ -198,16 +211,11 @@ static int open_gdal(rr_raster *r, const rr_raster_opts *o)
     r->nsrc = GDALGetRasterCount(r->ds);
     if (r->nsrc < 1)
         return rr_error("%s: a raster without bands", r->path);
-    if (o->nbands) {
-        for (int k = 0; k < o->nbands; k++)
-            if (o->band[k] > r->nsrc)
-                return rr_error("%s: --bands names band %d; the raster has %d band%s", r->path, o->band[k], r->nsrc,
-                                r->nsrc == 1 ? "" : "s");
-        r->nbands = o->nbands;
-        memcpy(r->band, o->band, sizeof r->band);
-    } else {
+    int given = given_bands(r, o, "raster");
+    if (given < 0)
+        return -1;
+    if (!given)
         default_bands(r);
-    }
     r->has_gt = GDALGetGeoTransform(r->ds, r->gt) == CE_None;
     const char *wkt = GDALGetProjectionRef(r->ds);
     if (wkt && *wkt && !(r->crs = strdup(wkt)))
@@ -261,14 +269,10 @@ static int open_whole(rr_raster *r, const rr_raster_opts *o)
     r->width = r->whole.width;
     r->height = r->whole.height;
     r->nsrc = r->whole.channels;
-    if (o->nbands) {
-        for (int k = 0; k < o->nbands; k++)
-            if (o->band[k] > r->nsrc)
-                return rr_error("%s: --bands names band %d; the image has %d band%s", r->path, o->band[k], r->nsrc,
-                                r->nsrc == 1 ? "" : "s");
-        r->nbands = o->nbands;
-        memcpy(r->band, o->band, sizeof r->band);
-    } else {
+    int given = given_bands(r, o, "image");
+    if (given < 0)
+        return -1;
+    if (!given) {
         r->nbands = r->nsrc;
         for (int k = 0; k < r->nsrc; k++)
             r->band[k] = k + 1;
@@ -280,15 +284,10 @@ static int open_whole(rr_raster *r, const rr_raster_opts *o)
     return 0;
 }
 
-int rr_raster_open(rr_raster *r, const char *path, const rr_raster_opts *o)
+/* Whether GDAL reads a file: a regular file, not PNG or JPEG (io/image.h
+ * decodes those, and pipes, as Pillow does). */
+static int for_gdal(const char *path)
 {
-    static const rr_raster_opts defaults;
-    if (!o)
-        o = &defaults;
-    memset(r, 0, sizeof *r);
-    if (!(r->path = strdup(path)))
-        return rr_error("out of memory");
-    /* GDAL takes the regular files that are not PNG or JPEG */
     struct stat st;
     unsigned char m[8];
     size_t n = 0;
@@ -299,8 +298,18 @@ int rr_raster_open(rr_raster *r, const char *path, const rr_raster_opts *o)
             fclose(f);
         }
     }
-    int whole = n < 8 || memcmp(m, "\x89PNG\r\n\x1a\n", 8) == 0 || (m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF);
-    int rc = whole ? open_whole(r, o) : open_gdal(r, o);
+    return n == 8 && memcmp(m, "\x89PNG\r\n\x1a\n", 8) != 0 && !(m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF);
+}
+
+int rr_raster_open(rr_raster *r, const char *path, const rr_raster_opts *o)
+{
+    static const rr_raster_opts defaults;
+    if (!o)
+        o = &defaults;
+    memset(r, 0, sizeof *r);
+    if (!(r->path = strdup(path)))
+        return rr_error("out of memory");
+    int rc = for_gdal(path) ? open_gdal(r, o) : open_whole(r, o);
     if (rc)
         rr_raster_close(r);
     return rc;
@@ -371,7 +380,7 @@ static int read_gdal(rr_raster *r, int x, int y, int w, int h, int bw, int bh, r
         CPLErrorReset();
         if (GDALRasterIOEx(GDALGetRasterBand(r->ds, r->band[k]), GF_Read, x, y, w, h, v, bw, bh, GDT_Float64, 0, 0,
                            &extra) != CE_None) {
-            rc = rr_gdal_error("%s: %s", r->path, "reading");
+            rc = rr_gdal_error("%s: reading", r->path);
             break;
         }
         for (size_t p = 0; p < np; p++) {
@@ -541,5 +550,84 @@ int rr_raster_opts_from_meta(rr_raster_opts *o, const rr_record *rec)
         }
         o->fixed = 1;
     }
+    return 0;
+}
+
+/* ---- masks --------------------------------------------------------------- */
+
+/* What a mask's value says: 0, 1, over 127, or another value. */
+enum { MASK_ZERO, MASK_ONE, MASK_HIGH, MASK_OTHER };
+
+int rr_raster_mask_load(const char *path, rr_image *mask)
+{
+    memset(mask, 0, sizeof *mask);
+    if (!for_gdal(path))
+        return rr_mask_load(path, mask);
+    rr_gdal_init();
+    CPLErrorReset();
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds)
+        return rr_error("%s: not a mask image (PNG, or a raster GDAL reads: GeoTIFF, ...)", path);
+    int w = GDALGetRasterXSize(ds), h = GDALGetRasterYSize(ds), rc = 0;
+    long max = rr_image_max_pixels();
+    if (max < 0)
+        rc = -1;
+    else if (GDALGetRasterCount(ds) < 1)
+        rc = rr_error("%s: a raster without bands", path);
+    else if (w > max / h)
+        rc = rr_error("%s: mask of %dx%d pixels is over the limit of %ld pixels "
+                      "(--max-pixels or RRSIS_MAX_PIXELS raises it)",
+                      path, w, h, max);
+    else
+        rc = rr_image_alloc(mask, w, h, 1);
+    /* three bands or more: Pillow's convert("L") of the first three, as
+     * rr_mask_load takes an RGB mask */
+    int nb = rc ? 0 : GDALGetRasterCount(ds) >= 3 ? 3 : 1, has_nodata = 0;
+    double nodata = nb ? GDALGetRasterNoDataValue(GDALGetRasterBand(ds, 1), &has_nodata) : 0;
+    enum { ROWS = 256 };
+    size_t chunk = (size_t)w * ROWS;
+    double *v = rc ? NULL : malloc(chunk * (size_t)nb * sizeof *v);
+    if (!rc && !v)
+        rc = rr_error("%s: out of memory", path);
+    int seen = 0; /* the kinds of values met, a bit each */
+    for (int y = 0; y < h && !rc; y += ROWS) {
+        int n = h - y < ROWS ? h - y : ROWS;
+        for (int c = 0; c < nb && !rc; c++) {
+            CPLErrorReset();
+            if (GDALRasterIO(GDALGetRasterBand(ds, c + 1), GF_Read, 0, y, w, n, v + c * chunk, w, n, GDT_Float64, 0,
+                             0) != CE_None)
+                rc = rr_gdal_error("%s: reading", path);
+        }
+        if (rc)
+            break;
+        uint8_t *k = mask->data + (size_t)y * w;
+        for (size_t p = 0; p < (size_t)w * n; p++) {
+            double x = v[p];
+            if (nb == 3 && !(has_nodata && x == nodata)) {
+                long rgb[3];
+                for (int c = 0; c < 3; c++) {
+                    double e = v[c * chunk + p];
+                    rgb[c] = isnan(e) || e <= 0 ? 0 : e >= 255 ? 255 : (long)e;
+                }
+                x = (double)((19595 * rgb[0] + 38470 * rgb[1] + 7471 * rgb[2] + 0x8000) >> 16);
+            }
+            k[p] = isnan(x) || (has_nodata && x == nodata) || x == 0 ? MASK_ZERO
+                   : x == 1                                          ? MASK_ONE
+                   : x > 127                                         ? MASK_HIGH
+                                                                     : MASK_OTHER;
+            seen |= 1 << k[p];
+        }
+    }
+    free(v);
+    GDALClose(ds);
+    if (rc) {
+        rr_image_free(mask);
+        return -1;
+    }
+    /* io/image.h's rule: a mask of 0 and 1 only has foreground 1, any other
+     * foreground over 127 */
+    int fg = seen & (1 << MASK_HIGH | 1 << MASK_OTHER) ? MASK_HIGH : MASK_ONE;
+    for (size_t p = 0; p < (size_t)w * h; p++)
+        mask->data[p] = mask->data[p] == fg;
     return 0;
 }

@@ -35,8 +35,9 @@
  * and its geotransform are then the resampled ones.  It needs a
  * north-up geotransform and a projected CRS in metres.
  *
- * GDAL's block cache is kept small (io/georef.h: rr_gdal_init).  Errors: -1 with one message "PATH: what" (GDAL's own message
- * included where it has one). */
+ * GDAL's block cache is kept small (io/georef.h: rr_gdal_init).  Errors:
+ * -1 with one message "PATH: what" (GDAL's own message included where it
+ * has one). */
 #ifndef RR_IO_RASTER_H
 #define RR_IO_RASTER_H
 
@@ -113,5 +114,15 @@ int rr_raster_set_meta(const rr_raster *r, rr_record *rec);
  * overlay) gives the pixels the record was made from.  Keys absent: the
  * defaults. */
 int rr_raster_opts_from_meta(rr_raster_opts *o, const rr_record *rec);
+
+/* A mask file (a prediction, a dataset's ground truth) into a 1-channel 0/1
+ * image.  PNG and JPEG through rr_mask_load; other rasters through GDAL,
+ * band 1 in any data type (a 16-bit or float GeoTIFF mask too; of three
+ * bands or more, the gray of the first three as Pillow's convert("L")) with
+ * rr_mask_load's rule: foreground is value > 127, except in a mask whose
+ * values are all 0 or 1, where it is 1; NoData pixels (and NaN) are
+ * background.  Read a band of rows at a time; the pixel limit applies to
+ * the mask. */
+int rr_raster_mask_load(const char *path, rr_image *mask);
 
 #endif

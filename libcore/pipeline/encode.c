@@ -26,6 +26,9 @@ typedef struct {
     float *last_chw;
     int last_width, last_height;
     rr_record last_geo;
+    rr_raster scene;   /* tiled mode: the last scene opened, kept for the
+                          next records of the same image (a pipe is read
+                          once; the statistics are computed once) */
 } images;
 
 static int images_init(images *im, int cap, int size)
@@ -54,6 +57,7 @@ static void images_free(images *im, int cap)
     for (int i = 0; im->geo && i < cap; i++)
         rr_record_free(&im->geo[i]);
     rr_record_free(&im->last_geo);
+    rr_raster_close(&im->scene);
     free(im->chw);
     free(im->last_chw);
     free(im->width);
@@ -167,20 +171,22 @@ static int write_record(const rr_encode_opts *o, const rr_batch *b, int i, const
     const rr_config *cfg = &o->model->cfg;
     int64_t d_l = cfg->text.hidden_size, s = cfg->image_size, n_l = t->n_l;
     rr_record rec;
-    char num[2][16], id[512];
+    char num[2][16], named[512];
     snprintf(num[0], sizeof num[0], "%d", w);
     snprintf(num[1], sizeof num[1], "%d", h);
     int rc = rr_batch_out(b, i, "encoded", &rec) || rr_stage_set_model(&rec, o->model);
     const char *base = rr_record_meta(&b->recs[i], "id");
     /* an id made without the image gets its name (io/sample_id.h) */
     if (!rc && o->image && !rr_record_meta(&b->recs[i], "image"))
-        rc = rr_sample_id_prefix(id, sizeof id, o->image, base);
-    else if ((size_t)snprintf(id, sizeof id, "%s", base) >= sizeof id)
-        rc = rr_batch_error(b, i, "an id of %zu bytes or more", sizeof id);
-    if (!rc && *suffix && strlen(id) + strlen(suffix) < sizeof id)
-        strcat(id, suffix);
-    if (!rc)
+        rc = rr_sample_id_prefix(named, sizeof named, o->image, base), base = named;
+    char *id = rc ? NULL : malloc(strlen(base) + strlen(suffix) + 1);
+    if (!rc && !id)
+        rc = rr_error("out of memory");
+    if (!rc) {
+        strcat(strcpy(id, base), suffix);
         rc = rr_record_set_meta(&rec, "id", id);
+    }
+    free(id);
     if (!rc && o->image)
         rc = rr_record_set_meta(&rec, "image", o->image);
     if (!rc)
@@ -211,35 +217,39 @@ int rr_encode_tile_starts(int size, int tile, int overlap, int *starts, int n)
 }
 
 /* The records of record i in tiled mode: the context record (with
- * o->context) and then each tile's, in raster order.  chw: room for one
+ * o->context) and then each tile's, in raster order, read from im->scene
+ * (opened unless it is already the record's image).  chw: room for one
  * normalised image.  *written counts the records. */
-static int write_tiles(const rr_encode_opts *o, const rr_batch *b, int i, const char *path, float *chw,
+static int write_tiles(const rr_encode_opts *o, const rr_batch *b, int i, const char *path, images *im, float *chw,
                        const words *t, FILE *out, long *written)
 {
     const rr_config *cfg = &o->model->cfg;
-    rr_raster r;
-    if (rr_raster_open(&r, path, o->raster))
-        return rr_batch_error(b, i, "%s", rr_errmsg());
-    int tw = o->tile < r.width ? o->tile : r.width, th = o->tile < r.height ? o->tile : r.height;
-    int nx = rr_encode_tile_starts(r.width, o->tile, o->overlap, NULL, 0);
-    int ny = rr_encode_tile_starts(r.height, o->tile, o->overlap, NULL, 0);
+    rr_raster *r = &im->scene;
+    if (!r->path || strcmp(r->path, path) != 0) {
+        rr_raster_close(r);
+        if (rr_raster_open(r, path, o->raster))
+            return rr_batch_error(b, i, "%s", rr_errmsg());
+    }
+    int tw = o->tile < r->width ? o->tile : r->width, th = o->tile < r->height ? o->tile : r->height;
+    int nx = rr_encode_tile_starts(r->width, o->tile, o->overlap, NULL, 0);
+    int ny = rr_encode_tile_starts(r->height, o->tile, o->overlap, NULL, 0);
     int *xs = malloc((size_t)nx * sizeof *xs), *ys = malloc((size_t)ny * sizeof *ys);
     int rc = xs && ys ? 0 : rr_error("out of memory");
     if (!rc) {
-        rr_encode_tile_starts(r.width, o->tile, o->overlap, xs, nx);
-        rr_encode_tile_starts(r.height, o->tile, o->overlap, ys, ny);
+        rr_encode_tile_starts(r->width, o->tile, o->overlap, xs, nx);
+        rr_encode_tile_starts(r->height, o->tile, o->overlap, ys, ny);
     }
     char buf[64];
     if (!rc && o->context) {
         /* the whole scene, shrunk to at most RR_ENCODE_CONTEXT_SIDE a side */
-        double f = (double)RR_ENCODE_CONTEXT_SIDE / (r.width > r.height ? r.width : r.height);
-        int bw = f < 1 ? (int)(r.width * f) : r.width, bh = f < 1 ? (int)(r.height * f) : r.height;
+        double f = (double)RR_ENCODE_CONTEXT_SIDE / (r->width > r->height ? r->width : r->height);
+        int bw = f < 1 ? (int)(r->width * f) : r->width, bh = f < 1 ? (int)(r->height * f) : r->height;
         bw = bw > 0 ? bw : 1;
         bh = bh > 0 ? bh : 1;
         rr_record geo;
         rr_record_init(&geo);
-        snprintf(buf, sizeof buf, "0 0 %d %d", r.width, r.height);
-        rc = read_scene(&r, 0, 0, r.width, r.height, bw, bh, cfg, chw, &geo) ||
+        snprintf(buf, sizeof buf, "0 0 %d %d", r->width, r->height);
+        rc = read_scene(r, 0, 0, r->width, r->height, bw, bh, cfg, chw, &geo) ||
              rr_record_set_meta(&geo, "role", "context") || rr_record_set_meta(&geo, "window", buf) ||
              write_record(o, b, i, "-ctx", bw, bh, chw, &geo, t, out);
         rr_record_free(&geo);
@@ -254,7 +264,7 @@ static int write_tiles(const rr_encode_opts *o, const rr_batch *b, int i, const 
         snprintf(idx[0], sizeof idx[0], "%d", k + 1);
         snprintf(idx[1], sizeof idx[1], "%d", nx * ny);
         snprintf(buf, sizeof buf, "%d %d %d %d", x, y, tw, th);
-        rc = read_scene(&r, x, y, tw, th, tw, th, cfg, chw, &geo) || rr_record_set_meta(&geo, "role", "tile") ||
+        rc = read_scene(r, x, y, tw, th, tw, th, cfg, chw, &geo) || rr_record_set_meta(&geo, "role", "tile") ||
              rr_record_set_meta(&geo, "window", buf) || rr_record_set_meta(&geo, "tile", idx[0]) ||
              rr_record_set_meta(&geo, "tiles", idx[1]) || write_record(o, b, i, suffix, tw, th, chw, &geo, t, out);
         rr_record_free(&geo);
@@ -262,7 +272,6 @@ static int write_tiles(const rr_encode_opts *o, const rr_batch *b, int i, const 
     }
     free(xs);
     free(ys);
-    rr_raster_close(&r);
     if (rc && !strstr(rr_errmsg(), "record "))
         rr_batch_error(b, i, "%s", rr_errmsg());
     return rc;
@@ -290,7 +299,7 @@ static int encode_run(const rr_encode_opts *o, rr_ctx *c, rr_batch *b, images *i
         words t = {l + (i - lo) * d_l * n_l, mask + (i - lo) * n_l, n_l};
         float *chw = im->chw + i * im->plane;
         if (o->tile) {
-            if (write_tiles(o, b, i, paths[i], chw, &t, out, written))
+            if (write_tiles(o, b, i, paths[i], im, chw, &t, out, written))
                 return -1;
         } else {
             if (write_record(o, b, i, "", im->width[i], im->height[i], chw, &im->geo[i], &t, out))

@@ -1,6 +1,6 @@
 /* Synthetic aerial scenes (see scene.h).  Integer arithmetic throughout:
  * lengths in 1/16 pixel ("units"), defined for a 128-pixel image and scaled
- * by size / 128. */
+ * by unit / 128 (unit: the size, unless a large scene keeps 128's scale). */
 #include "synth/scene.h"
 
 #include <stdlib.h>
@@ -45,11 +45,11 @@ static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
 /* A length given in 1/16 pixel at 128 pixels, scaled to the scene. */
-static int sc(const rr_synth_scene *s, int units128) { return units128 * s->size / 128; }
+static int sc(const rr_synth_scene *s, int units128) { return units128 * s->unit / 128; }
 /* Whole pixels at 128, scaled, at least `min` pixels. */
 static int scpx(const rr_synth_scene *s, int px128, int min)
 {
-    return imax(min, px128 * s->size / 128);
+    return imax(min, px128 * s->unit / 128);
 }
 
 /* Direction of heading h (45-degree steps counter-clockwise from +x, with
@@ -60,10 +60,11 @@ static const int dir_s[8] = {0, -181, -256, -181, 0, 181, 256, 181};
 int rr_synth_scene_init(rr_synth_scene *s, int size, rr_synth_preset preset)
 {
     memset(s, 0, sizeof *s);
-    if (size < RR_SYNTH_MIN_SIZE || size > RR_SYNTH_MAX_SIZE)
+    if (size < RR_SYNTH_MIN_SIZE || size > RR_SYNTH_SCENE_MAX_SIZE)
         return rr_error("synth: image size %d is not in %d..%d", size, RR_SYNTH_MIN_SIZE,
-                        RR_SYNTH_MAX_SIZE);
+                        RR_SYNTH_SCENE_MAX_SIZE);
     s->size = size;
+    s->unit = size;
     s->preset = preset;
     s->object_pct = 100;
     s->ids = malloc((size_t)size * size);

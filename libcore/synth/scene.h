@@ -58,7 +58,10 @@ typedef enum { RR_SYNTH_EASY, RR_SYNTH_FULL } rr_synth_preset;
 enum { RR_SYNTH_GROUND, RR_SYNTH_ROAD, RR_SYNTH_WATER, RR_SYNTH_BEACH };
 
 #define RR_SYNTH_MIN_SIZE 64
-#define RR_SYNTH_MAX_SIZE 1024
+#define RR_SYNTH_MAX_SIZE 1024  /* what --size takes */
+/* The largest scene (the scene4096 preset: lengths at 128's scale in a
+ * scene of 4096 pixels). */
+#define RR_SYNTH_SCENE_MAX_SIZE 4096
 #define RR_SYNTH_MAX_OBJECTS 6
 
 typedef struct {
@@ -88,6 +91,10 @@ typedef struct {
     rr_synth_preset preset;
     int object_pct;   /* objects' lengths in percent of the standard sizes
                          (100, set by rr_synth_scene_init) */
+    int unit;         /* the image size the lengths are scaled to (a car 10
+                         to 16 pixels long at 128): size, set by
+                         rr_synth_scene_init; 128 in a larger scene keeps
+                         objects, roads and relations as small as at 128 */
     rr_image image;   /* size x size, RGB */
     uint8_t *ids;     /* size * size: 0 background, k + 1 object k */
     uint8_t *terrain; /* size * size: RR_SYNTH_GROUND ... */

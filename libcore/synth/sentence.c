@@ -92,8 +92,8 @@ int rr_synth_distance(const rr_synth_scene *s, int a, int b, int limit)
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-static int near_px(const rr_synth_scene *s) { int v = 6 * s->size / 128; return v < 2 ? 2 : v; }
-static int far_px(const rr_synth_scene *s) { return 14 * s->size / 128; }
+static int near_px(const rr_synth_scene *s) { int v = 6 * s->unit / 128; return v < 2 ? 2 : v; }
+static int far_px(const rr_synth_scene *s) { return 14 * s->unit / 128; }
 
 static int pos_match(int pos, const rr_synth_object *o)
 {

@@ -176,6 +176,8 @@ static int write_split(const char *dir, const rr_synth_options *o, int split, sa
         int ready = rr_synth_scene_init(&s, o->size, o->preset) == 0 &&
                     rr_image_alloc(&mask, o->size, o->size, 1) == 0;
         s.object_pct = o->object_pct;
+        if (o->unit)
+            s.unit = o->unit;
         if (!ready) {
 #pragma omp critical(synth_error)
             if (!failed) {
@@ -247,8 +249,11 @@ int rr_synth_write(const char *dir, const rr_synth_options *o, rr_synth_stats *s
     memset(st, 0, sizeof *st);
     if (o->per_image < 1 || o->per_image > 16)
         return rr_error("synth: %d sentences per image is not in 1..16", o->per_image);
-    if (o->size < RR_SYNTH_MIN_SIZE || o->size > RR_SYNTH_MAX_SIZE)
-        return rr_error("synth: image size %d is not in %d..%d", o->size, RR_SYNTH_MIN_SIZE, RR_SYNTH_MAX_SIZE);
+    if (o->size < RR_SYNTH_MIN_SIZE || o->size > RR_SYNTH_SCENE_MAX_SIZE)
+        return rr_error("synth: image size %d is not in %d..%d", o->size, RR_SYNTH_MIN_SIZE,
+                        RR_SYNTH_SCENE_MAX_SIZE);
+    if (o->unit && (o->unit < RR_SYNTH_MIN_SIZE || o->unit > o->size))
+        return rr_error("synth: a scale of %d pixels is not in %d..%d", o->unit, RR_SYNTH_MIN_SIZE, o->size);
     int busy = has_files(dir);
     if (busy < 0)
         return -1;

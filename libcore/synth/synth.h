@@ -44,6 +44,8 @@ typedef struct {
     double multi_fraction;       /* 0.25 */
     rr_synth_preset preset;      /* full */
     int object_pct;              /* object lengths, percent (100; rr_synth_scene) */
+    int unit;                    /* lengths at this image size's scale
+                                    (rr_synth_scene.unit); 0: size */
     int force;                   /* write into a folder that is not empty */
     rr_progress *progress;       /* images written per split, or NULL */
 } rr_synth_options;

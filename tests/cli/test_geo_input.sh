@@ -3,10 +3,13 @@
 # GeoTIFF, COG, VRT and JPEG 2000 read through GDAL with their CRS and
 # geotransform in the records' metadata; 16-bit data scaled to 8 bits (the
 # 2-98 percentiles checked against numpy's), NoData in the valid tensor,
-# --bands, --scale, --gsd; tiled mode (windows, order, ids, the context
-# record, the memory a scene far larger than a tile takes); and every bad
-# option or input with its one-line message.  The fixtures are made here
-# with gdal_create, gdal_translate and numpy.
+# --bands, --scale, --gsd; the same reading in rrsis-decode's overlays and
+# rrsis-train; tiled mode (windows, order, ids, the context record, the
+# memory a scene far larger than a tile takes); rrsis-score on GeoTIFF
+# masks and a manifest the RefSegRS importer makes of GeoTIFFs;
+# rrsis-synth --preset scene4096; and every bad option or input with
+# its one-line message.  The fixtures are made here with gdal_create,
+# gdal_translate and numpy.
 # Prints "PASS: name" or "FAIL: name: why" per case; exits 1 on any failure.
 #   BIN  the programs (default bin)
 . tests/cli/lib.sh
@@ -195,6 +198,42 @@ else
     fail "overlay_reads_as_encoded" "$(ls "$T/ov")"
 fi
 
+# --- rrsis-train reads the GeoTIFF as encode does: one step on the 16-bit
+# scene with --bands 4,3,2 has the loss of one step on the PNG of encode's
+# 8-bit image
+"$PYTHON" - "$T" <<'EOF' || fail "fixture_train" "python failed"
+import json, sys, numpy as np
+from PIL import Image
+d = sys.argv[1]
+m = np.zeros((128, 128), np.uint8)
+m[20:60, 30:90] = 255
+Image.fromarray(m).save(d + "/trmask.png")
+for name, image in (("geo", "s16.tif"), ("png", "s16b.png")):
+    with open("%s/tr_%s.jsonl" % (d, name), "w") as f:
+        f.write(json.dumps({"id": "a", "split": "train", "image": image, "width": 128, "height": 128,
+                            "sentence": "the red plane", "lang": "en", "type": "single", "category": "airplane",
+                            "mask": {"png": "trmask.png"}}) + "\n")
+EOF
+for r in geo:"--bands 4,3,2" png:""; do
+    man=$T/tr_${r%%:*}.jsonl
+    "$BIN/rrsis-train" -c share/configs/mrsnet-nano.json --train "$man" --val "$man" --batch 1 --epochs 1 \
+        --max-steps 1 --ckpt-every 0 --threads 1 ${r#*:} -o "$T/run_${r%%:*}" > /dev/null 2> "$T/err_${r%%:*}"
+done
+loss() { jq -r 'select(.type == "step") | .loss' "$T/run_$1/log.jsonl" 2>/dev/null; }
+if [ -n "$(loss geo)" ] && [ "$(loss geo)" = "$(loss png)" ]; then
+    pass "train_reads_geotiff"
+else
+    fail "train_reads_geotiff" "loss $(loss geo) vs $(loss png): $(head -c 300 "$T/err_geo")"
+fi
+"$BIN/rrsis-train" -c share/configs/mrsnet-nano.json --train "$T/tr_geo.jsonl" --val "$T/tr_geo.jsonl" --batch 1 \
+    --bands 9 --max-steps 1 -o "$T/run_bad" > /dev/null 2> "$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -qF "s16.tif: --bands names band 9; the raster has 4 bands" "$T/err"; then
+    pass "train_band_out_of_range"
+else
+    fail "train_band_out_of_range" "status $rc: $(head -c 300 "$T/err")"
+fi
+
 # --- tiled mode ------------------------------------------------------------------
 # 128x128 in tiles of 48 overlapping by 8: starts 0 40 80, the last moved back to 80
 enc "$T/tiles.st" --image "$T/s16.tif" --tile 48 --overlap 8 --context
@@ -242,6 +281,17 @@ for k in range(3):
     # a gray record repeats its band in each channel, normalised per channel
     assert np.array_equal(t["image"][k], tw["image"][k]), "band %d differs" % (k + 1)
 EOF2
+
+# several sentences on one image through a pipe: the scene is read once
+"$BIN/rrsis-tokenize" "the red plane" "all ships" > "$T/tok2.st"
+cat "$T/utm.png" | "$ENC" -m "$M" --image /dev/fd/3 --tile 32 3<&0 < "$T/tok2.st" > "$T/pipe.st" 2> "$T/err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$("$INSPECT" -c "$T/pipe.st")" = 8 ] &&
+    meta "$T/pipe.st" | jq -e -s '[.[].sentence] | unique == ["all ships", "the red plane"]' > /dev/null; then
+    pass "tiles_pipe_two_sentences"
+else
+    fail "tiles_pipe_two_sentences" "status $rc: $(head -c 300 "$T/err")"
+fi
 
 # --- --gsd: the scene resampled, the transform following -------------------------
 enc "$T/gsd.st" --image "$T/utm.tif" --gsd 20
@@ -292,6 +342,107 @@ enc /dev/null --image "$T/ll.tif" --gsd 2
 expect_error "gsd_geographic_crs" 1 "ll.tif: --gsd needs a projected CRS in metres"
 enc /dev/null --image "$T/s16.tif" --tile 64 --max-pixels 4000
 expect_error "tile_over_pixel_limit" 1 "image of 64x64 pixels (12288 bytes decoded) is over the limit of 4000 pixels"
+
+# --- rrsis-score: GeoTIFF masks, ground truth and predictions ------------------
+# The truth a 16-bit GeoTIFF of 0 and 1 (tiled, DEFLATE); the predictions
+# an 8-bit 0/255 GeoTIFF, and a float one of 0 and 1 with NoData (background);
+# the counts against numpy's
+mkdir -p "$T/sc/pred"
+"$PYTHON" - "$T/sc" <<'EOF' || fail "fixture_masks" "numpy failed"
+import json, sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(9)
+gt = np.zeros((150, 200), np.uint16)
+gt[30:90, 40:160] = 1
+p1 = np.zeros((150, 200), np.uint8)
+p1[40:100, 50:170] = 255
+p2 = (rng.random((150, 200)) < 0.3).astype(np.float32)
+p2[:20, :] = -9999  # NoData
+for name, a, dt in (("gt", gt, 12), ("p1", p1, 1), ("p2", p2, 4)):
+    a.astype(a.dtype.newbyteorder("<")).tofile("%s/%s.raw" % (d, name))
+    open("%s/%s.hdr" % (d, name), "w").write("ENVI\nsamples = 200\nlines = 150\nbands = 1\nheader offset = 0\n"
+                                             "file type = ENVI Standard\ndata type = %d\ninterleave = bsq\n"
+                                             "byte order = 0\n" % dt)
+fg2 = p2 == 1
+want = {}
+for id_, fg in (("a", p1 > 127), ("b", fg2)):
+    g = gt == 1
+    want[id_] = [int((fg & g).sum()), int((fg | g).sum())]
+json.dump(want, open(d + "/want.json", "w"))
+with open(d + "/gt.jsonl", "w") as f:
+    for id_ in ("a", "b"):
+        f.write(json.dumps({"id": id_, "split": "test", "lang": "en", "category": "field", "image": "img.png", "width": 200, "height": 150, "sentence": "the field",
+                            "type": "single", "mask": {"png": "gt.tif"}}) + "\n")
+EOF
+gdal_translate -q -of PNG -b 1 -b 1 -b 1 -ot Byte "$T/sc/p1.raw" "$T/sc/img.png"
+gdal_translate -q -co TILED=YES -co BLOCKXSIZE=64 -co BLOCKYSIZE=64 -co COMPRESS=DEFLATE -a_srs EPSG:32633 \
+    -a_ullr 500000 4000000 502000 3998500 "$T/sc/gt.raw" "$T/sc/gt.tif"
+gdal_translate -q -co COMPRESS=DEFLATE "$T/sc/p1.raw" "$T/sc/pred/a.tif"
+gdal_translate -q -a_nodata -9999 "$T/sc/p2.raw" "$T/sc/pred/b.tiff"
+"$BIN/rrsis-score" --gt "$T/sc/gt.jsonl" --pred "$T/sc/pred" --resolution native --per-sample - > "$T/ps" 2> "$T/err"
+rc=$?
+if [ $rc -eq 0 ] && jq -e -s --slurpfile w "$T/sc/want.json" \
+    'length == 2 and all(.[]; [.i, .u] == $w[0][.id])' "$T/ps" > /dev/null; then
+    pass "score_geotiff_masks"
+else
+    fail "score_geotiff_masks" "status $rc: $(head -c 300 "$T/err") $(cat "$T/ps") want $(cat "$T/sc/want.json")"
+fi
+cp "$T/sc/img.png" "$T/sc/pred/a.png"
+"$BIN/rrsis-score" --gt "$T/sc/gt.jsonl" --pred "$T/sc/pred" --resolution native > /dev/null 2> "$T/err"
+rc=$?
+expect_error "score_two_predictions" 1 "a.png and .tif: two predictions of one sample"
+
+# the importer takes GeoTIFF images and masks (their headers only), and the
+# manifest it writes scores and encodes: a mini RefSegRS of one 16-bit scene
+mkdir -p "$T/rs/images" "$T/rs/masks"
+printf '7 the field\n' > "$T/rs/output_phrase_test.txt"
+cp "$T/sc/gt.tif" "$T/rs/masks/7.tif"
+gdal_create -q -of GTiff -outsize 200 150 -bands 3 -ot UInt16 -burn 300 -burn 900 -burn 2000 -co TILED=YES \
+    -co COMPRESS=DEFLATE -a_srs EPSG:32633 -a_ullr 500000 4000000 502000 3998500 "$T/rs/images/7.tif"
+"$PYTHON" tools/import_refsegrs.py --root "$T/rs" -o "$T/rs/m/" 2> "$T/err"
+mkdir -p "$T/rs/self"
+cp "$T/rs/masks/7.tif" "$T/rs/self/test-7-0.tif"
+"$BIN/rrsis-score" --check "$T/rs/m/test.jsonl" > "$T/out" 2>> "$T/err" &&
+    "$BIN/rrsis-score" --gt "$T/rs/m/test.jsonl" --pred "$T/rs/self" --resolution native --format json > "$T/out" 2>> "$T/err" &&
+    "$BIN/rrsis-tokenize" --queries "$T/rs/m/test.jsonl" | "$ENC" -m "$M" > "$T/rs.st" 2>> "$T/err"
+rc=$?
+if [ $rc -eq 0 ] && jq -e '.rmsin.all.oiou == 100 and .rmsin.all.cum_u == 7200' "$T/out" > /dev/null &&
+    meta "$T/rs.st" | jq -e '.width == "200" and .geotransform == "500000 10 0 4000000 0 -10"' > /dev/null; then
+    pass "importer_geotiff"
+else
+    fail "importer_geotiff" "status $rc: $(head -c 300 "$T/err") $(head -c 300 "$T/out")"
+fi
+
+# --- rrsis-synth --preset scene4096: large scenes, small objects ------------------
+"$BIN/rrsis-synth" --preset scene4096 -n 4 --seed 3 -q -o "$T/s4k" 2> "$T/err"
+rc=$?
+"$PYTHON" - "$T/s4k" <<'EOF' > "$T/cmp" 2>&1
+import json, sys, numpy as np
+from PIL import Image
+d = sys.argv[1]
+rows = [json.loads(l) for l in open(d + "/test.jsonl")]
+assert len(rows) == 4 and len({r["image"] for r in rows}) == 1, rows
+assert Image.open(d + "/" + rows[0]["image"]).size == (4096, 4096)
+singles = 0
+for r in rows:
+    assert (r["width"], r["height"]) == (4096, 4096), r
+    if r["type"] != "single":
+        continue
+    m = np.array(Image.open(d + "/" + r["mask"]["png"])) > 0
+    ys, xs = np.nonzero(m)
+    # one object of 128's scale: a plane at most 34 pixels long, drawn at any heading
+    assert 0 < xs.max() - xs.min() < 50 and 0 < ys.max() - ys.min() < 50, (r["sentence"], xs.min(), xs.max())
+    singles += 1
+assert singles, "no single-target sample"
+EOF
+if [ $rc -eq 0 ] && [ -s "$T/s4k/test.jsonl" ] && [ ! -s "$T/cmp" ] && "$BIN/rrsis-score" --check "$T/s4k/test.jsonl" > /dev/null 2>&1; then
+    pass "synth_scene4096"
+else
+    fail "synth_scene4096" "status $rc: $(head -c 300 "$T/err") $(tail -n 3 "$T/cmp")"
+fi
+"$BIN/rrsis-synth" --preset scene4096 --size 512 -n 1 -o "$T/s4kb" > /dev/null 2> "$T/err"
+rc=$?
+expect_error "synth_scene4096_with_size" 2 "--preset scene4096 goes without --size"
 
 # --- a scene far larger than memory needs, read a tile at a time ------------------
 # 20000x20000 RGB (1.2 GB decoded; sparse, a few KB on disk) in tiles of 2000:
