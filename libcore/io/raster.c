@@ -366,37 +366,47 @@ static int read_whole(rr_raster *r, int x, int y, int w, int h, int bw, int bh, 
     return rc;
 }
 
+/* A window at its size is read a band of rows at a time (its values as
+ * doubles would take 8 bytes a pixel, more than the image); a shrunk one
+ * (small: the context record's) at once. */
+#define READ_VALUES (1L << 20)
+
 static int read_gdal(rr_raster *r, int x, int y, int w, int h, int bw, int bh, rr_image *rgb, uint8_t *ok)
 {
-    size_t np = (size_t)bw * bh;
-    double *v = malloc(np * sizeof *v);
+    int native = bw == w && bh == h, step = native ? (int)(READ_VALUES / w) : bh;
+    step = step < 1 ? 1 : step > bh ? bh : step;
+    double *v = malloc((size_t)bw * step * sizeof *v);
     if (!v)
         return rr_error("%s: out of memory", r->path);
     GDALRasterIOExtraArg extra;
     INIT_RASTERIO_EXTRA_ARG(extra);
-    extra.eResampleAlg = bw == w && bh == h ? GRIORA_NearestNeighbour : GRIORA_Average;
+    extra.eResampleAlg = native ? GRIORA_NearestNeighbour : GRIORA_Average;
     int rc = 0;
-    for (int k = 0; k < r->nbands && !rc; k++) {
-        CPLErrorReset();
-        if (GDALRasterIOEx(GDALGetRasterBand(r->ds, r->band[k]), GF_Read, x, y, w, h, v, bw, bh, GDT_Float64, 0, 0,
-                           &extra) != CE_None) {
-            rc = rr_gdal_error("%s: reading", r->path);
-            break;
-        }
-        for (size_t p = 0; p < np; p++) {
-            uint8_t *q = rgb->data + 3 * p;
-            if (is_nodata(r, v[p]))
-                ok[p] = 0;
-            if (r->palette) {
-                int i = v[p] <= 0 ? 0 : v[p] >= 255 ? 255 : (int)v[p];
-                memcpy(q, r->palette[i], 3);
-            } else if (r->nbands == 1) {
-                q[0] = q[1] = q[2] = to8(r, 0, v[p]);
-            } else {
-                q[k] = to8(r, k, v[p]);
+    for (int row = 0; row < bh && !rc; row += step)
+        for (int k = 0, n = bh - row < step ? bh - row : step; k < r->nbands && !rc; k++) {
+            CPLErrorReset();
+            GDALRasterBandH band = GDALGetRasterBand(r->ds, r->band[k]);
+            if (GDALRasterIOEx(band, GF_Read, x, native ? y + row : y, w, native ? n : h, v, bw, n, GDT_Float64, 0, 0,
+                               &extra) != CE_None) {
+                rc = rr_gdal_error("%s: reading", r->path);
+                break;
+            }
+            size_t base = (size_t)row * bw;
+            for (size_t j = 0; j < (size_t)bw * n; j++) {
+                size_t p = base + j;
+                uint8_t *q = rgb->data + 3 * p;
+                if (is_nodata(r, v[j]))
+                    ok[p] = 0;
+                if (r->palette) {
+                    int i = v[j] <= 0 ? 0 : v[j] >= 255 ? 255 : (int)v[j];
+                    memcpy(q, r->palette[i], 3);
+                } else if (r->nbands == 1) {
+                    q[0] = q[1] = q[2] = to8(r, 0, v[j]);
+                } else {
+                    q[k] = to8(r, k, v[j]);
+                }
             }
         }
-    }
     free(v);
     return rc;
 }

@@ -1,7 +1,13 @@
 /* The shared image reader (io/raster.h): TIFFs through GDAL give Pillow's
- * pixels, windows are the scene's pixels, the option parsers, and the
- * tiles' windows of rrsis-encode (pipeline/encode.h). */
+ * pixels, windows are the scene's pixels (also when read in bands of rows),
+ * the option parsers, and the tiles' windows of rrsis-encode
+ * (pipeline/encode.h). */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <gdal.h>
 
 #include "harness.h"
 #include "io/raster.h"
@@ -87,4 +93,48 @@ TEST(encode_tile_starts)
             CHECK(got[k] == cases[c].starts[k], "size %d tile %d: window %d at %d", cases[c].size, cases[c].tile,
                   k, got[k]);
     }
+}
+
+/* A window larger than one read of rows (1500 x 800 values: two bands of
+ * rows): every pixel where it belongs, scaled by the fixed rule, the NoData
+ * pixels 0 and marked. */
+TEST(raster_rows_in_bands)
+{
+    enum { W = 1500, H = 800 };
+    char path[] = "/tmp/rr_raster_rows_XXXXXX.tif";
+    int fd = mkstemps(path, 4);
+    CHECK(fd >= 0, "mkstemps");
+    if (fd < 0)
+        return;
+    close(fd);
+    GDALAllRegister();
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, W, H, 1, GDT_UInt16, NULL);
+    uint16_t *v = malloc((size_t)W * H * sizeof *v);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            v[(size_t)y * W + x] = (uint16_t)((x * 7 + y * 13) % 4000);
+    GDALRasterBandH b = ds ? GDALGetRasterBand(ds, 1) : NULL;
+    CHECK(b && GDALSetRasterNoDataValue(b, 0) == CE_None &&
+              GDALRasterIO(b, GF_Write, 0, 0, W, H, v, W, H, GDT_UInt16, 0, 0) == CE_None,
+          "writing %s", path);
+    if (ds)
+        GDALClose(ds);
+    rr_raster_opts o = {0};
+    rr_raster r;
+    rr_image im = {0};
+    uint8_t *valid = NULL;
+    CHECK_OK(rr_raster_parse_scale(&o, "0,4000"));
+    CHECK_OK(rr_raster_open(&r, path, &o));
+    CHECK_OK(rr_raster_read(&r, 0, 0, W, H, W, H, &im, &valid));
+    long bad = 0;
+    for (size_t p = 0; im.data && valid && p < (size_t)W * H; p++) {
+        int want = v[p] ? (int)floor(v[p] / 4000.0 * 255 + 0.5) : 0;
+        bad += im.data[3 * p] != want || im.data[3 * p + 2] != want || valid[p] != (v[p] != 0);
+    }
+    CHECK(im.data && valid && bad == 0, "%ld pixels differ", bad);
+    rr_image_free(&im);
+    free(valid);
+    rr_raster_close(&r);
+    free(v);
+    unlink(path);
 }
