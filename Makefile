@@ -24,7 +24,8 @@ OPENBLAS_INC ?= /usr/include/$(MULTIARCH)/openblas-openmp
 OPENBLAS_LIB ?= /usr/lib/$(MULTIARCH)/openblas-openmp
 
 # GDAL reads the rasters that are not PNG or JPEG (GeoTIFF, COG, JPEG 2000,
-# VRT, ...) with their georeferencing (libcore/io/raster.h).
+# VRT, ...) with their georeferencing (libcore/io/raster.h), and writes
+# GeoTIFF masks and their polygons (io/mask_writer.h, io/polygons.h).
 GDAL_CFLAGS := $(shell gdal-config --cflags 2>/dev/null)
 GDAL_LIBS   := $(shell gdal-config --libs 2>/dev/null)
 
@@ -82,7 +83,8 @@ DEB_BUILD := gcc make libpng-dev libjpeg62-turbo-dev libtiff-dev libcjson-dev \
 # (the 480 protocol of rrsis-score) and torch (the PyTorch reference that
 # test_convert, test_nano_variants and test_mrsnet_b compare with), and
 # gdal-bin (gdal_create, gdal_translate: the geospatial fixtures of
-# test_geo_input).
+# test_geo_input; gdalinfo, gdal_rasterize, ogr2ogr: test_geo_output's
+# checks).
 DEB_TEST  := jq python3-numpy python3-pil python3-torch gdal-bin
 # Training across processes (libcore/dist): Open MPI's headers and library,
 # and mpirun (test_mpi_train).  Apart from DEB_BUILD, whose packages

@@ -11,7 +11,7 @@
 
 #include "../error.h"
 
-int rr_atomic_open(rr_atomic_file *w, const char *path)
+static int begin(rr_atomic_file *w, const char *path, int want_file)
 {
     memset(w, 0, sizeof *w);
     w->name = path;
@@ -22,9 +22,10 @@ int rr_atomic_open(rr_atomic_file *w, const char *path)
         return rr_error("%s: out of memory", path);
     struct stat st;
     if (real && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (!(w->f = fopen(w->path, "wb"))) {
+        if (want_file && !(w->f = fopen(w->path, "wb"))) {
             rr_error("%s: %s", path, strerror(errno));
             free(w->path);
+            memset(w, 0, sizeof *w);
             return -1;
         }
         return 0;
@@ -33,6 +34,7 @@ int rr_atomic_open(rr_atomic_file *w, const char *path)
     size_t dir = slash ? (size_t)(slash - w->path + 1) : 0, n = strlen(w->path) + 64;
     if (!(w->tmp = malloc(n))) {
         free(w->path);
+        memset(w, 0, sizeof *w);
         return rr_error("%s: out of memory", path);
     }
     snprintf(w->tmp, n, "%.*s.%s.%ld.%ld~", (int)dir, w->path, w->path + dir, (long)getpid(), (long)gettid());
@@ -41,16 +43,23 @@ int rr_atomic_open(rr_atomic_file *w, const char *path)
         if ((fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 &&
             (errno != EEXIST || unlink(w->tmp)))
             break;
-    if (fd >= 0 && !(w->f = fdopen(fd, "wb")))
+    int ok = fd >= 0 && (!want_file || (w->f = fdopen(fd, "wb")));
+    int err = errno;
+    if (fd >= 0 && !w->f) /* the name's writer opens it again */
         close(fd);
-    if (!w->f) {
-        rr_error("%s: %s", path, strerror(errno));
+    if (!ok) {
+        rr_error("%s: %s", path, strerror(err));
         free(w->tmp);
         free(w->path);
+        memset(w, 0, sizeof *w);
         return -1;
     }
     return 0;
 }
+
+int rr_atomic_open(rr_atomic_file *w, const char *path) { return begin(w, path, 1); }
+
+int rr_atomic_open_name(rr_atomic_file *w, const char *path) { return begin(w, path, 0); }
 
 /* Makes a rename durable: the folder's entry is synced too. */
 static void sync_folder(const char *path)
@@ -69,10 +78,11 @@ static void sync_folder(const char *path)
 int rr_atomic_close(rr_atomic_file *w, int keep, int durability)
 {
     int rc = 0;
-    if (keep && (fflush(w->f) != 0 || ferror(w->f) ||
-                 (w->tmp && durability == RR_ATOMIC_DURABLE && fsync(fileno(w->f)) != 0)))
+    if (w->f && keep &&
+        (fflush(w->f) != 0 || ferror(w->f) ||
+         (w->tmp && durability == RR_ATOMIC_DURABLE && fsync(fileno(w->f)) != 0)))
         rc = rr_error("%s: write error: %s", w->name, strerror(errno));
-    if (fclose(w->f) != 0 && keep && rc == 0)
+    if (w->f && fclose(w->f) != 0 && keep && rc == 0)
         rc = rr_error("%s: write error: %s", w->name, strerror(errno));
     if (w->tmp) {
         if (keep && rc == 0 && rename(w->tmp, w->path) != 0)

@@ -38,7 +38,13 @@ enum {
  * with "PATH: reason". */
 int rr_atomic_open(rr_atomic_file *w, const char *path);
 
-/* Closes the file; when keep, flushes it (fsync with RR_ATOMIC_DURABLE) and
+/* For a library that opens the file by its name (GDAL): as rr_atomic_open,
+ * but the temporary is made empty and closed (w->f is NULL), and the
+ * library writes to rr_atomic_name(w) and closes it before rr_atomic_close. */
+int rr_atomic_open_name(rr_atomic_file *w, const char *path);
+static inline const char *rr_atomic_name(const rr_atomic_file *w) { return w->tmp ? w->tmp : w->path; }
+
+/* Closes the file (when rr_atomic_open opened it); when keep, flushes it (fsync with RR_ATOMIC_DURABLE) and
  * renames it over path, else removes the temporary.  Returns 0, or -1 with
  * "PATH: reason" (the temporary removed).  Frees what rr_atomic_open took,
  * in every case. */

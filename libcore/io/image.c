@@ -599,37 +599,90 @@ void rr_image_free(rr_image *im)
 
 /* ---- PNG writing --------------------------------------------------------- */
 
+struct rr_png_rows {
+    png_structp png;
+    png_infop info;
+    FILE *f;
+    char msg[CODEC_MSG];
+};
+
+/* The message of a libpng failure of w: libpng says "Write Error" for a
+ * failed fwrite, so say why (a full disk, a file-size limit). */
+static int png_rows_fail(rr_png_rows *w, int err)
+{
+    int rc = rr_error("PNG: %s", ferror(w->f) ? strerror(err) : w->msg);
+    png_destroy_write_struct(&w->png, &w->info);
+    free(w);
+    return rc;
+}
+
+rr_png_rows *rr_png_rows_begin(FILE *f, int width, int height, int channels)
+{
+    if ((channels != 1 && channels != 3) || check_size(width, height)) {
+        rr_error("PNG: cannot write an image of %dx%dx%d", width, height, channels);
+        return NULL;
+    }
+    rr_png_rows *w = calloc(1, sizeof *w);
+    if (w)
+        w->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, w->msg, png_on_error, png_on_warning);
+    if (w && w->png)
+        w->info = png_create_info_struct(w->png);
+    if (!w || !w->info) {
+        if (w)
+            png_destroy_write_struct(&w->png, NULL);
+        free(w);
+        rr_error("PNG: out of memory");
+        return NULL;
+    }
+    w->f = f;
+    if (setjmp(png_jmpbuf(w->png))) {
+        png_rows_fail(w, errno);
+        return NULL;
+    }
+    png_init_io(w->png, f);
+    png_set_IHDR(w->png, w->info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(w->png, w->info);
+    return w;
+}
+
+int rr_png_rows_put(rr_png_rows *w, const uint8_t *row)
+{
+    if (setjmp(png_jmpbuf(w->png)))
+        return png_rows_fail(w, errno);
+    png_write_row(w->png, row);
+    return 0;
+}
+
+int rr_png_rows_end(rr_png_rows *w, int ok)
+{
+    if (!ok) {
+        png_destroy_write_struct(&w->png, &w->info);
+        free(w);
+        return 0;
+    }
+    if (setjmp(png_jmpbuf(w->png)))
+        return png_rows_fail(w, errno);
+    png_write_end(w->png, NULL);
+    png_destroy_write_struct(&w->png, &w->info);
+    int rc = fflush(w->f) != 0 || ferror(w->f) ? rr_error("PNG: %s", strerror(errno)) : 0;
+    free(w);
+    return rc;
+}
+
 int rr_image_write_png_stream(FILE *f, const rr_image *im)
 {
-    char msg[CODEC_MSG] = "";
-    if (!im->data || (im->channels != 1 && im->channels != 3) || check_size(im->width, im->height))
+    if (!im->data)
         return rr_error("PNG: cannot write an image of %dx%dx%d", im->width, im->height, im->channels);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, msg, png_on_error, png_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        return rr_error("PNG: out of memory");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        /* libpng says "Write Error" for a failed fwrite: say why (a full
-         * disk, a file-size limit) */
-        int err = errno;
-        png_destroy_write_struct(&png, &info);
-        return rr_error("PNG: %s", ferror(f) ? strerror(err) : msg);
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, 8,
-                 im->channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
+    rr_png_rows *w = rr_png_rows_begin(f, im->width, im->height, im->channels);
+    if (!w)
+        return -1;
     size_t stride = (size_t)im->width * (size_t)im->channels;
     for (int y = 0; y < im->height; y++)
-        png_write_row(png, im->data + (size_t)y * stride);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (fflush(f) != 0 || ferror(f))
-        return rr_error("PNG: %s", strerror(errno));
-    return 0;
+        if (rr_png_rows_put(w, im->data + (size_t)y * stride))
+            return -1;
+    return rr_png_rows_end(w, 1);
 }
 
 int rr_image_write_png(const char *path, const rr_image *im)

@@ -93,6 +93,14 @@ int rr_image_write_png(const char *path, const rr_image *im);
 /* The same to an open stream (stdout, say); the caller closes it. */
 int rr_image_write_png_stream(FILE *f, const rr_image *im);
 
+/* A PNG written a row at a time (a scene too large to hold whole):
+ * begin, put each of the height rows (width * channels bytes) in order,
+ * end.  Each returns NULL or -1 with a message on a failure, after which
+ * w is freed; rr_png_rows_end(w, 0) abandons a PNG (frees w). */
+typedef struct rr_png_rows rr_png_rows;
+rr_png_rows *rr_png_rows_begin(FILE *f, int width, int height, int channels);
+int rr_png_rows_put(rr_png_rows *w, const uint8_t *row);
+int rr_png_rows_end(rr_png_rows *w, int ok);
 /* Reads a mask file into a 1-channel 0/1 image.  The pixel value is the
  * RR_IMAGE_INDEX one (a palette PNG's index, otherwise the gray value);
  * foreground is value > 127 (doc/architecture.md, Datasets: RefSegRS masks may be 0/255 or

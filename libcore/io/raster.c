@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <ogr_srs_api.h>
 
 #include "../error.h"
+#include "georef.h"
 #include "resize_pil.h"
 
 /* ---- options ------------------------------------------------------------- */
@@ -62,25 +62,6 @@ int rr_raster_parse_scale(rr_raster_opts *o, const char *s)
 }
 
 /* ---- GDAL ---------------------------------------------------------------- */
-
-static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
-
-static void gdal_init(void)
-{
-    GDALAllRegister();
-    CPLSetErrorHandler(CPLQuietErrorHandler); /* messages come back through rr_error */
-    if (!getenv("GDAL_CACHEMAX"))
-        GDALSetCacheMax64(RR_RASTER_CACHE_BYTES);
-}
-
-/* "PATH: what: GDAL's last message" (or without it when GDAL has none). */
-static int gdal_error(const char *path, const char *what)
-{
-    const char *msg = CPLGetLastErrorMsg();
-    if (msg && *msg)
-        return rr_error("%s: %s: %s", path, what, msg);
-    return rr_error("%s: %s", path, what);
-}
 
 /* The bands --bands names, checked against the source's r->nsrc (what:
  * "raster" or "image", for the message): 1, or 0 when it names none. */
@@ -135,13 +116,13 @@ static int resample_view(rr_raster *r, double gsd)
     char *argv[] = {"-of", "VRT", "-tr", g, g, "-r", "bilinear", NULL};
     GDALTranslateOptions *to = GDALTranslateOptionsNew(argv, NULL);
     if (!to)
-        return gdal_error(r->path, "--gsd");
+        return rr_gdal_error("%s: --gsd", r->path);
     int usage = 0;
     CPLErrorReset();
     GDALDatasetH v = GDALTranslate("", r->ds, to, &usage);
     GDALTranslateOptionsFree(to);
     if (!v)
-        return gdal_error(r->path, "resampling to --gsd");
+        return rr_gdal_error("%s: resampling to --gsd", r->path);
     r->src = r->ds;
     r->ds = v;
     r->gsd = gsd;
@@ -193,7 +174,7 @@ static int scene_stats(rr_raster *r)
         CPLErrorReset();
         if (GDALRasterIO(GDALGetRasterBand(r->ds, r->band[k]), GF_Read, 0, 0, (int)w, (int)h, v + k * np, (int)bw,
                          (int)bh, GDT_Float64, 0, 0) != CE_None)
-            rc = gdal_error(r->path, "reading the scene's statistics");
+            rc = rr_gdal_error("%s: reading the scene's statistics", r->path);
     }
     for (int k = 0; k < r->nbands && !rc; k++) {
         size_t n = 0;
@@ -219,7 +200,7 @@ static int scene_stats(rr_raster *r)
 
 static int open_gdal(rr_raster *r, const rr_raster_opts *o)
 {
-    pthread_once(&gdal_once, gdal_init);
+    rr_gdal_init();
     CPLErrorReset();
     r->ds = GDALOpenEx(r->path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!r->ds)
@@ -407,7 +388,7 @@ static int read_gdal(rr_raster *r, int x, int y, int w, int h, int bw, int bh, r
             GDALRasterBandH band = GDALGetRasterBand(r->ds, r->band[k]);
             if (GDALRasterIOEx(band, GF_Read, x, native ? y + row : y, w, native ? n : h, v, bw, n, GDT_Float64, 0, 0,
                                &extra) != CE_None) {
-                rc = gdal_error(r->path, "reading");
+                rc = rr_gdal_error("%s: reading", r->path);
                 break;
             }
             size_t base = (size_t)row * bw;
@@ -592,7 +573,7 @@ int rr_raster_mask_load(const char *path, rr_image *mask)
     memset(mask, 0, sizeof *mask);
     if (!for_gdal(path))
         return rr_mask_load(path, mask);
-    pthread_once(&gdal_once, gdal_init);
+    rr_gdal_init();
     CPLErrorReset();
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds)
@@ -625,7 +606,7 @@ int rr_raster_mask_load(const char *path, rr_image *mask)
             CPLErrorReset();
             if (GDALRasterIO(GDALGetRasterBand(ds, c + 1), GF_Read, 0, y, w, n, v + c * chunk, w, n, GDT_Float64, 0,
                              0) != CE_None)
-                rc = gdal_error(path, "reading");
+                rc = rr_gdal_error("%s: reading", path);
         }
         if (rc)
             break;

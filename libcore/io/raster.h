@@ -35,9 +35,9 @@
  * and its geotransform are then the resampled ones.  It needs a
  * north-up geotransform and a projected CRS in metres.
  *
- * GDAL's block cache is kept to RR_RASTER_CACHE_BYTES unless GDAL_CACHEMAX
- * is set.  Errors: -1 with one message "PATH: what" (GDAL's own message
- * included where it has one). */
+ * GDAL's block cache is kept small (io/georef.h: rr_gdal_init).  Errors:
+ * -1 with one message "PATH: what" (GDAL's own message included where it
+ * has one). */
 #ifndef RR_IO_RASTER_H
 #define RR_IO_RASTER_H
 
@@ -47,7 +47,6 @@
 #include "safetensors.h"
 
 #define RR_RASTER_STATS_PIXELS (1024L * 1024L)
-#define RR_RASTER_CACHE_BYTES (64L << 20)
 
 /* How a scene is read (the programs' --bands, --scale and --gsd). */
 typedef struct rr_raster_opts {

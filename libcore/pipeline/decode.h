@@ -11,10 +11,16 @@
  *
  * Outputs, per sample, in the order read:
  *   - outdir: outdir/<id>.png, the mask as a gray PNG of 0 and 255 (the
- *     layout rrsis-score --pred reads); an id holding '/', or . or .., is
- *     an error;
- *   - output: the one mask of a one-sample stream to that file ("-": to
- *     out, as PNG, and nothing else is written there);
+ *     layout rrsis-score --pred reads), or outdir/<id>.tif, a GeoTIFF, with
+ *     mask_format RR_MASK_GTIFF (io/mask_writer.h: the record's "crs" and
+ *     "geotransform", scaled to the mask's size, and its NoData); an id
+ *     holding '/', or . or .., is an error;
+ *   - output: the one mask of a one-sample (or one-scene) stream to that
+ *     file, GeoTIFF when its name ends in .tif or .tiff or mask_format
+ *     says so, else PNG ("-": to out, as PNG, and nothing else is written
+ *     there);
+ *   - vector: the masks' polygons, all in one layer of that file
+ *     (io/polygons.h);
  *   - overlay: overlay/<id>.png, the mask over the record's "image" (read
  *     again; resized to S x S with the data pipeline's filter at the
  *     model's size) with the sentence on it (io/overlay.h);
@@ -28,6 +34,22 @@
  *        "width", "height": the mask's size, "empty": no foreground,
  *        "area": foreground pixels, "bbox": [x, y, w, h] of the
  *        foreground or null}.
+ * A "valid" tensor (U8 [height, width], 0 for the source's NoData pixels,
+ * carried from encode by fuse) makes those pixels background.
+ *
+ * Tiled scenes: records with "window" ("x y w h" in the scene grid of
+ * "scene_width" x "scene_height"), "tile" and "tiles" (its 1-based index
+ * and the count), written consecutively in raster order, each with the id
+ * of its scene + "-t" + index.  Their logits (upsampled to each window's
+ * size) are blended into the scene's mask (pipeline/stitch.h), written a
+ * band of rows at a time; the scene's outputs are named by its id and its
+ * JSON line (with "tiles": the count) follows its last tile.  A record with
+ * "role" "context" (id: the scene's + "-ctx") before a scene's tiles is the
+ * whole scene downscaled: its S x S prediction gates the tiles' (gated
+ * mode; gate_dilate, gate_threshold).  Tiles have no overlay and no model
+ * size; with logits, every record's logits are written as they are
+ * (unstitched), context records included.
+ *
  * outdir and overlay are made when missing, with their parents, and so is
  * the folder of output (io/folder.h).  A mask or overlay file of outdir or
  * overlay that exists already is an error unless force is on; output, a
@@ -49,6 +71,13 @@ typedef struct {
     const char *overlay;     /* or NULL */
     int logits;              /* a logits stream instead of JSON lines */
     int force;               /* replace existing files of outdir and overlay */
+    int mask_format;         /* an rr_mask_format, or -1: by output's name
+                                (PNG for outdir) */
+    const char *vector;      /* the polygons' file, or NULL */
+    int vector_wgs84;        /* their coordinates in EPSG:4326 */
+    double simplify;         /* their simplification tolerance, map units */
+    int gate_dilate;         /* the gated mode: the dilation in context pixels */
+    float gate_threshold;    /* and the threshold of the gate */
     rr_progress_fn progress; /* or NULL */
     void *progress_arg;
 } rr_decode_opts;

@@ -37,7 +37,7 @@ static int fuse_run(const rr_fuse_opts *o, rr_ctx *c, rr_batch *b, int lo, int h
     }
     for (int i = lo; i < hi; i++) {
         rr_record rec;
-        int rc = rr_batch_out(b, i, "fused", &rec);
+        int rc = rr_batch_out(b, i, "fused", &rec) || rr_batch_carry(b, i, "valid", &rec) ? -1 : 0;
         for (int k = 0; k < 4 && !rc; k++) {
             char name[4] = {'D', (char)('1' + k), 0};
             int64_t n = shape[k][0] * shape[k][1] * shape[k][2];

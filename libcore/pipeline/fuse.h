@@ -9,8 +9,11 @@
  *                                      S / patch_size / 2^(i-1) (the
  *                                      configuration makes S a multiple of
  *                                      8 patches)
+ *   "valid"       U8 [height, width], the encoded record's NoData mask,
+ *                 copied unchanged when it has one
  *   metadata      the encoded record's, with stage "fused" (so id,
- *                 sentence, image, width and height travel on).
+ *                 sentence, image, width and height travel on, and so do
+ *                 the keys of georeferenced scenes and their tiles).
  * Records are written in the order read, and the stream's end mark
  * (io/stream.h) after the last, when every record went through.  Records of
  * a batch whose sentences have different lengths run separately. */

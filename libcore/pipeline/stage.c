@@ -143,6 +143,16 @@ int rr_batch_out(const rr_batch *b, int i, const char *stage, rr_record *out)
     return rr_record_set_meta(out, "stage", stage);
 }
 
+int rr_batch_carry(const rr_batch *b, int i, const char *name, rr_record *out)
+{
+    const rr_record *in = &b->recs[i];
+    for (int k = 0; k < in->nentries; k++)
+        if (strcmp(in->entries[k].name, name) == 0)
+            return rr_record_add(out, name, in->entries[k].dtype, in->entries[k].ndim, in->entries[k].shape,
+                                 in->entries[k].data);
+    return 0;
+}
+
 int rr_stage_set_model(rr_record *rec, const rr_mrsnet *m)
 {
     char hex[17];

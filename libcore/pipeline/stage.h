@@ -68,6 +68,11 @@ int rr_batch_error(const rr_batch *b, int i, const char *fmt, ...) __attribute__
  * metadata, its stage replaced. */
 int rr_batch_out(const rr_batch *b, int i, const char *stage, rr_record *out);
 
+/* Copies record i's tensor `name`, when it has one, to out unchanged (the
+ * "valid" mask of NoData pixels, which fuse carries from encode to
+ * decode). */
+int rr_batch_carry(const rr_batch *b, int i, const char *name, rr_record *out);
+
 /* The model that made a stream (doc/architecture.md, Streams): rrsis-encode
  * sets the metadata "model", the identity of its model (rr_mrsnet_identity,
  * 16 hex digits), and "model_file", its weight file's name, on every record
