@@ -29,6 +29,9 @@ void rr_config_default(rr_config *c)
                  .csr_radius = 1, .cma_heads = 1, .in_eps = 1e-5f, .mask_value = 10000},
         .hfim = {.sr = 4, .heads = 8, .head_dim = 32, .freq_heads = 8, .l2_eps = 1e-6f, .ln_eps = 1e-5f,
                  .bn_eps = 1e-5f, .bn_momentum = 0.1f},
+        .iim = {.bn_eps = 1e-5f, .bn_momentum = 0.1f},
+        .cim = {.layers = 1, .key_dim = 32, .heads = 8, .attn_ratio = 2, .mlp_ratio = 2, .bn_eps = 1e-5f,
+                .bn_momentum = 0.1f},
         .decoder = {.hidden = 512, .arc_kernel_number = 1, .arc_dropout = 0.2f, .arc_max_angle_deg = 40,
                     .ln_eps = 1e-5f, .bn_eps = 1e-5f, .bn_momentum = 0.1f},
         .loss = {.ce_weight = 0.9f, .class_weights = {0.9f, 1.1f}, .dice_weight = 0.2f, .dice_batch_mean = 1,
@@ -116,6 +119,15 @@ static const field fields[] = {
     EPS("hfim.ln_eps", hfim.ln_eps),
     EPS("hfim.bn_eps", hfim.bn_eps),
     NUM("hfim.bn_momentum", hfim.bn_momentum, 0, 1, 0),
+    EPS("iim.bn_eps", iim.bn_eps),
+    NUM("iim.bn_momentum", iim.bn_momentum, 0, 1, 0),
+    INT("cim.layers", cim.layers, 1, 16),
+    INT("cim.key_dim", cim.key_dim, 1, 1024),
+    INT("cim.heads", cim.heads, 1, 1024),
+    INT("cim.attn_ratio", cim.attn_ratio, 1, 64),
+    INT("cim.mlp_ratio", cim.mlp_ratio, 1, 64),
+    EPS("cim.bn_eps", cim.bn_eps),
+    NUM("cim.bn_momentum", cim.bn_momentum, 0, 1, 0),
     INT("decoder.hidden", decoder.hidden, 1, 8192),
     INT("decoder.arc_kernel_number", decoder.arc_kernel_number, 1, 64),
     DROP("decoder.arc_dropout", decoder.arc_dropout),
@@ -142,7 +154,7 @@ static const field fields[] = {
 #undef O
 #define NFIELDS (int)(sizeof fields / sizeof fields[0])
 
-static const char *const sections[] = {"swin", "text", "ifim", "hfim", "decoder", "loss"};
+static const char *const sections[] = {"swin", "text", "ifim", "hfim", "iim", "cim", "decoder", "loss"};
 
 static int in_range(const field *f, double v)
 {

@@ -35,6 +35,18 @@ typedef struct {
     float l2_eps, ln_eps, bn_eps, bn_momentum;
 } rr_hfim_config;
 
+/* RMSIN's intra-scale module beyond LAVT's PWAM: the various receptive
+ * branch's BatchNorms (share/configs/README, iim). */
+typedef struct {
+    float bn_eps, bn_momentum;
+} rr_iim_config;
+
+/* RMSIN's cross-scale module (share/configs/README, cim). */
+typedef struct {
+    int layers, key_dim, heads, attn_ratio, mlp_ratio;
+    float bn_eps, bn_momentum;
+} rr_cim_config;
+
 typedef struct {
     int hidden, arc_kernel_number;
     float arc_dropout, arc_max_angle_deg, ln_eps, bn_eps, bn_momentum;
@@ -56,6 +68,8 @@ typedef struct rr_config {
     rr_text_config text;
     rr_ifim_config ifim;
     rr_hfim_config hfim;
+    rr_iim_config iim;
+    rr_cim_config cim;
     rr_decoder_config decoder;
     rr_loss_config loss;
 } rr_config;
