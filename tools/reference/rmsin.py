@@ -1,7 +1,7 @@
 """RMSIN's two backbone modules, written from the description in share/configs/README
 (sections iim and cim), for mrsnet.py's dispatch (fusion "iim", cross_scale "cim").
 
-- VisualBranch: the part of RMSIN's intra-scale interaction module (IIM) that LAVT's
+- add_visual_branch / visual_term: the part of RMSIN's intra-scale interaction module (IIM) that LAVT's
   stage lacks.  RMSIN's stage is LAVT's (PWAM and its tanh gate, tools/reference/lavt.py)
   plus a "various receptive" branch V = X * sigmoid(RepBlock(mean_c X)) added through
   its own gate: x <- X + res_gate(F) * F + visual_gate(V) * V.  Names under
@@ -13,6 +13,8 @@ BatchNorms follow the model's mode (batch statistics in training), as in RMSIN.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import mrsnet
 
 
 def _bn(c, cfg, dims=2):
@@ -63,21 +65,17 @@ def tanh_gate(dim):
     return nn.Sequential(nn.Linear(dim, dim, bias=False), nn.ReLU(), nn.Linear(dim, dim, bias=False), nn.Tanh())
 
 
-class VisualBranch(nn.Module):
-    """visual_gate(V) * V with V = VariousReceptive(X); registers its modules on
-    the stage (names visual_residual.*, visual_gate.*)."""
+def add_visual_branch(stage, dim, cfg):
+    """Gives a stage RMSIN's various receptive branch and its gate (cfg: the "iim" section)."""
+    stage.visual_residual = VariousReceptive(cfg)
+    stage.visual_gate = tanh_gate(dim)
 
-    def __init__(self, stage, dim, cfg):
-        super().__init__()
-        stage.visual_residual = VariousReceptive(cfg)
-        stage.visual_gate = tanh_gate(dim)
 
-    @staticmethod
-    def forward_on(stage, x, h, w, trace=None, tag=""):
-        v = stage.visual_residual(x, h, w)
-        if trace is not None:
-            trace[tag + "V"] = v
-        return stage.visual_gate(v) * v
+def visual_term(stage, x, h, w, trace=None, tag=""):
+    """visual_gate(V) * V, V = visual_residual(X): the stream's third term."""
+    v = stage.visual_residual(x, h, w)
+    mrsnet._put(trace, tag + "V", v)
+    return stage.visual_gate(v) * v
 
 
 # ---------------------------------------------------------------------------
@@ -249,12 +247,10 @@ class CIM(nn.Module):
         for blk in self.block:
             x = blk(x)
         x = self.up_channel(self.bn(x))
-        if trace is not None:
-            trace["cim.Y"] = x
+        mrsnet._put(trace, "cim.Y", x)
         ds = []
         for i, (e, part) in enumerate(zip(es, x.split(self.widths, 1))):
             d = self.fusion[i](e, part)
-            if trace is not None:
-                trace[f"cim.D{i + 1}"] = d
+            mrsnet._put(trace, f"cim.D{i + 1}", d)
             ds.append(d)
         return ds
