@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 
+#include "../error.h"
 #include "../ops/check.h"
 
 /* Stage i of width C = embed_dim * 2^i; its blocks are blocks first.. of
@@ -23,9 +24,16 @@ static int stage_init(rr_params *p, rr_stage *m, int i, const rr_config *cfg, in
                                name))
             return -1;
     }
-    snprintf(name, sizeof name, "%s.layers.%d.ifim", prefix, i);
-    if (rr_ifim_init(p, &m->ifim, dim, cfg, name))
-        return -1;
+    m->fusion_kind = cfg->fusion[i];
+    switch (m->fusion_kind) {
+    case RR_FUSION_IFIM:
+        snprintf(name, sizeof name, "%s.layers.%d.ifim", prefix, i);
+        if (rr_ifim_init(p, &m->fusion.ifim, dim, cfg, name))
+            return -1;
+        break;
+    default:
+        return rr_error("fusion[%d]: '%s' is not built by this version", i, rr_fusion_name(m->fusion_kind));
+    }
     snprintf(name, sizeof name, "%s.layers.%d.res_gate.0", prefix, i);
     if (rr_linear_m_init(p, &m->gate1, dim, dim, 0, RR_LINEAR_TRUNC, RR_PARAM_TRAIN, name))
         return -1;
@@ -71,8 +79,31 @@ int rr_backbone_init(rr_params *p, rr_backbone *m, const rr_config *cfg, const c
         if (rr_layer_norm_m_init(p, &m->norm[i], (int64_t)s->embed_dim << i, s->ln_eps, RR_PARAM_TRAIN, name))
             return -1;
     }
-    snprintf(name, sizeof name, "%s.hfim", prefix);
-    return rr_hfim_init(p, &m->hfim, cfg, name);
+    m->cross_scale = cfg->cross_scale;
+    switch (m->cross_scale) {
+    case RR_CROSS_HFIM:
+        snprintf(name, sizeof name, "%s.hfim", prefix);
+        return rr_hfim_init(p, &m->cross.hfim, cfg, name);
+    case RR_CROSS_NONE:
+        return 0;
+    default:
+        return rr_error("cross_scale: '%s' is not built by this version", rr_cross_scale_name(m->cross_scale));
+    }
+}
+
+/* The stage's fusion module: F (B x N x C) from its stream X on the h x w
+ * grid and the words. */
+static rr_tensor *fusion_fwd(rr_ctx *c, const rr_stage *m, int i, rr_tensor *x, int64_t h, int64_t w, rr_tensor *l,
+                             rr_tensor *lmask, rr_trace *tr)
+{
+    char tag[48];
+    switch (m->fusion_kind) {
+    case RR_FUSION_IFIM:
+        snprintf(tag, sizeof tag, "stage%d.ifim.", i + 1);
+        return rr_ifim_fwd(c, &m->fusion.ifim, x, h, w, l, lmask, tr, tag);
+    }
+    rr_error("fusion[%d]: kind %d is not built", i, m->fusion_kind); /* rr_backbone_init refused it */
+    return NULL;
 }
 
 /* Stage i on the h x w stream *x (B x N x C): returns its F (B x N x C)
@@ -84,9 +115,8 @@ static rr_tensor *stage_fwd(rr_ctx *c, const rr_backbone *bb, int i, rr_tensor *
                             rr_tensor *l, rr_tensor *lmask, rr_trace *tr)
 {
     const rr_stage *m = &bb->layers[i];
-    char tag[32], ifim_tag[48];
+    char tag[32];
     snprintf(tag, sizeof tag, "stage%d.", i + 1);
-    snprintf(ifim_tag, sizeof ifim_tag, "%sifim.", tag);
     /* One shift mask per stage, on the padded grid (doc/network.md, Shifted-window mask). */
     rr_tensor *mask = NULL;
     if (bb->shift && m->depth > 1) {
@@ -99,7 +129,7 @@ static rr_tensor *stage_fwd(rr_ctx *c, const rr_backbone *bb, int i, rr_tensor *
     for (int j = 0; j < m->depth; j++)
         t = rr_swin_block_fwd(c, &m->blocks[j], t, h, w, mask);
     rr_trace_put(tr, tag, "X", t);
-    rr_tensor *f = rr_ifim_fwd(c, &m->ifim, t, h, w, l, lmask, tr, ifim_tag);
+    rr_tensor *f = fusion_fwd(c, m, i, t, h, w, l, lmask, tr);
     rr_trace_put(tr, tag, "F", f);
     if (!m->has_downsample)
         return f;
@@ -144,5 +174,9 @@ int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *
         h = (h + 1) / 2;
         w = (w + 1) / 2;
     }
-    return rr_hfim_fwd(c, &m->hfim, e, d, tr);
+    if (m->cross_scale == RR_CROSS_HFIM)
+        return rr_hfim_fwd(c, &m->cross.hfim, e, d, tr);
+    for (int i = 0; i < 4; i++) /* RR_CROSS_NONE: the decoder reads E1..E4 */
+        d[i] = e[i];
+    return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "../io/safetensors.h"
 
 void rr_config_default(rr_config *c)
 {
@@ -19,6 +20,8 @@ void rr_config_default(rr_config *c)
         .num_classes = 2,
         .pixel_mean = {0.485f, 0.456f, 0.406f},
         .pixel_std = {0.229f, 0.224f, 0.225f},
+        .fusion = {RR_FUSION_IFIM, RR_FUSION_IFIM, RR_FUSION_IFIM, RR_FUSION_IFIM},
+        .cross_scale = RR_CROSS_HFIM,
         .swin = {.patch_size = 4, .embed_dim = 128, .depths = {2, 2, 18, 2}, .num_heads = {4, 8, 16, 32},
                  .window_size = 12, .mlp_ratio = 4, .qkv_bias = 1, .drop_path_rate = 0.3f, .ln_eps = 1e-5f,
                  .shift_mask_value = -100},
@@ -27,12 +30,13 @@ void rr_config_default(rr_config *c)
                  .hidden_dropout = 0.1f, .attention_dropout = 0.1f, .max_len = 20, .train_layers = 10},
         .ifim = {.psr = 1, .csr = 1, .psr_levels = {1, 2, 4}, .npsr_levels = 3, .psr_rescale_channels = 1,
                  .csr_radius = 1, .cma_heads = 1, .in_eps = 1e-5f, .mask_value = 10000},
+        .pwam = {.heads = 1, .in_eps = 1e-5f, .mask_value = 10000},
         .hfim = {.sr = 4, .heads = 8, .head_dim = 32, .freq_heads = 8, .l2_eps = 1e-6f, .ln_eps = 1e-5f,
                  .bn_eps = 1e-5f, .bn_momentum = 0.1f},
         .iim = {.bn_eps = 1e-5f, .bn_momentum = 0.1f},
         .cim = {.layers = 1, .key_dim = 32, .heads = 8, .attn_ratio = 2, .mlp_ratio = 2, .bn_eps = 1e-5f,
                 .bn_momentum = 0.1f},
-        .decoder = {.hidden = 512, .arc_kernel_number = 1, .arc_dropout = 0.2f, .arc_max_angle_deg = 40,
+        .decoder = {.kind = RR_DECODER_RMSIN, .hidden = 512, .arc_kernel_number = 1, .arc_dropout = 0.2f, .arc_max_angle_deg = 40,
                     .ln_eps = 1e-5f, .bn_eps = 1e-5f, .bn_momentum = 0.1f},
         .loss = {.ce_weight = 0.9f, .class_weights = {0.9f, 1.1f}, .dice_weight = 0.2f, .dice_batch_mean = 1,
                  .dice_smooth = 1e-6f},
@@ -48,33 +52,45 @@ typedef struct {
     field_kind kind;
     size_t off;
     int count;          /* array length (0: a scalar); -1: variable, up to 3 (psr_levels) */
-    const char *enum0;  /* F_ENUM: the value stored as 0 ... */
-    const char *enum1;  /* ... and as 1 */
+    const char *const *names; /* F_ENUM: the values, stored as their index; NULL-terminated */
     double lo, hi;      /* F_INT, F_FLOAT: the range */
     int open;           /* OPEN_LO | OPEN_HI */
 } field;
+
+/* The values of the module kinds, in the order of rr_fusion_kind,
+ * rr_cross_kind and rr_decoder_kind. */
+static const char *const fusion_names[] = {"ifim", "pwam", "iim", NULL};
+static const char *const cross_names[] = {"hfim", "cim", "none", NULL};
+static const char *const decoder_names[] = {"rmsin", "lavt", NULL};
+
+const char *rr_fusion_name(int kind) { return kind >= 0 && kind < 3 ? fusion_names[kind] : "?"; }
+const char *rr_cross_scale_name(int kind) { return kind >= 0 && kind < 3 ? cross_names[kind] : "?"; }
+const char *rr_decoder_name(int kind) { return kind >= 0 && kind < 2 ? decoder_names[kind] : "?"; }
 
 /* The ranges keep every size's arithmetic (widths, grids, buffer sizes) far
  * inside int and int64 and exclude what cannot run (a zero width, a negative
  * epsilon, a dropout of 1 or more); the relations between fields are
  * rr_config_check's. */
 #define O(m) offsetof(rr_config, m)
-#define INT(p, m, lo, hi) {p, F_INT, O(m), 0, NULL, NULL, lo, hi, 0}
-#define INTS(p, m, n, lo, hi) {p, F_INT, O(m), n, NULL, NULL, lo, hi, 0}
-#define NUM(p, m, lo, hi, open) {p, F_FLOAT, O(m), 0, NULL, NULL, lo, hi, open}
-#define NUMS(p, m, n, lo, hi, open) {p, F_FLOAT, O(m), n, NULL, NULL, lo, hi, open}
-#define BOOL(p, m) {p, F_BOOL, O(m), 0, NULL, NULL, 0, 0, 0}
-#define ENUM(p, m, e0, e1) {p, F_ENUM, O(m), 0, e0, e1, 0, 0, 0}
+#define INT(p, m, lo, hi) {p, F_INT, O(m), 0, NULL, lo, hi, 0}
+#define INTS(p, m, n, lo, hi) {p, F_INT, O(m), n, NULL, lo, hi, 0}
+#define NUM(p, m, lo, hi, open) {p, F_FLOAT, O(m), 0, NULL, lo, hi, open}
+#define NUMS(p, m, n, lo, hi, open) {p, F_FLOAT, O(m), n, NULL, lo, hi, open}
+#define BOOL(p, m) {p, F_BOOL, O(m), 0, NULL, 0, 0, 0}
+#define ENUM(p, m, names) {p, F_ENUM, O(m), 0, names, 0, 0, 0}
+#define ENUMS(p, m, n, names) {p, F_ENUM, O(m), n, names, 0, 0, 0}
 #define EPS(p, m) NUM(p, m, 0, 1, OPEN_LO)
 #define DROP(p, m) NUM(p, m, 0, 1, OPEN_HI)
 static const field fields[] = {
-    {"format", F_STR, 0, 0, NULL, NULL, 0, 0, 0},
-    {"name", F_STR, O(name), 0, NULL, NULL, 0, 0, 0},
+    {"format", F_STR, 0, 0, NULL, 0, 0, 0},
+    {"name", F_STR, O(name), 0, NULL, 0, 0, 0},
     INT("image_size", image_size, 1, 8192),
     INT("in_chans", in_chans, 3, 3),
     INT("num_classes", num_classes, 2, 2),
     NUMS("pixel_mean", pixel_mean, 3, 0, 1, 0),
     NUMS("pixel_std", pixel_std, 3, 0, 1, OPEN_LO),
+    ENUMS("fusion", fusion, 4, fusion_names),
+    ENUM("cross_scale", cross_scale, cross_names),
     INT("swin.patch_size", swin.patch_size, 1, 64),
     INT("swin.embed_dim", swin.embed_dim, 8, 4096),
     INTS("swin.depths", swin.depths, 4, 1, 64),
@@ -104,13 +120,17 @@ static const field fields[] = {
     BOOL("ifim.psr", ifim.psr),
     BOOL("ifim.csr", ifim.csr),
     INTS("ifim.psr_levels", ifim.psr_levels, -1, 1, 64),
-    ENUM("ifim.psr_rescale", ifim.psr_rescale_channels, "none", "channels"),
+    ENUM("ifim.psr_rescale", ifim.psr_rescale_channels, ((const char *const[]){"none", "channels", NULL})),
     BOOL("ifim.psr_log1p", ifim.psr_log1p),
     INT("ifim.csr_radius", ifim.csr_radius, 1, 16),
     INT("ifim.cma_heads", ifim.cma_heads, 1, 1024),
     DROP("ifim.dropout", ifim.dropout),
     EPS("ifim.in_eps", ifim.in_eps),
     NUM("ifim.mask_value", ifim.mask_value, 0, 1e9, 0),
+    INT("pwam.heads", pwam.heads, 1, 1024),
+    DROP("pwam.dropout", pwam.dropout),
+    EPS("pwam.in_eps", pwam.in_eps),
+    NUM("pwam.mask_value", pwam.mask_value, 0, 1e9, 0),
     INT("hfim.sr", hfim.sr, 1, 64),
     INT("hfim.heads", hfim.heads, 1, 1024),
     INT("hfim.head_dim", hfim.head_dim, 1, 1024),
@@ -128,6 +148,7 @@ static const field fields[] = {
     INT("cim.mlp_ratio", cim.mlp_ratio, 1, 64),
     EPS("cim.bn_eps", cim.bn_eps),
     NUM("cim.bn_momentum", cim.bn_momentum, 0, 1, 0),
+    ENUM("decoder.kind", decoder.kind, decoder_names),
     INT("decoder.hidden", decoder.hidden, 1, 8192),
     INT("decoder.arc_kernel_number", decoder.arc_kernel_number, 1, 64),
     DROP("decoder.arc_dropout", decoder.arc_dropout),
@@ -138,7 +159,7 @@ static const field fields[] = {
     NUM("loss.ce_weight", loss.ce_weight, 0, 1000, 0),
     NUMS("loss.class_weights", loss.class_weights, 2, 0, 1000, 0),
     NUM("loss.dice_weight", loss.dice_weight, 0, 1000, 0),
-    ENUM("loss.dice_batch_reduction", loss.dice_batch_mean, "sum", "mean"),
+    ENUM("loss.dice_batch_reduction", loss.dice_batch_mean, ((const char *const[]){"sum", "mean", NULL})),
     NUM("loss.dice_smooth", loss.dice_smooth, 1e-6f, 1e-6f, 0) /* rr_dice has it built in */,
     BOOL("loss.dice_fg_only_nonempty", loss.dice_fg_only_nonempty),
     NUM("loss.presence_weight", loss.presence_weight, 0, 1000, 0),
@@ -149,12 +170,13 @@ static const field fields[] = {
 #undef NUMS
 #undef BOOL
 #undef ENUM
+#undef ENUMS
 #undef EPS
 #undef DROP
 #undef O
 #define NFIELDS (int)(sizeof fields / sizeof fields[0])
 
-static const char *const sections[] = {"swin", "text", "ifim", "hfim", "iim", "cim", "decoder", "loss"};
+static const char *const sections[] = {"swin", "text", "ifim", "pwam", "hfim", "iim", "cim", "decoder", "loss"};
 
 static int in_range(const field *f, double v)
 {
@@ -177,6 +199,22 @@ static int range_error(const field *f, int k, double v)
     char value[40];
     snprintf(value, sizeof value, v == floor(v) && fabs(v) < 1e15 ? "%.0f" : "%.7g", v);
     return rr_error("config: %s is %s, must be %s", where, value, range);
+}
+
+/* "config: fusion[1] is 'x', must be 'ifim', 'pwam' or 'iim'" (k < 0: a scalar). */
+static int enum_error(const field *f, int k, const cJSON *v)
+{
+    char where[96], value[48], q[40], names[160] = "";
+    snprintf(where, sizeof where, k < 0 ? "%s" : "%s[%d]", f->path, k);
+    if (cJSON_IsString(v))
+        snprintf(value, sizeof value, "'%s'", rr_printable(v->valuestring, q, sizeof q));
+    else
+        snprintf(value, sizeof value, "not a string");
+    for (int i = 0; f->names[i]; i++) {
+        size_t n = strlen(names);
+        snprintf(names + n, sizeof names - n, "%s'%s'", i == 0 ? "" : f->names[i + 1] ? ", " : " or ", f->names[i]);
+    }
+    return rr_error("config: %s is %s, must be %s", where, value, names);
 }
 
 static int set_scalar(rr_config *cfg, const field *f, const cJSON *v, int k)
@@ -217,13 +255,12 @@ static int set_scalar(rr_config *cfg, const field *f, const cJSON *v, int k)
         snprintf(cfg->name, sizeof cfg->name, "%s", v->valuestring);
         return 0;
     case F_ENUM:
-        if (cJSON_IsString(v) && strcmp(v->valuestring, f->enum0) == 0)
-            *(int *)base = 0;
-        else if (cJSON_IsString(v) && strcmp(v->valuestring, f->enum1) == 0)
-            *(int *)base = 1;
-        else
-            return rr_error("config: %s is '%s' or '%s'", f->path, f->enum0, f->enum1);
-        return 0;
+        for (int i = 0; cJSON_IsString(v) && f->names[i]; i++)
+            if (strcmp(v->valuestring, f->names[i]) == 0) {
+                ((int *)base)[k] = i;
+                return 0;
+            }
+        return enum_error(f, f->count ? k : -1, v);
     }
     return 0;
 }
@@ -234,7 +271,8 @@ static int set_field(rr_config *cfg, const field *f, const cJSON *v)
         return set_scalar(cfg, f, v, 0);
     int n = cJSON_GetArraySize(v), max = f->count < 0 ? 3 : f->count;
     if (!cJSON_IsArray(v) || (f->count > 0 && n != f->count) || n < 1 || n > max)
-        return rr_error("config: %s must be an array of %s%d numbers", f->path, f->count < 0 ? "1 to " : "", max);
+        return rr_error("config: %s must be an array of %s%d %s", f->path, f->count < 0 ? "1 to " : "", max,
+                        f->kind == F_ENUM ? "strings" : "numbers");
     for (int k = 0; k < n; k++)
         if (set_scalar(cfg, f, cJSON_GetArrayItem(v, k), k))
             return -1;
@@ -321,9 +359,21 @@ static int check_ranges(const rr_config *cfg)
 {
     for (int i = 0; i < NFIELDS; i++) {
         const field *f = &fields[i];
+        const char *base = (const char *)cfg + f->off;
+        if (f->kind == F_ENUM) { /* a configuration built in code, not parsed */
+            int n = 0;
+            while (f->names[n])
+                n++;
+            for (int k = 0; k < (f->count ? f->count : 1); k++)
+                if (((const int *)base)[k] < 0 || ((const int *)base)[k] >= n) {
+                    char where[96];
+                    snprintf(where, sizeof where, f->count ? "%s[%d]" : "%s", f->path, k);
+                    return rr_error("config: %s holds %d, not one of its %d values", where, ((const int *)base)[k], n);
+                }
+            continue;
+        }
         if (f->kind != F_INT && f->kind != F_FLOAT)
             continue;
-        const char *base = (const char *)cfg + f->off;
         int n = f->count < 0 ? cfg->ifim.npsr_levels : f->count ? f->count : 1;
         if (f->count < 0 && (n < 1 || n > 3))
             return rr_error("config: %s has %d levels, must have 1 to 3", f->path, n);
@@ -343,14 +393,14 @@ int rr_config_check(const rr_config *cfg)
     /* the ranges keep every product below in int */
     const rr_swin_config *s = &cfg->swin;
     const rr_text_config *t = &cfg->text;
-    int e = s->embed_dim, grid = cfg->image_size / s->patch_size;
-    if (e % 8)
+    int e = s->embed_dim, grid = cfg->image_size / s->patch_size, hfim = cfg->cross_scale == RR_CROSS_HFIM;
+    if (hfim && e % 8)
         return rr_error("config: swin.embed_dim is %d, must be a multiple of 8 (HFIM PixelShuffle by 8)", e);
     for (int i = 0; i < 4; i++)
         if ((e << i) % s->num_heads[i])
             return rr_error("config: swin.num_heads[%d] is %d, does not divide stage %d's width %d", i,
                             s->num_heads[i], i + 1, e << i);
-    if (cfg->image_size % (s->patch_size * 8))
+    if (hfim && cfg->image_size % (s->patch_size * 8))
         return rr_error("config: image_size is %d, must be a multiple of 8 x swin.patch_size = %d "
                         "(HFIM aligns all four scales)",
                         cfg->image_size, s->patch_size * 8);
@@ -369,15 +419,27 @@ int rr_config_check(const rr_config *cfg)
     if (t->pad_token_id >= t->vocab_size)
         return rr_error("config: text.pad_token_id is %d, not below text.vocab_size %d", t->pad_token_id,
                         t->vocab_size);
-    for (int i = 0; i < 4; i++)
-        if ((e << i) % cfg->ifim.cma_heads)
+    for (int i = 0; i < 4; i++) {
+        if (cfg->fusion[i] == RR_FUSION_IFIM && (e << i) % cfg->ifim.cma_heads)
             return rr_error("config: ifim.cma_heads is %d, does not divide stage %d's width %d",
                             cfg->ifim.cma_heads, i + 1, e << i);
-    if (rr_config_hfim_channels(cfg) % cfg->hfim.freq_heads)
+        if (cfg->fusion[i] == RR_FUSION_PWAM && (e << i) % cfg->pwam.heads)
+            return rr_error("config: pwam.heads is %d, does not divide stage %d's width %d", cfg->pwam.heads,
+                            i + 1, e << i);
+    }
+    if (hfim && rr_config_hfim_channels(cfg) % cfg->hfim.freq_heads)
         return rr_error("config: hfim.freq_heads is %d, does not divide the HFIM width %d", cfg->hfim.freq_heads,
                         rr_config_hfim_channels(cfg));
-    if (grid % cfg->hfim.sr)
+    if (hfim && grid % cfg->hfim.sr)
         return rr_error("config: hfim.sr is %d, does not divide the stride-4 grid %d", cfg->hfim.sr, grid);
+    /* CIM splits its width by the scales' C_i / 4, and its attention's size
+     * is stage 4's grid, image_size / (8 x patch_size) exactly. */
+    if (cfg->cross_scale == RR_CROSS_CIM && e % 4)
+        return rr_error("config: swin.embed_dim is %d, must be a multiple of 4 (CIM splits C_i / 4)", e);
+    if (cfg->cross_scale == RR_CROSS_CIM && cfg->image_size % (s->patch_size * 8))
+        return rr_error("config: image_size is %d, must be a multiple of 8 x swin.patch_size = %d "
+                        "(CIM is built for stage 4's grid)",
+                        cfg->image_size, s->patch_size * 8);
     return 0;
 }
 
@@ -404,16 +466,17 @@ char *rr_config_to_json(const rr_config *cfg)
             v = cJSON_CreateString(cfg->name);
         else if (f->kind == F_BOOL)
             v = cJSON_CreateBool(*(const int *)base);
-        else if (f->kind == F_ENUM)
-            v = cJSON_CreateString(*(const int *)base ? f->enum1 : f->enum0);
+        else if (f->kind == F_ENUM && n == 0)
+            v = cJSON_CreateString(f->names[*(const int *)base]);
         else if (n == 0)
             v = f->kind == F_INT ? cJSON_CreateNumber(*(const int *)base)
                                  : cJSON_CreateNumber(*(const float *)base);
         else {
             v = cJSON_CreateArray();
             for (int k = 0; k < n; k++)
-                cJSON_AddItemToArray(v, f->kind == F_INT ? cJSON_CreateNumber(((const int *)base)[k])
-                                                         : cJSON_CreateNumber(((const float *)base)[k]));
+                cJSON_AddItemToArray(v, f->kind == F_ENUM  ? cJSON_CreateString(f->names[((const int *)base)[k]])
+                                        : f->kind == F_INT ? cJSON_CreateNumber(((const int *)base)[k])
+                                                           : cJSON_CreateNumber(((const float *)base)[k]));
         }
         cJSON_AddItemToObject(parent, key, v);
     }
@@ -427,5 +490,6 @@ void rr_config_without_dropout(rr_config *cfg)
     cfg->swin.drop_rate = cfg->swin.attn_drop_rate = cfg->swin.drop_path_rate = 0;
     cfg->text.hidden_dropout = cfg->text.attention_dropout = 0;
     cfg->ifim.dropout = 0;
+    cfg->pwam.dropout = 0;
     cfg->decoder.arc_dropout = 0;
 }

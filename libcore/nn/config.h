@@ -35,6 +35,12 @@ typedef struct {
     float l2_eps, ln_eps, bn_eps, bn_momentum;
 } rr_hfim_config;
 
+/* The modules a configuration composes (share/configs/README, Methods):
+ * MRSNet's by default, LAVT's and RMSIN's as alternatives. */
+typedef enum { RR_FUSION_IFIM, RR_FUSION_PWAM, RR_FUSION_IIM } rr_fusion_kind;
+typedef enum { RR_CROSS_HFIM, RR_CROSS_CIM, RR_CROSS_NONE } rr_cross_kind;
+typedef enum { RR_DECODER_RMSIN, RR_DECODER_LAVT } rr_decoder_kind;
+
 /* RMSIN's intra-scale module beyond LAVT's PWAM: the various receptive
  * branch's BatchNorms (share/configs/README, iim). */
 typedef struct {
@@ -47,7 +53,14 @@ typedef struct {
     float bn_eps, bn_momentum;
 } rr_cim_config;
 
+/* LAVT's pixel-word attention module (fusion "pwam"). */
 typedef struct {
+    int heads;
+    float dropout, in_eps, mask_value;
+} rr_pwam_config;
+
+typedef struct {
+    int kind; /* rr_decoder_kind */
     int hidden, arc_kernel_number;
     float arc_dropout, arc_max_angle_deg, ln_eps, bn_eps, bn_momentum;
 } rr_decoder_config;
@@ -64,9 +77,12 @@ typedef struct rr_config {
     char name[64];
     int image_size, in_chans, num_classes;
     float pixel_mean[3], pixel_std[3];
+    int fusion[4];   /* rr_fusion_kind of each stage */
+    int cross_scale; /* rr_cross_kind */
     rr_swin_config swin;
     rr_text_config text;
     rr_ifim_config ifim;
+    rr_pwam_config pwam;
     rr_hfim_config hfim;
     rr_iim_config iim;
     rr_cim_config cim;
@@ -86,6 +102,10 @@ int rr_config_load(rr_config *cfg, const char *path);
 int rr_config_check(const rr_config *cfg);
 /* The full configuration as JSON (malloc'd), to store in a weight file. */
 char *rr_config_to_json(const rr_config *cfg);
+/* The configuration's names of the module kinds ("ifim", "hfim", "rmsin", ...; "?" for another number). */
+const char *rr_fusion_name(int kind);
+const char *rr_cross_scale_name(int kind);
+const char *rr_decoder_name(int kind);
 /* Channels of the HFIM's stride-4 map: sum of C_i / r_i^2. */
 int rr_config_hfim_channels(const rr_config *cfg);
 /* Copy with every dropout and DropPath probability 0 (golden runs). */

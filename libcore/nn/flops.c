@@ -31,6 +31,13 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
         return rr_error("flops: batch must be >= 1, not %lld", (long long)batch);
     if (rr_config_check(cfg))
         return -1;
+    for (int i = 0; i < 4; i++)
+        if (cfg->fusion[i] != RR_FUSION_IFIM)
+            return rr_error("flops: fusion[%d] is '%s'; only MRSNet's modules are counted", i,
+                            rr_fusion_name(cfg->fusion[i]));
+    if (cfg->cross_scale != RR_CROSS_HFIM || cfg->decoder.kind != RR_DECODER_RMSIN)
+        return rr_error("flops: cross_scale '%s', decoder.kind '%s'; only MRSNet's modules are counted",
+                        rr_cross_scale_name(cfg->cross_scale), rr_decoder_name(cfg->decoder.kind));
     const rr_swin_config *s = &cfg->swin;
     if (cfg->image_size <= 0)
         return rr_error("flops: image_size must be positive");

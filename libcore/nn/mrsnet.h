@@ -1,7 +1,8 @@
 /* MRSNet, the whole network (doc/network.md, Data flow): BERT over the sentence, the Swin
  * backbone with an IFIM at every stage and the HFIM over the four scales,
  * RMSIN's decoder, and the bilinear upsampling of the logits to the input
- * size.  Parameter names are those of tools/reference/mrsnet.py (and of
+ * size.  The configuration may choose other modules (LAVT's, RMSIN's) for
+ * the fusion, the cross-scale module and the decoder (share/configs/README).  Parameter names are those of tools/reference/mrsnet.py (and of
  * LAVT/RMSIN for the shared parts): "text_encoder.", "backbone.",
  * "classifier.".
  *
@@ -34,7 +35,9 @@ typedef struct rr_mrsnet {
     rr_params params;
     rr_bert bert;
     rr_backbone backbone;
-    rr_decoder decoder;
+    union { /* cfg.decoder.kind's */
+        rr_decoder rmsin;
+    } decoder;
 } rr_mrsnet;
 
 /* A model (the given parts of it) with seeded initial weights (doc/training.md, Initialisation)

@@ -40,6 +40,8 @@ DEFAULTS = {
     "num_classes": 2,
     "pixel_mean": [0.485, 0.456, 0.406],
     "pixel_std": [0.229, 0.224, 0.225],
+    "fusion": ["ifim", "ifim", "ifim", "ifim"],
+    "cross_scale": "hfim",
     "swin": {
         "patch_size": 4,
         "embed_dim": 128,
@@ -82,6 +84,12 @@ DEFAULTS = {
         "in_eps": 1e-5,
         "mask_value": 10000.0,
     },
+    "pwam": {
+        "heads": 1,
+        "dropout": 0.0,
+        "in_eps": 1e-5,
+        "mask_value": 10000.0,
+    },
     "hfim": {
         "sr": 4,
         "heads": 8,
@@ -92,7 +100,21 @@ DEFAULTS = {
         "bn_eps": 1e-5,
         "bn_momentum": 0.1,
     },
+    "iim": {
+        "bn_eps": 1e-5,
+        "bn_momentum": 0.1,
+    },
+    "cim": {
+        "layers": 1,
+        "key_dim": 32,
+        "heads": 8,
+        "attn_ratio": 2,
+        "mlp_ratio": 2,
+        "bn_eps": 1e-5,
+        "bn_momentum": 0.1,
+    },
     "decoder": {
+        "kind": "rmsin",
         "hidden": 512,
         "arc_kernel_number": 1,
         "arc_dropout": 0.2,
@@ -141,28 +163,56 @@ def load_config(path):
         return make_config(json.load(f))
 
 
+# The module kinds a configuration chooses (share/configs/README, Methods).
+FUSION_KINDS = ("ifim", "pwam", "iim")
+CROSS_SCALE_KINDS = ("hfim", "cim", "none")
+DECODER_KINDS = ("rmsin", "lavt")
+
+
+def _check_kind(path, value, kinds):
+    if value not in kinds:
+        raise ValueError(f"config: {path} is {value!r}, must be one of {', '.join(kinds)}")
+
+
 def check_config(cfg):
     s, t, h, d = cfg["swin"], cfg["text"], cfg["hfim"], cfg["decoder"]
     n = len(s["depths"])
     if n != 4 or len(s["num_heads"]) != 4:
         raise ValueError("config: swin.depths and swin.num_heads need 4 stages")
+    if not isinstance(cfg["fusion"], list) or len(cfg["fusion"]) != 4:
+        raise ValueError("config: fusion must be an array of 4 strings")
+    for i, kind in enumerate(cfg["fusion"]):
+        _check_kind(f"fusion[{i}]", kind, FUSION_KINDS)
+    _check_kind("cross_scale", cfg["cross_scale"], CROSS_SCALE_KINDS)
+    _check_kind("decoder.kind", d["kind"], DECODER_KINDS)
     e = s["embed_dim"]
     for i in range(4):
         if (e << i) % s["num_heads"][i]:
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of its heads")
-    if e % 8:
-        raise ValueError("config: swin.embed_dim must be a multiple of 8 (HFIM PixelShuffle by 8 of stage 4)")
-    stride = s["patch_size"] * 8
-    if cfg["image_size"] % stride:
-        raise ValueError(f"config: image_size must be a multiple of {stride} (HFIM aligns all four scales)")
+        if cfg["fusion"][i] == "ifim" and (e << i) % cfg["ifim"]["cma_heads"]:
+            raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of ifim.cma_heads")
+        if cfg["fusion"][i] == "pwam" and (e << i) % cfg["pwam"]["heads"]:
+            raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of pwam.heads")
     if t["hidden_size"] % t["num_heads"]:
         raise ValueError("config: text.hidden_size is not a multiple of text.num_heads")
-    ch = hfim_channels(cfg)
-    if ch % h["freq_heads"]:
-        raise ValueError(f"config: HFIM width {ch} is not a multiple of hfim.freq_heads")
-    g = cfg["image_size"] // s["patch_size"]
-    if g % h["sr"]:
-        raise ValueError("config: the stride-4 grid is not a multiple of hfim.sr")
+    if cfg["cross_scale"] == "hfim":
+        if e % 8:
+            raise ValueError("config: swin.embed_dim must be a multiple of 8 (HFIM PixelShuffle by 8 of stage 4)")
+        stride = s["patch_size"] * 8
+        if cfg["image_size"] % stride:
+            raise ValueError(f"config: image_size must be a multiple of {stride} (HFIM aligns all four scales)")
+        ch = hfim_channels(cfg)
+        if ch % h["freq_heads"]:
+            raise ValueError(f"config: HFIM width {ch} is not a multiple of hfim.freq_heads")
+        g = cfg["image_size"] // s["patch_size"]
+        if g % h["sr"]:
+            raise ValueError("config: the stride-4 grid is not a multiple of hfim.sr")
+    if cfg["cross_scale"] == "cim":
+        if e % 4:
+            raise ValueError("config: swin.embed_dim must be a multiple of 4 (CIM splits C_i / 4)")
+        if cfg["image_size"] % (s["patch_size"] * 8):
+            raise ValueError(f"config: image_size must be a multiple of {s['patch_size'] * 8} "
+                             "(CIM is built for stage 4's grid)")
     if cfg["ifim"]["psr_rescale"] not in ("channels", "none"):
         raise ValueError("config: ifim.psr_rescale is 'channels' or 'none'")
     if cfg["loss"]["dice_batch_reduction"] not in ("mean", "sum"):
@@ -185,6 +235,7 @@ def without_dropout(cfg):
     c["text"]["hidden_dropout"] = 0.0
     c["text"]["attention_dropout"] = 0.0
     c["ifim"]["dropout"] = 0.0
+    c["pwam"]["dropout"] = 0.0
     c["decoder"]["arc_dropout"] = 0.0
     return c
 
@@ -557,8 +608,13 @@ class IFIM(nn.Module):
         return self.aff(branches)
 
 
+def _not_built(what, kind):
+    return ValueError(f"{what}: {kind!r} is not built by this version")
+
+
 class Stage(nn.Module):
-    """LAVT's MMBasicLayer with the IFIM in place of PWAM (2.6, 6.2.6)."""
+    """LAVT's MMBasicLayer (2.6, 6.2.6) with the stage's fusion module: MRSNet's IFIM
+    (`ifim`, traced under "ifim."), or another method's (cfg["fusion"][i])."""
 
     def __init__(self, i, cfg, dpr):
         super().__init__()
@@ -570,10 +626,18 @@ class Stage(nn.Module):
         self.blocks = nn.ModuleList([
             SwinBlock(dim, s["num_heads"][i], self.window, 0 if j % 2 == 0 else self.shift, s, dpr[j])
             for j in range(s["depths"][i])])
-        self.ifim = IFIM(dim, cfg["text"]["hidden_size"], cfg["ifim"])
+        self.kind = cfg["fusion"][i]
+        if self.kind == "ifim":
+            self.ifim = IFIM(dim, cfg["text"]["hidden_size"], cfg["ifim"])
+        else:
+            raise _not_built(f"fusion[{i}]", self.kind)
         self.res_gate = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.ReLU(),
                                       nn.Linear(dim, dim, bias=False), nn.Tanh())
         self.downsample = PatchMerging(dim, s["ln_eps"]) if i < 3 else None
+
+    def fuse(self, x, h, w, l, m, trace, tag):
+        """F (B x N x C) from the stream x on the h x w grid and the words."""
+        return self.ifim(x, h, w, l, m, trace, tag + "ifim.")
 
     def forward(self, x, h, w, l, m, trace=None, tag=""):
         ws = self.window
@@ -582,7 +646,7 @@ class Stage(nn.Module):
         for blk in self.blocks:
             x = blk(x, h, w, mask)
         _put(trace, tag + "X", x)
-        f = self.ifim(x, h, w, l, m, trace, tag + "ifim.")
+        f = self.fuse(x, h, w, l, m, trace, tag)
         _put(trace, tag + "F", f)
         x = x + self.res_gate(f) * f
         if self.downsample is None:
@@ -687,7 +751,11 @@ class Backbone(nn.Module):
             Stage(i, cfg, dpr[sum(depths[:i]):sum(depths[:i + 1])]) for i in range(4)])
         for i in range(4):
             self.add_module(f"norm{i}", nn.LayerNorm(s["embed_dim"] << i, eps=s["ln_eps"]))
-        self.hfim = HFIM(cfg)
+        self.cross_scale = cfg["cross_scale"]
+        if self.cross_scale == "hfim":
+            self.hfim = HFIM(cfg)
+        elif self.cross_scale != "none":
+            raise _not_built("cross_scale", self.cross_scale)
 
     def forward(self, img, l, m, trace=None):
         x, h, w = self.patch_embed(img)
@@ -709,6 +777,8 @@ class Backbone(nn.Module):
             _put(trace, f"stage{i + 1}.E", e)
             es.append(e)
             h, w = nh, nw
+        if self.cross_scale == "none":
+            return es   # the decoder reads E1..E4
         return self.hfim(es, trace)
 
 
@@ -960,6 +1030,8 @@ class MRSNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = Backbone(cfg)
+        if cfg["decoder"]["kind"] != "rmsin":
+            raise _not_built("decoder.kind", cfg["decoder"]["kind"])
         self.classifier = SimpleDecoding(cfg)
         self.text_encoder = BertModel(cfg["text"])
 
