@@ -84,6 +84,9 @@ int rr_backbone_init(rr_params *p, rr_backbone *m, const rr_config *cfg, const c
     case RR_CROSS_HFIM:
         snprintf(name, sizeof name, "%s.hfim", prefix);
         return rr_hfim_init(p, &m->cross.hfim, cfg, name);
+    case RR_CROSS_CIM:
+        snprintf(name, sizeof name, "%s.cim", prefix);
+        return rr_cim_init(p, &m->cross.cim, cfg, name);
     case RR_CROSS_NONE:
         return 0;
     default:
@@ -176,6 +179,8 @@ int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *
     }
     if (m->cross_scale == RR_CROSS_HFIM)
         return rr_hfim_fwd(c, &m->cross.hfim, e, d, tr);
+    if (m->cross_scale == RR_CROSS_CIM)
+        return rr_cim_fwd(c, &m->cross.cim, e, d, tr);
     for (int i = 0; i < 4; i++) /* RR_CROSS_NONE: the decoder reads E1..E4 */
         d[i] = e[i];
     return 0;

@@ -754,6 +754,9 @@ class Backbone(nn.Module):
         self.cross_scale = cfg["cross_scale"]
         if self.cross_scale == "hfim":
             self.hfim = HFIM(cfg)
+        elif self.cross_scale == "cim":
+            import rmsin   # here: rmsin.py imports this module
+            self.cim = rmsin.CIM(cfg)
         elif self.cross_scale != "none":
             raise _not_built("cross_scale", self.cross_scale)
 
@@ -779,6 +782,8 @@ class Backbone(nn.Module):
             h, w = nh, nw
         if self.cross_scale == "none":
             return es   # the decoder reads E1..E4
+        if self.cross_scale == "cim":
+            return self.cim(es, trace)
         return self.hfim(es, trace)
 
 
