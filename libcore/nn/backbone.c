@@ -31,6 +31,11 @@ static int stage_init(rr_params *p, rr_stage *m, int i, const rr_config *cfg, in
         if (rr_ifim_init(p, &m->fusion.ifim, dim, cfg, name))
             return -1;
         break;
+    case RR_FUSION_PWAM:
+        snprintf(name, sizeof name, "%s.layers.%d.fusion", prefix, i);
+        if (rr_pwam_init(p, &m->fusion.pwam, dim, cfg, name))
+            return -1;
+        break;
     default:
         return rr_error("fusion[%d]: '%s' is not built by this version", i, rr_fusion_name(m->fusion_kind));
     }
@@ -104,6 +109,9 @@ static rr_tensor *fusion_fwd(rr_ctx *c, const rr_stage *m, int i, rr_tensor *x, 
     case RR_FUSION_IFIM:
         snprintf(tag, sizeof tag, "stage%d.ifim.", i + 1);
         return rr_ifim_fwd(c, &m->fusion.ifim, x, h, w, l, lmask, tr, tag);
+    case RR_FUSION_PWAM:
+        snprintf(tag, sizeof tag, "stage%d.pwam.", i + 1);
+        return rr_pwam_fwd(c, &m->fusion.pwam, x, l, lmask, tr, tag);
     }
     rr_error("fusion[%d]: kind %d is not built", i, m->fusion_kind); /* rr_backbone_init refused it */
     return NULL;

@@ -17,6 +17,7 @@
 #include "hfim.h"
 #include "ifim.h"
 #include "layers.h"
+#include "pwam.h"
 #include "swin.h"
 #include "trace.h"
 
@@ -27,6 +28,7 @@ typedef struct {
     int fusion_kind;                /* rr_fusion_kind: which member of `fusion` */
     union {
         rr_ifim ifim;
+        rr_pwam pwam;
     } fusion;
     rr_linear_m gate1, gate2;       /* res_gate.0, res_gate.2: C -> C, no bias */
     int has_downsample;             /* stages 1-3 */

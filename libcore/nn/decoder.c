@@ -63,6 +63,7 @@ int rr_decoder_init(rr_params *p, rr_decoder *m, const rr_config *cfg, const cha
     const int64_t ins[3] = {8 * e + 4 * e, hid + 2 * e, hid + e};
     char name[160];
     int rc = 0;
+    m->arc = d->kind == RR_DECODER_RMSIN;
     for (int i = 0; i < 3; i++) {
         int k = 4 - i;
         snprintf(name, sizeof name, "%s.conv1_%d", prefix, k);
@@ -70,7 +71,10 @@ int rr_decoder_init(rr_params *p, rr_decoder *m, const rr_config *cfg, const cha
         snprintf(name, sizeof name, "%s.bn1_%d", prefix, k);
         rc |= rr_batch_norm_m_init(p, &m->bn1[i], hid, d->bn_eps, d->bn_momentum, RR_PARAM_TRAIN, name);
         snprintf(name, sizeof name, "%s.conv2_%d", prefix, k);
-        rc |= rr_arc_conv_init(p, &m->conv2[i], hid, d, name);
+        if (m->arc)
+            rc |= rr_arc_conv_init(p, &m->conv2[i], hid, d, name);
+        else
+            rc |= rr_conv2d_m_init(p, &m->conv2_plain[i], hid, hid, 3, 1, 1, 1, 0, RR_PARAM_TRAIN, name);
         snprintf(name, sizeof name, "%s.bn2_%d", prefix, k);
         rc |= rr_batch_norm_m_init(p, &m->bn2[i], hid, d->bn_eps, d->bn_momentum, RR_PARAM_TRAIN, name);
     }
@@ -96,8 +100,12 @@ rr_tensor *rr_decoder_fwd(rr_ctx *c, const rr_decoder *m, rr_tensor *x_c4, rr_te
         x = rr_concat(c, 2, (rr_tensor *[]){x, s}, 1);
         x = rr_relu(c, rr_batch_norm_m_fwd(c, &m->bn1[i], rr_conv2d_m_fwd(c, &m->conv1[i], x)));
         rr_trace_put(tr, tag, "conv1", x);
-        x = rr_arc_conv_fwd(c, &m->conv2[i], x, tr, tag);
-        rr_trace_put(tr, tag, "arc_conv", x);
+        if (m->arc) {
+            x = rr_arc_conv_fwd(c, &m->conv2[i], x, tr, tag);
+            rr_trace_put(tr, tag, "arc_conv", x);
+        } else {
+            x = rr_conv2d_m_fwd(c, &m->conv2_plain[i], x);
+        }
         x = rr_relu(c, rr_batch_norm_m_fwd(c, &m->bn2[i], x));
         rr_trace_put(tr, tag, "out", x);
     }

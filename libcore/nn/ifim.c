@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../error.h"
+#include "pwam.h"
 
 /* The convolutions and linear layers of the IFIM are created under
  * PREFIX.NAME; convolutions keep PyTorch's default init, linear layers the
@@ -187,27 +188,15 @@ static int cma_init(rr_params *p, rr_cma *m, int64_t c, int64_t dl, const rr_ifi
  * Returns F_cm, B x C x N. */
 static rr_tensor *cma_fwd(rr_ctx *c, const rr_cma *m, rr_tensor *x, rr_tensor *l, rr_tensor *mt)
 {
-    int64_t b = x->shape[0], n = x->shape[2], nl = l->shape[2], hd = m->c / m->heads;
-    float consts[2] = {1.0f, -m->mask_value};
-    rr_tensor *one = rr_const(c, RR_F32, RR_SHAPE(1), &consts[0]);
-    rr_tensor *neg = rr_const(c, RR_F32, RR_SHAPE(1), &consts[1]);
+    float one_value = 1.0f;
+    rr_tensor *one = rr_const(c, RR_F32, RR_SHAPE(1), &one_value);
 
     rr_tensor *vproj = rr_dropout(c, rr_gelu(c, rr_conv1d_m_fwd(c, &m->vis_project, x)), m->dropout);
     rr_tensor *q = rr_instance_norm1d(c, rr_conv1d_m_fwd(c, &m->f_query, vproj), NULL, NULL, m->eps);
     rr_tensor *lt = rr_mul(c, l, rr_sigmoid(c, rr_conv1d_m_fwd(c, &m->lang_gate, l)));
     rr_tensor *k = rr_mul(c, rr_conv1d_m_fwd(c, &m->f_key, lt), mt);
     rr_tensor *v = rr_mul(c, rr_conv1d_m_fwd(c, &m->f_value, lt), mt);
-    /* Per head, channels h*hd .. h*hd+hd-1: views B x heads x hd x (N | N_l),
-     * so S = Q^T K and O^T = V S^T need no copies. */
-    q = rr_reshape(c, q, RR_SHAPE(b, m->heads, hd, n));
-    k = rr_reshape(c, k, RR_SHAPE(b, m->heads, hd, nl));
-    v = rr_reshape(c, v, RR_SHAPE(b, m->heads, hd, nl));
-    /* The scale uses C, not C / heads (doc/network.md, CMA); the mask is
-     * 1e4 * m - 1e4, computed as the reference does. */
-    rr_tensor *s = rr_scale(c, rr_matmul_t(c, q, k, 1, 0), (float)(1.0 / sqrt((double)m->c)));
-    rr_tensor *mask = rr_add(c, rr_scale(c, rr_reshape(c, mt, RR_SHAPE(b, 1, 1, nl)), m->mask_value), neg);
-    s = rr_softmax(c, s, -1, mask); /* B x heads x N x N_l */
-    rr_tensor *o = rr_reshape(c, rr_matmul_t(c, v, s, 0, 1), RR_SHAPE(b, m->c, n));
+    rr_tensor *o = rr_pixel_word_attention(c, q, k, v, mt, m->heads, m->mask_value); /* LAVT's (pwam.h) */
     rr_tensor *vl = rr_instance_norm1d(c, rr_conv1d_m_fwd(c, &m->W, o), NULL, NULL, m->eps);
     rr_tensor *cat[2] = {vproj, vl};
     rr_tensor *wp = rr_sigmoid(c, rr_conv1d_m_fwd(c, &m->fusion_weight, rr_concat(c, 2, cat, 1)));

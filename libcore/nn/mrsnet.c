@@ -8,21 +8,11 @@
 #include "../io/checksum.h"
 #include "../ops/ops.h"
 
-static int decoder_init(rr_mrsnet *m)
-{
-    switch (m->cfg.decoder.kind) {
-    case RR_DECODER_RMSIN:
-        return rr_decoder_init(&m->params, &m->decoder.rmsin, &m->cfg, "classifier");
-    default:
-        return rr_error("decoder.kind: '%s' is not built by this version", rr_decoder_name(m->cfg.decoder.kind));
-    }
-}
-
 static int build(rr_mrsnet *m)
 {
     if (((m->parts & RR_PART_TEXT) && rr_bert_init(&m->params, &m->bert, &m->cfg, "text_encoder")) ||
         ((m->parts & RR_PART_BACKBONE) && rr_backbone_init(&m->params, &m->backbone, &m->cfg, "backbone")) ||
-        ((m->parts & RR_PART_DECODER) && decoder_init(m)))
+        ((m->parts & RR_PART_DECODER) && rr_decoder_init(&m->params, &m->decoder, &m->cfg, "classifier")))
         return rr_error_prefix("building %s: ", m->cfg.name);
     return 0;
 }
@@ -191,12 +181,7 @@ rr_tensor *rr_mrsnet_lmask(rr_ctx *c, rr_tensor *mask)
 rr_tensor *rr_mrsnet_decode(rr_ctx *c, const rr_mrsnet *m, rr_tensor *const d[4], int64_t out_h, int64_t out_w,
                             rr_trace *tr)
 {
-    rr_tensor *out = NULL;
-    switch (m->cfg.decoder.kind) {
-    case RR_DECODER_RMSIN:
-        out = rr_decoder_fwd(c, &m->decoder.rmsin, d[3], d[2], d[1], d[0], tr);
-        break;
-    }
+    rr_tensor *out = rr_decoder_fwd(c, &m->decoder, d[3], d[2], d[1], d[0], tr);
     rr_trace_put(tr, "", "decoder.out", out);
     rr_tensor *logits = rr_resize_bilinear(c, out, out_h, out_w, 1); /* lib/_utils.py:65 */
     rr_trace_put(tr, "", "logits", logits);

@@ -35,9 +35,7 @@ typedef struct rr_mrsnet {
     rr_params params;
     rr_bert bert;
     rr_backbone backbone;
-    union { /* cfg.decoder.kind's */
-        rr_decoder rmsin;
-    } decoder;
+    rr_decoder decoder;
 } rr_mrsnet;
 
 /* A model (the given parts of it) with seeded initial weights (doc/training.md, Initialisation)

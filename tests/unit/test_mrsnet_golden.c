@@ -4,7 +4,9 @@
  * Every stage's output must match within 1e-4 and every parameter's
  * gradient within 1e-3 (relative: norm of the difference over the norm of
  * the reference), as doc/testing.md sets; the table shows each.  The comparison
- * itself is golden.c's, which tests/gpu/golden_gpu.c runs on CUDA. */
+ * itself is golden.c's, which tests/gpu/golden_gpu.c runs on CUDA.
+ * lavt-nano (LAVT as a configuration: PWAM, no cross-scale module, LAVT's
+ * decoder, plain CE) is held to the same tolerances. */
 #include "golden.h"
 #include "harness.h"
 
@@ -22,4 +24,11 @@ TEST(mrsnet_nano_matches_pytorch)
     golden_opts o = GOLDEN_DEFAULTS;
     o.row = row;
     CHECK(golden_mrsnet_run(GOLDEN, RR_CPU, &o) >= 0, "%s", rr_errmsg());
+}
+
+TEST(lavt_nano_matches_pytorch)
+{
+    golden_opts o = GOLDEN_DEFAULTS;
+    o.row = row;
+    CHECK(golden_mrsnet_run("tests/golden/lavt-nano/", RR_CPU, &o) >= 0, "%s", rr_errmsg());
 }

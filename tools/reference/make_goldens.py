@@ -6,6 +6,10 @@
         forward (BN batch statistics) with every dropout/DropPath off, in float32;
         writes weights, inputs, stages, grads (.safetensors) and f64-vs-f32.txt.
 
+    /usr/bin/python3 tools/reference/make_goldens.py --config share/configs/lavt-nano.json \\
+        --out tests/golden/lavt-nano
+        the same for LAVT as a configuration (PWAM, no cross-scale module, LAVT's decoder).
+
     /usr/bin/python3 tools/reference/make_goldens.py --config share/configs/mrsnet-b.json \\
         --forward-only --size 480 --out /tmp/mrsnet-b
         one forward of mrsnet-b (eval mode by default) with seeded random weights.
@@ -217,7 +221,8 @@ def goldens(args):
     inp = make_inputs(cfg, args.batch, size, args.seed + 1)
     if not args.no_tweaks:
         tweak_gates(model.double(), inp, args.seed + 2)
-        tweak_routing(model.double(), inp)
+        if cfg["decoder"]["kind"] == "rmsin":   # LAVT's decoder has no routing
+            tweak_routing(model.double(), inp)
         model.float()
     weights = {k: v.float().clone() for k, v in mrsnet.state_tensors(model).items()}
     cfg_json = json.dumps(cfg, separators=(",", ":"))
@@ -290,7 +295,7 @@ def goldens(args):
     gmax = worst[0] if worst else (0.0, "-")
     log(f"make_goldens: f32 vs f64: worst stage {smax:.2e}, worst gradient {gmax[0]:.2e} ({gmax[1]})")
     log(f"make_goldens: {len(unused)} unused and {len(null)} null gradients (noise <= {null_noise:.1e} of the norm)")
-    for k in (4, 3, 2):
+    for k in (4, 3, 2) if cfg["decoder"]["kind"] == "rmsin" else ():
         a, t = tr32[f"decoder.l{k}.alpha"].flatten().tolist(), tr32[f"decoder.l{k}.theta"].flatten().tolist()
         log(f"make_goldens: ARC level {k}: alpha {a[0]:.3f} {a[1]:.3f}, theta {t[0]:+.3f} {t[1]:+.3f}")
     total = 0

@@ -524,6 +524,22 @@ class CSR(nn.Module):
         return self.out(F.relu(self.gcn(ctx)))
 
 
+def pixel_word_attention(q, k, v, mt, heads, mask_value):
+    """LAVT's attention of the pixels' queries q (B x C x N) over the words' keys k and
+    values v (B x C x N_l, already times the mask), shared by the CMA and the PWAM:
+    per head of C/heads consecutive channels, scores scaled by C^-0.5 (not (C/heads)^-0.5)
+    plus mask_value*m - mask_value; mt: the mask as B x 1 x N_l.  Returns B x C x N."""
+    b, c, n = q.shape
+    hd, nl = c // heads, k.shape[-1]
+    q = q.permute(0, 2, 1).reshape(b, n, heads, hd).permute(0, 2, 1, 3)
+    k = k.reshape(b, heads, hd, nl)
+    v = v.reshape(b, heads, hd, nl)
+    s = (c ** -0.5) * (q @ k)
+    s = s + (mask_value * mt.unsqueeze(1) - mask_value)
+    s = torch.softmax(s, dim=-1)
+    return (s @ v.permute(0, 1, 3, 2)).permute(0, 2, 1, 3).reshape(b, n, c).permute(0, 2, 1)
+
+
 class CMA(nn.Module):
     """Cross-modal align (6.2.3); PWAM conventions where the paper is silent."""
 
@@ -544,21 +560,13 @@ class CMA(nn.Module):
 
     def forward(self, x, l, m):
         # x: B x C x N; l: B x D_l x N_l; m: B x N_l x 1 (0/1)
-        b, c, n = x.shape
         mt = m.permute(0, 2, 1)                                     # B x 1 x N_l
         vproj = self.drop(gelu(self.vis_project(x)))
         q = F.instance_norm(self.f_query(vproj), eps=self.eps)     # B x C x N
         lt = l * torch.sigmoid(self.lang_gate(l))                  # B x D_l x N_l
         k = self.f_key(lt) * mt
         v = self.f_value(lt) * mt
-        hd, nl = c // self.heads, l.shape[-1]
-        q = q.permute(0, 2, 1).reshape(b, n, self.heads, hd).permute(0, 2, 1, 3)
-        k = k.reshape(b, self.heads, hd, nl)
-        v = v.reshape(b, self.heads, hd, nl)
-        s = (c ** -0.5) * (q @ k)                                   # scale uses C, not C/heads
-        s = s + (self.mask_value * mt.unsqueeze(1) - self.mask_value)
-        s = torch.softmax(s, dim=-1)
-        o = (s @ v.permute(0, 1, 3, 2)).permute(0, 2, 1, 3).reshape(b, n, c).permute(0, 2, 1)
+        o = pixel_word_attention(q, k, v, mt, self.heads, self.mask_value)
         vl = F.instance_norm(self.W(o), eps=self.eps)
         wp = torch.sigmoid(self.fusion_weight(torch.cat([vproj, vl], 1)))
         f = wp * vproj + (1 - wp) * vl
@@ -614,7 +622,7 @@ def _not_built(what, kind):
 
 class Stage(nn.Module):
     """LAVT's MMBasicLayer (2.6, 6.2.6) with the stage's fusion module: MRSNet's IFIM
-    (`ifim`, traced under "ifim."), or another method's (cfg["fusion"][i])."""
+    (`ifim`, traced under "ifim."), or LAVT's PWAM (`fusion`, traced under "pwam.")."""
 
     def __init__(self, i, cfg, dpr):
         super().__init__()
@@ -629,6 +637,9 @@ class Stage(nn.Module):
         self.kind = cfg["fusion"][i]
         if self.kind == "ifim":
             self.ifim = IFIM(dim, cfg["text"]["hidden_size"], cfg["ifim"])
+        elif self.kind == "pwam":
+            import lavt   # here: lavt.py imports this module
+            self.fusion = lavt.PWAM(dim, cfg["text"]["hidden_size"], cfg["pwam"])
         else:
             raise _not_built(f"fusion[{i}]", self.kind)
         self.res_gate = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.ReLU(),
@@ -637,6 +648,8 @@ class Stage(nn.Module):
 
     def fuse(self, x, h, w, l, m, trace, tag):
         """F (B x N x C) from the stream x on the h x w grid and the words."""
+        if self.kind == "pwam":
+            return self.fusion(x, l, m, trace, tag + "pwam.")
         return self.ifim(x, h, w, l, m, trace, tag + "ifim.")
 
     def forward(self, x, h, w, l, m, trace=None, tag=""):
@@ -1004,10 +1017,12 @@ class SimpleDecoding(nn.Module):
         bn = dict(eps=d["bn_eps"], momentum=d["bn_momentum"])
         arc = (d["arc_kernel_number"], d["arc_dropout"], d["arc_max_angle_deg"], d["ln_eps"])
         ins = {4: 8 * e + 4 * e, 3: hid + 2 * e, 2: hid + e}
+        self.arc = d["kind"] == "rmsin"   # "lavt": LAVT's plain 3x3 convolutions (no bias)
         for k in (4, 3, 2):
             setattr(self, f"conv1_{k}", nn.Conv2d(ins[k], hid, 3, padding=1, bias=False))
             setattr(self, f"bn1_{k}", nn.BatchNorm2d(hid, **bn))
-            setattr(self, f"conv2_{k}", AdaptiveRotatedConv2d(hid, *arc))
+            setattr(self, f"conv2_{k}", AdaptiveRotatedConv2d(hid, *arc) if self.arc
+                    else nn.Conv2d(hid, hid, 3, padding=1, bias=False))
             setattr(self, f"bn2_{k}", nn.BatchNorm2d(hid, **bn))
         self.conv1_1 = nn.Conv2d(hid, cfg["num_classes"], 1)
 
@@ -1019,8 +1034,11 @@ class SimpleDecoding(nn.Module):
             x = torch.cat([x, skip], 1)
             x = F.relu(getattr(self, f"bn1_{k}")(getattr(self, f"conv1_{k}")(x)))
             _put(trace, f"decoder.l{k}.conv1", x)
-            x = getattr(self, f"conv2_{k}")(x, trace, f"decoder.l{k}.")
-            _put(trace, f"decoder.l{k}.arc_conv", x)
+            if self.arc:
+                x = getattr(self, f"conv2_{k}")(x, trace, f"decoder.l{k}.")
+                _put(trace, f"decoder.l{k}.arc_conv", x)
+            else:
+                x = getattr(self, f"conv2_{k}")(x)
             x = F.relu(getattr(self, f"bn2_{k}")(x))
             _put(trace, f"decoder.l{k}.out", x)
         return self.conv1_1(x)
@@ -1035,8 +1053,6 @@ class MRSNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.backbone = Backbone(cfg)
-        if cfg["decoder"]["kind"] != "rmsin":
-            raise _not_built("decoder.kind", cfg["decoder"]["kind"])
         self.classifier = SimpleDecoding(cfg)
         self.text_encoder = BertModel(cfg["text"])
 
@@ -1184,7 +1200,7 @@ def param_groups(model):
             parts["decoder"] += n
         elif name.startswith("backbone.hfim."):
             parts["hfim"] += n
-        elif ".ifim." in name or ".res_gate." in name:
+        elif ".ifim." in name or ".fusion." in name or ".res_gate." in name:
             parts["ifim"] += n
         else:
             parts["swin"] += n
