@@ -36,6 +36,11 @@ static int stage_init(rr_params *p, rr_stage *m, int i, const rr_config *cfg, in
         if (rr_pwam_init(p, &m->fusion.pwam, dim, cfg, name))
             return -1;
         break;
+    case RR_FUSION_IIM:
+        snprintf(name, sizeof name, "%s.layers.%d", prefix, i);
+        if (rr_iim_init(p, &m->fusion.iim, dim, cfg, name))
+            return -1;
+        break;
     default:
         return rr_error("fusion[%d]: '%s' is not built by this version", i, rr_fusion_name(m->fusion_kind));
     }
@@ -112,6 +117,9 @@ static rr_tensor *fusion_fwd(rr_ctx *c, const rr_stage *m, int i, rr_tensor *x, 
     case RR_FUSION_PWAM:
         snprintf(tag, sizeof tag, "stage%d.pwam.", i + 1);
         return rr_pwam_fwd(c, &m->fusion.pwam, x, l, lmask, tr, tag);
+    case RR_FUSION_IIM:
+        snprintf(tag, sizeof tag, "stage%d.pwam.", i + 1);
+        return rr_pwam_fwd(c, &m->fusion.iim.pwam, x, l, lmask, tr, tag);
     }
     rr_error("fusion[%d]: kind %d is not built", i, m->fusion_kind); /* rr_backbone_init refused it */
     return NULL;
@@ -145,7 +153,9 @@ static rr_tensor *stage_fwd(rr_ctx *c, const rr_backbone *bb, int i, rr_tensor *
     if (!m->has_downsample)
         return f;
     rr_tensor *gate = rr_tanh(c, rr_linear_m_fwd(c, &m->gate2, rr_relu(c, rr_linear_m_fwd(c, &m->gate1, f))));
-    t = rr_add(c, t, rr_mul(c, gate, f));
+    rr_tensor *gated = rr_add(c, t, rr_mul(c, gate, f));
+    /* RMSIN adds its various receptive branch of X through its own gate. */
+    t = m->fusion_kind == RR_FUSION_IIM ? rr_add(c, gated, rr_iim_fwd(c, &m->fusion.iim, t, h, w, tr, tag)) : gated;
     rr_trace_put(tr, tag, "x_gated", t);
     *x = rr_patch_merging_fwd(c, &m->downsample, t, h, w);
     return *x ? f : NULL;

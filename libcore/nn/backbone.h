@@ -1,7 +1,7 @@
 /* The visual backbone of MRSNet (doc/network.md: Swin backbone, Stage wiring): patch embedding, four
  * stages of Swin blocks each followed by its fusion module (cfg->fusion[i]:
- * MRSNet's IFIM, LAVT's PWAM, ...) and the gated residual
- * x <- X + tanh(W2 relu(W1 F)) * F and (stages 1-3) PatchMerging, the
+ * MRSNet's IFIM, LAVT's PWAM, RMSIN's IIM) and the gated residual
+ * x <- X + tanh(W2 relu(W1 F)) * F (+ the IIM's gated branch, iim.h) and (stages 1-3) PatchMerging, the
  * out-norms norm0..3 that turn each stage's F into E_i, and the cross-scale
  * module over E1..E4 (cfg->cross_scale: the HFIM, RMSIN's CIM, or none:
  * D_i = E_i).
@@ -16,6 +16,7 @@
 #include "config.h"
 #include "hfim.h"
 #include "ifim.h"
+#include "iim.h"
 #include "layers.h"
 #include "pwam.h"
 #include "swin.h"
@@ -29,6 +30,7 @@ typedef struct {
     union {
         rr_ifim ifim;
         rr_pwam pwam;
+        rr_iim iim;                 /* its PWAM and the various receptive branch */
     } fusion;
     rr_linear_m gate1, gate2;       /* res_gate.0, res_gate.2: C -> C, no bias */
     int has_downsample;             /* stages 1-3 */

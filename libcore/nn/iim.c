@@ -34,6 +34,9 @@ static int round_init(rr_params *p, rr_iim_round *r, const rr_config *cfg, const
 int rr_iim_init(rr_params *p, rr_iim *m, int64_t c, const rr_config *cfg, const char *prefix)
 {
     char name[256];
+    snprintf(name, sizeof name, "%s.fusion", prefix);
+    if (rr_pwam_init(p, &m->pwam, c, cfg, name))
+        return -1;
     if (round_init(p, &m->round[0], cfg, prefix, "") || round_init(p, &m->round[1], cfg, prefix, "_2"))
         return -1;
     snprintf(name, sizeof name, "%s.visual_gate.0", prefix);

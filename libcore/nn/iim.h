@@ -9,8 +9,11 @@
  *   terms of y with the second set of weights, then sigmoid.
  * Convolutions have no bias; the 3x3 is zero-padded by 1.  The BatchNorms
  * (cfg->iim) use batch statistics in training.
+ * rr_iim holds the stage's PWAM too (pwam.h, cfg->pwam, RMSIN's PWAM is
+ * LAVT's), whose F the stage gates and norms as usual; rr_iim_fwd gives
+ * the third term.
  * Parameter names are RMSIN's under PREFIX = "backbone.layers.{i}":
- * visual_residual.repblock.{brb_3x3,brb_3x3_2}.{conv1,bn1,conv2,bn2}.*,
+ * fusion.* (the PWAM), visual_residual.repblock.{brb_3x3,brb_3x3_2}.{conv1,bn1,conv2,bn2}.*,
  * .{brb_1x1,brb_1x1_2}.{conv,bn}.*, .{brb_identity,brb_identity_2}.*,
  * visual_gate.{0,2}.weight. */
 #ifndef RR_NN_IIM_H
@@ -18,6 +21,7 @@
 
 #include "config.h"
 #include "layers.h"
+#include "pwam.h"
 #include "trace.h"
 
 /* One round of RepBlock's three branches. */
@@ -27,6 +31,7 @@ typedef struct {
 } rr_iim_round;
 
 typedef struct rr_iim {
+    rr_pwam pwam;                      /* fusion.* */
     rr_iim_round round[2];
     rr_linear_m gate1, gate2;          /* visual_gate.0, visual_gate.2: C -> C, no bias */
 } rr_iim;

@@ -637,18 +637,21 @@ class Stage(nn.Module):
         self.kind = cfg["fusion"][i]
         if self.kind == "ifim":
             self.ifim = IFIM(dim, cfg["text"]["hidden_size"], cfg["ifim"])
-        elif self.kind == "pwam":
+        elif self.kind in ("pwam", "iim"):
             import lavt   # here: lavt.py imports this module
             self.fusion = lavt.PWAM(dim, cfg["text"]["hidden_size"], cfg["pwam"])
         else:
             raise _not_built(f"fusion[{i}]", self.kind)
         self.res_gate = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.ReLU(),
                                       nn.Linear(dim, dim, bias=False), nn.Tanh())
+        if self.kind == "iim":   # RMSIN: the various receptive branch and its gate
+            import rmsin   # here: rmsin.py imports this module
+            rmsin.add_visual_branch(self, dim, cfg["iim"])
         self.downsample = PatchMerging(dim, s["ln_eps"]) if i < 3 else None
 
     def fuse(self, x, h, w, l, m, trace, tag):
         """F (B x N x C) from the stream x on the h x w grid and the words."""
-        if self.kind == "pwam":
+        if self.kind in ("pwam", "iim"):
             return self.fusion(x, l, m, trace, tag + "pwam.")
         return self.ifim(x, h, w, l, m, trace, tag + "ifim.")
 
@@ -661,9 +664,13 @@ class Stage(nn.Module):
         _put(trace, tag + "X", x)
         f = self.fuse(x, h, w, l, m, trace, tag)
         _put(trace, tag + "F", f)
-        x = x + self.res_gate(f) * f
+        gated = x + self.res_gate(f) * f
         if self.downsample is None:
-            return f, x, h, w   # the stage-4 stream (and its gate) feed nothing
+            return f, gated, h, w   # the stage-4 stream (and its gates) feed nothing
+        if self.kind == "iim":
+            import rmsin
+            gated = gated + rmsin.visual_term(self, x, h, w, trace, tag)
+        x = gated
         _put(trace, tag + "x_gated", x)
         return f, self.downsample(x, h, w), (h + 1) // 2, (w + 1) // 2
 
@@ -1198,9 +1205,9 @@ def param_groups(model):
             parts["bert"] += n
         elif name.startswith("classifier."):
             parts["decoder"] += n
-        elif name.startswith("backbone.hfim."):
+        elif name.startswith(("backbone.hfim.", "backbone.cim.")):
             parts["hfim"] += n
-        elif ".ifim." in name or ".fusion." in name or ".res_gate." in name:
+        elif ".ifim." in name or ".fusion." in name or ".res_gate." in name or ".visual_" in name:
             parts["ifim"] += n
         else:
             parts["swin"] += n
