@@ -41,11 +41,21 @@ TEST(iim_parameter_names_and_count)
     CHECK(!rr_params_find(&p, "backbone.layers.1.visual_residual.repblock.brb_1x1.conv.bias") &&
               !rr_params_find(&p, "backbone.layers.1.visual_gate.0.bias"),
           "no biases");
-    /* per round: kernels 1 + 9 + 1, four BNs of 2 trainable values; the gates 2 C² */
-    int64_t trainable = 0;
-    for (int i = 0; i < p.n; i++)
-        trainable += p.items[i].kind & RR_PARAM_BUFFER ? 0 : p.items[i].t->numel;
-    CHECK(trainable == 2 * (11 + 8) + 2 * C * C, "%lld trainable", (long long)trainable);
+    /* per round: kernels 1 + 9 + 1, four BNs of 2 trainable values; the gates
+     * 2 C²; the PWAM under fusion.* (pwam.h), its six Conv1d with biases */
+    int64_t visual = 0, pwam = 0;
+    for (int i = 0; i < p.n; i++) {
+        int64_t n = p.items[i].kind & RR_PARAM_BUFFER ? 0 : p.items[i].t->numel;
+        if (strncmp(p.items[i].name, "backbone.layers.1.visual_", 25) == 0)
+            visual += n;
+        else if (strncmp(p.items[i].name, "backbone.layers.1.fusion.", 25) == 0)
+            pwam += n;
+        else
+            CHECK(0, "parameter %s", p.items[i].name);
+    }
+    int64_t dl = cfg.text.hidden_size;
+    CHECK(visual == 2 * (11 + 8) + 2 * C * C, "%lld trainable in the visual branch", (long long)visual);
+    CHECK(pwam == 4 * (C * C + C) + 2 * (dl * C + C), "%lld trainable in the PWAM", (long long)pwam);
     CHECK(m.round[1].id.eps == 1e-3f && m.round[0].k3_bn.momentum == 0.1f, "BN eps, momentum");
     rr_params_free(&p);
 }
