@@ -42,8 +42,9 @@ Parts.  Each target tensor belongs to one part:
   norms    backbone.norm0..3 (the stage outputs' LayerNorms)
   gates    backbone.layers.*.res_gate.* (the tanh gates into the Swin stream)
   ifim     backbone.layers.*.ifim.*     (new in MRSNet)
+  pwam     backbone.layers.*.fusion.*   (LAVT's PWAM, fusion "pwam")
   hfim     backbone.hfim.*              (new in MRSNet)
-  decoder  classifier.*                 (RMSIN's decoder)
+  decoder  classifier.*                 (RMSIN's decoder, or LAVT's)
   text     text_encoder.*               (BERT, without the pooler)
 
 Sources and their names:
@@ -68,17 +69,25 @@ Sources and their names:
   --lavt FILE    a LAVT checkpoint, --rmsin FILE an RMSIN one: {'model':
                  state_dict} with the module. prefix stripped, names kept
                  as they are (backbone.*, classifier.*, text_encoder.*; a
-                 separate 'bert_model' state dict goes to text_encoder.*).
-                 Give: the parts of --take (default all they share with
-                 MRSNet: swin, norms, gates, decoder, text).  PWAM
-                 (layers.*.fusion), RMSIN's VariousReceptive and its gate
-                 (layers.*.visual_residual, .visual_gate) and CIM
-                 (backbone.cim) are reported as unused.  LAVT's decoder has
-                 plain 3x3 convs where RMSIN has adaptive rotated ones: with
-                 --lavt, classifier.conv2_K.weight [C,C,3,3] becomes each of
+                 separate 'bert_model' state dict goes to text_encoder.*:
+                 LAVT's train.py saves {'model', 'bert_model', ...}, its
+                 lavt_one model and RMSIN keep BERT in 'model' as
+                 text_encoder.*).  Give: the parts of --take (default all
+                 the configuration has: swin, norms, gates, pwam, decoder,
+                 text).  Into an MRSNet configuration, PWAM (layers.*.fusion),
+                 RMSIN's VariousReceptive and its gate (layers.*.visual_residual,
+                 .visual_gate) and CIM (backbone.cim) are reported as unused.
+                 LAVT's decoder has plain 3x3 convs where RMSIN has adaptive
+                 rotated ones: with --lavt into a configuration with RMSIN's
+                 decoder, classifier.conv2_K.weight [C,C,3,3] becomes each of
                  the n base kernels divided by n (the rotated conv at angle 0
                  then computes alpha times LAVT's conv) and the routing
                  functions keep their initial values.
+                 Into the checkpoint's own method (--lavt with a configuration
+                 whose fusion is "pwam" at every stage, cross_scale "none" and
+                 decoder.kind "lavt", e.g. share/configs/lavt-b.json) every
+                 tensor is taken: a key left unused, other than by --take, is
+                 an error naming it.
 A tensor given by two sources is an error: --take decides.
 
 Checks.  A tensor of another shape than the target stops the conversion
@@ -103,11 +112,13 @@ Examples (the paper's configuration):
       -o mrsnet-b-init.safetensors
   /usr/bin/python3 tools/convert.py --config share/configs/mrsnet-b.json \\
       --rmsin rmsin.pth --take backbone,decoder --found-only -o rmsin-part.safetensors
+  /usr/bin/python3 tools/convert.py --config share/configs/lavt-b.json \\
+      --lavt lavt_refcoco.pth -o lavt-b.safetensors
   /usr/bin/python3 tools/convert.py --config share/configs/mrsnet-nano.json --list
 """
 
-PARTS = ("swin", "norms", "gates", "ifim", "hfim", "decoder", "text")
-TAKE_DEFAULT = ("swin", "norms", "gates", "decoder", "text")
+PARTS = ("swin", "norms", "gates", "ifim", "pwam", "hfim", "decoder", "text")
+TAKE_DEFAULT = ("swin", "norms", "gates", "pwam", "decoder", "text")
 TAKE_ALIASES = {"backbone": ("swin", "norms", "gates"), "all": TAKE_DEFAULT}
 
 # Checkpoint keys that are buffers MRSNet rebuilds from its configuration.
@@ -118,10 +129,11 @@ IGNORED = (
     (re.compile(r"(^|\.)position_ids$"), "position_ids"),
 )
 
+PWAM_UNUSED = "PWAM (the configuration's fusion is not pwam)"
 # Why a checkpoint key has no place in MRSNet: (pattern, shown prefix, reason).
 UNUSED_REASONS = (
     (re.compile(r"^backbone\.layers\.\d+\.fusion\."), "backbone.layers.*.fusion.*",
-     "PWAM (MRSNet's IFIM replaces it)"),
+     PWAM_UNUSED),
     (re.compile(r"^backbone\.layers\.\d+\.visual_residual\."), "backbone.layers.*.visual_residual.*",
      "RMSIN's VariousReceptive (the IFIM replaces it)"),
     (re.compile(r"^backbone\.layers\.\d+\.visual_gate\."), "backbone.layers.*.visual_gate.*",
@@ -336,6 +348,16 @@ def part_of(name):
         return "gates"
     if re.match(r"backbone\.layers\.\d+\.ifim\.", name):
         return "ifim"
+    if re.match(r"backbone\.layers\.\d+\.fusion\.", name):
+        return "pwam"
+    return None
+
+
+def method_of(cfg):
+    """The method whose checkpoints a configuration takes whole: "lavt" when its modules
+    are LAVT's (share/configs/README, Methods), else None."""
+    if cfg["fusion"] == ["pwam"] * 4 and cfg["cross_scale"] == "none" and cfg["decoder"]["kind"] == "lavt":
+        return "lavt"
     return None
 
 
@@ -412,6 +434,8 @@ def classify(src, key, target, targets, take):
             src.unused[key] = "part %s: not taken from %s" % (part, src.option)
         return False
     for pat, shown, reason in UNUSED_REASONS:
+        if reason == PWAM_UNUSED and any(part_of(n) == "pwam" for n in targets):
+            continue   # the configuration has PWAMs: this key is not one of theirs
         if pat.search(key) or (target is not None and pat.search(target)):
             src.unused[key] = reason
             return False
@@ -737,6 +761,12 @@ def main():
         if not bool(torch.isfinite(t).all()):
             rm.warn("%s (key %r in %s) holds NaN or infinite values" % (target, key, s.label))
     for s in sources:
+        whole = s.kind == method_of(cfg)
+        left = [k for k, reason in s.unused.items() if not (whole and reason.startswith("part "))]
+        if whole and left:
+            fail("%d key%s of %s unused, the first %r (%s): a %s configuration takes every tensor of "
+                 "a %s checkpoint" % (len(left), "s" if len(left) > 1 else "", s.label, left[0],
+                                      s.unused[left[0]], s.kind.upper(), s.kind.upper()))
         report["unused"][s.option] = s.unused
         report["ignored"][s.option] = s.ignored
         if s.skipped:

@@ -1,0 +1,136 @@
+#!/bin/sh
+# tools/convert.py --lavt into LAVT's own configuration (lavt-nano): fake
+# checkpoints in the layouts LAVT's train.py saves ({'model': backbone.* and
+# classifier.*, 'bert_model': BERT's state dict, 'optimizer', 'epoch',
+# 'lr_scheduler', 'args'}) and its lavt_one model ({'model': ... with
+# text_encoder.*}), made here with torch from the reference's seeded lavt-nano
+# under LAVT's names, with the buffers a real one holds
+# (relative_position_index, num_batches_tracked, position_ids).  Every tensor
+# must be taken (none unused, none initialised), land unchanged, and the C
+# forward on the converted file must match the reference's forward on the
+# original weights (tests/tools/mrsnet_forward, within 1e-4); a key with no
+# place in the model is an error naming it.  Without torch it says SKIP,
+# which tests/run.sh counts as a failure (make deps installs python3-torch).
+# shellcheck source=tests/cli/lib.sh
+. tests/cli/lib.sh
+
+if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
+    echo "SKIP: convert_lavt: $PYTHON cannot import torch (make deps installs python3-torch)"
+    exit 0
+fi
+OMP_NUM_THREADS=1
+export OMP_NUM_THREADS
+CFG=share/configs/lavt-nano.json
+prog=${MRSNET_FORWARD:-build/cpu/tests/tools/mrsnet_forward}
+
+if ! "$PYTHON" tools/reference/make_goldens.py --config "$CFG" --forward-only --batch 2 --out "$T/ref" \
+    >"$T/ref.log" 2>&1; then
+    fail "reference" "make_goldens.py failed: $(tail -c 600 "$T/ref.log")"
+    finish
+    exit
+fi
+# The fake checkpoints: the reference weights under LAVT's names.
+if ! "$PYTHON" - "$T" <<'EOF' >"$T/fake.log" 2>&1; then
+import argparse, sys
+from collections import OrderedDict
+import torch
+sys.path.insert(0, "tools/reference")
+import safetensors_io as st
+t = sys.argv[1]
+w, meta = st.load(t + "/ref/weights.safetensors")
+model, bert = OrderedDict(), OrderedDict()
+for k, v in w.items():
+    v = torch.from_numpy(v.copy())
+    if k.startswith("text_encoder."):
+        bert[k[len("text_encoder."):]] = v
+    else:
+        model[k] = v
+        if k.endswith(".attn.relative_position_bias_table"):   # a buffer of Swin's, rebuilt by us
+            model[k.replace("bias_table", "index")] = torch.zeros(36, 36, dtype=torch.long)
+        if k.endswith(".running_var"):
+            model[k.replace("running_var", "num_batches_tracked")] = torch.tensor(1000)
+bert["embeddings.position_ids"] = torch.arange(32).unsqueeze(0)
+extra = {"optimizer": {"state": {}, "param_groups": [{"lr": 5e-5, "weight_decay": 0.01}]},
+         "lr_scheduler": {"last_epoch": 40}, "epoch": 40,
+         "args": argparse.Namespace(model="lavt", swin_type="base", lr=5e-5)}
+torch.save(dict(extra, model=model, bert_model=bert), t + "/lavt.pth")
+one = OrderedDict(model)
+one.update(("text_encoder." + k, v) for k, v in bert.items())
+torch.save(dict(extra, model=one), t + "/lavt_one.pth")
+bad = OrderedDict(model)
+bad["backbone.layers.2.fusion.image_lang_att.f_extra.0.weight"] = torch.zeros(32, 32, 1)
+torch.save(dict(extra, model=bad, bert_model=bert), t + "/lavt-extra.pth")
+short = OrderedDict((k, v) for k, v in model.items() if k != "backbone.layers.1.fusion.project_mm.0.bias")
+torch.save(dict(extra, model=short, bert_model=bert), t + "/lavt-short.pth")
+EOF
+    fail "fake checkpoints" "$(tail -c 600 "$T/fake.log")"
+    finish
+    exit
+fi
+
+# same NAME FILE: every tensor of FILE equals the reference weights', and the
+# report ($T/NAME.report) has nothing unused, initialised or missing
+same() {
+    verdict=$("$PYTHON" - "$T/ref/weights.safetensors" "$2" "$T/$1.report" <<'EOF'
+import json, sys
+sys.path.insert(0, "tools/reference")
+import numpy as np
+import safetensors_io as st
+ref, _ = st.load(sys.argv[1])
+got, _ = st.load(sys.argv[2])
+rep = json.load(open(sys.argv[3]))
+unused = sum(len(v) for v in rep["unused"].values())
+diff = [k for k in ref if k not in got or got[k].shape != ref[k].shape or not np.array_equal(got[k], ref[k])]
+if set(got) != set(ref) or diff:
+    print("tensors differ: %s" % (diff[:3] or sorted(set(got) ^ set(ref))[:3]))
+elif unused or rep["initialised"] or rep["missing"]:
+    print("unused %d, initialised %d, missing %d" % (unused, len(rep["initialised"]), len(rep["missing"])))
+else:
+    print("ok")
+EOF
+)
+    expect_eq "$1" ok "$verdict"
+}
+
+for f in lavt lavt_one; do
+    if "$PYTHON" tools/convert.py --config "$CFG" --lavt "$T/$f.pth" --report "$T/${f}_taken_whole.report" \
+        -o "$T/$f.safetensors" 2>"$T/err"; then
+        same "${f}_taken_whole" "$T/$f.safetensors"
+    else
+        fail "${f}_taken_whole" "$(tail -n 3 "$T/err")"
+    fi
+done
+
+name=lavt_converted_forward_matches_the_original
+if [ ! -x "$prog" ]; then
+    fail "$name" "$prog is not built (make check builds it)"
+elif [ -f "$T/lavt.safetensors" ]; then
+    "$prog" "$T/lavt.safetensors" "$T/ref/inputs.safetensors" "$T/ref/stages.safetensors" >"$T/table" 2>"$T/c.err"
+    rc=$?
+    if [ $rc = 0 ]; then
+        pass "$name ($(tail -n 1 "$T/table"))"
+    else
+        fail "$name" "status $rc: $(grep ' FAIL' "$T/table" | head -n 3 | tr '\n' ';') $(cat "$T/c.err")"
+    fi
+else
+    fail "$name" "no converted file"
+fi
+
+"$PYTHON" tools/convert.py --config "$CFG" --lavt "$T/lavt-extra.pth" -o "$T/x.safetensors" 2>"$T/err"
+st=$?
+if [ $st = 1 ] && [ ! -e "$T/x.safetensors" ] && grep -q "error: 1 key of --lavt .*lavt-extra.pth unused, the first \
+'backbone.layers.2.fusion.image_lang_att.f_extra.0.weight' (no tensor of that name in the configuration): \
+a LAVT configuration takes every tensor of a LAVT checkpoint" "$T/err"; then
+    pass "lavt_unused_key_is_an_error_naming_it"
+else
+    fail "lavt_unused_key_is_an_error_naming_it" "status $st: $(tail -n 2 "$T/err")"
+fi
+"$PYTHON" tools/convert.py --config "$CFG" --lavt "$T/lavt-short.pth" -o "$T/x.safetensors" 2>"$T/err"
+st=$?
+if [ $st = 1 ] && grep -q "error: 1 tensor missing (part pwam), the first backbone.layers.1.fusion.project_mm.0.bias" \
+    "$T/err"; then
+    pass "lavt_missing_pwam_tensor_is_an_error"
+else
+    fail "lavt_missing_pwam_tensor_is_an_error" "status $st: $(tail -n 2 "$T/err")"
+fi
+finish
