@@ -150,12 +150,8 @@ typedef struct {
 static rr_tensor *apply_cim(rr_ctx *c, rr_tensor *const *in, const void *arg)
 {
     const cim_arg *a = arg;
-    rr_tensor *d[4], *flat[4];
-    if (rr_cim_fwd(c, a->m, a->e, d, NULL))
-        return NULL;
-    for (int i = 0; i < 4; i++)
-        flat[i] = rr_reshape(c, d[i], RR_SHAPE(B, -1));
-    return rr_concat(c, 4, flat, 1);
+    rr_tensor *d[4];
+    return rr_cim_fwd(c, a->m, a->e, d, NULL) ? NULL : test_flat_concat(c, 4, d);
 }
 
 TEST(cim_gradients)
@@ -169,11 +165,8 @@ TEST(cim_gradients)
     /* Linear weights of std .3 rather than .02: attention far from uniform. */
     rr_cim_attn *at = &m.blocks[0].csa1.attn;
     rr_tensor *lin[] = {at->qkv.weight, at->proj.weight, at->to_out.weight};
-    for (int i = 0; i < 3; i++) {
-        rr_tensor *r = test_randn(test_ctx(), 50 + (uint64_t)i, lin[i]->ndim, lin[i]->shape);
-        for (int64_t j = 0; j < r->numel; j++)
-            rr_f32(lin[i])[j] = 0.3f * rr_f32(r)[j];
-    }
+    for (int i = 0; i < 3; i++)
+        test_fill_randn(lin[i], 50 + (uint64_t)i, 0.3f);
     cim_arg a = {&m, {NULL}};
     inputs(test_ctx(), a.e, 30);
     /* E4 reaches the gate of scale 4 and, pooled, every block; BN in

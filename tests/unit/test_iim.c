@@ -114,11 +114,8 @@ TEST(iim_gradients)
     CHECK_OK(rr_iim_init(&p, &m, C, &cfg, "backbone.layers.0"));
     /* gates of std .3 rather than .02: tanh away from its linear part */
     rr_tensor *lin[] = {m.gate1.weight, m.gate2.weight};
-    for (int i = 0; i < 2; i++) {
-        rr_tensor *r = test_randn(test_ctx(), 60 + (uint64_t)i, lin[i]->ndim, lin[i]->shape);
-        for (int64_t j = 0; j < r->numel; j++)
-            rr_f32(lin[i])[j] = 0.3f * rr_f32(r)[j];
-    }
+    for (int i = 0; i < 2; i++)
+        test_fill_randn(lin[i], 60 + (uint64_t)i, 0.3f);
     iim_arg a = {&m, test_randn(test_ctx(), 5, RR_SHAPE(B, H * W, C))};
     rr_tensor *in[] = {a.x, m.round[0].k3.weight, m.round[1].k1_bn.weight, m.round[1].id.bias, m.gate1.weight};
     int n = (int)(sizeof in / sizeof in[0]);
