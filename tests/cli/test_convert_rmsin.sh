@@ -2,10 +2,10 @@
 # tools/convert.py --rmsin into RMSIN's own configuration (rmsin-nano): a fake
 # checkpoint in the layout RMSIN's train.py saves ({'model': backbone.*,
 # classifier.* and text_encoder.* of its lavt_one model, 'optimizer',
-# 'epoch', 'args', 'lr_scheduler'}), made here with torch from the
-# reference's seeded rmsin-nano under RMSIN's names (the reference's names
-# are RMSIN's), with the buffers a real one holds (relative_position_index,
-# num_batches_tracked, position_ids).  Every tensor must be taken (none
+# 'epoch', 'args', 'lr_scheduler'}), made by tests/tools/original_checkpoint.py
+# from the reference's seeded rmsin-nano under RMSIN's names (the reference's
+# names are RMSIN's), with the buffers a real one holds
+# (relative_position_index, num_batches_tracked, position_ids).  Every tensor must be taken (none
 # unused, none initialised) and land unchanged, and the C forward on the
 # converted file must match the reference's forward on the original weights
 # (tests/tools/mrsnet_forward, within 1e-4).  A key with no place in the
@@ -30,36 +30,14 @@ if ! "$PYTHON" tools/reference/make_goldens.py --config "$CFG" --forward-only --
     finish
     exit
 fi
-# The fakes: the reference weights under RMSIN's names, whole, with a key
-# too many, and without one tensor of each RMSIN-only part.
-if ! "$PYTHON" - "$T" <<'EOF_PY' >"$T/fake.log" 2>&1; then
-import argparse, sys
-from collections import OrderedDict
-import torch
-sys.path.insert(0, "tools/reference")
-import safetensors_io as st
-t = sys.argv[1]
-w, meta = st.load(t + "/ref/weights.safetensors")
-model = OrderedDict()
-for k, v in w.items():
-    model[k] = torch.from_numpy(v.copy())
-    if k.endswith(".attn.relative_position_bias_table"):   # a buffer of Swin's, rebuilt by us
-        model[k.replace("bias_table", "index")] = torch.zeros(36, 36, dtype=torch.long)
-    if k.endswith(".running_var"):
-        model[k.replace("running_var", "num_batches_tracked")] = torch.tensor(1000)
-model["text_encoder.embeddings.position_ids"] = torch.arange(32).unsqueeze(0)
-extra = {"optimizer": {"state": {}, "param_groups": [{"lr": 3e-5, "weight_decay": 0.01}]},
-         "lr_scheduler": {"last_epoch": 40}, "epoch": 40,
-         "args": argparse.Namespace(model="lavt_one", swin_type="base", lr=3e-5)}
-torch.save(dict(extra, model=model), t + "/rmsin.pth")
-bad = OrderedDict(model)
-bad["backbone.cim.block.0.csa1.m.attention.extra.weight"] = torch.zeros(4, 4)
-torch.save(dict(extra, model=bad), t + "/rmsin-extra.pth")
-for part, key in (("cim", "backbone.cim.fusion.2.bn3.running_var"),
-                  ("visual", "backbone.layers.1.visual_residual.repblock.brb_3x3_2.conv2.weight")):
-    short = OrderedDict((k, v) for k, v in model.items() if k != key)
-    torch.save(dict(extra, model=short), t + "/rmsin-no-%s.pth" % part)
-EOF_PY
+# The fakes (tests/tools/original_checkpoint.py): the reference weights under
+# RMSIN's names, whole, with a key too many, and without one tensor of each
+# RMSIN-only part.
+fake() { "$PYTHON" tests/tools/original_checkpoint.py make "$T/ref/weights.safetensors" "$@" 2>>"$T/fake.log"; }
+if ! fake "$T/rmsin.pth" ||
+    ! fake "$T/rmsin-extra.pth" --add backbone.cim.block.0.csa1.m.attention.extra.weight 4,4 ||
+    ! fake "$T/rmsin-no-cim.pth" --drop backbone.cim.fusion.2.bn3.running_var ||
+    ! fake "$T/rmsin-no-visual.pth" --drop backbone.layers.1.visual_residual.repblock.brb_3x3_2.conv2.weight; then
     fail "fake checkpoints" "$(tail -c 600 "$T/fake.log")"
     finish
     exit
@@ -68,28 +46,8 @@ fi
 name=rmsin_taken_whole
 if "$PYTHON" tools/convert.py --config "$CFG" --rmsin "$T/rmsin.pth" --report "$T/rmsin.report" \
     -o "$T/rmsin.safetensors" 2>"$T/err"; then
-    verdict=$("$PYTHON" - "$T/ref/weights.safetensors" "$T/rmsin.safetensors" "$T/rmsin.report" <<'EOF_PY'
-import json, sys
-sys.path.insert(0, "tools/reference")
-import numpy as np
-import safetensors_io as st
-ref, _ = st.load(sys.argv[1])
-got, _ = st.load(sys.argv[2])
-rep = json.load(open(sys.argv[3]))
-unused = [k for v in rep["unused"].values() for k in v]
-diff = [k for k in ref if k not in got or got[k].shape != ref[k].shape or not np.array_equal(got[k], ref[k])]
-rmsin_only = [k for k in ref if ".visual_" in k or k.startswith("backbone.cim.")]
-if set(got) != set(ref) or diff:
-    print("tensors differ: %s" % (diff[:3] or sorted(set(got) ^ set(ref))[:3]))
-elif unused or rep["initialised"] or rep["missing"]:
-    print("unused %s, initialised %d, missing %d" % (unused[:2], len(rep["initialised"]), len(rep["missing"])))
-elif len(rmsin_only) < 300:
-    print("only %d tensors of the CIM and the various receptive branches" % len(rmsin_only))
-else:
-    print("ok")
-EOF_PY
-)
-    expect_eq "$name" ok "$verdict"
+    expect_eq "$name" ok "$("$PYTHON" tests/tools/original_checkpoint.py check "$T/ref/weights.safetensors" \
+        "$T/rmsin.safetensors" "$T/rmsin.report" 2>&1)"
 else
     fail "$name" "$(tail -n 3 "$T/err")"
 fi
