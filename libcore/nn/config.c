@@ -423,7 +423,8 @@ int rr_config_check(const rr_config *cfg)
         if (cfg->fusion[i] == RR_FUSION_IFIM && (e << i) % cfg->ifim.cma_heads)
             return rr_error("config: ifim.cma_heads is %d, does not divide stage %d's width %d",
                             cfg->ifim.cma_heads, i + 1, e << i);
-        if (cfg->fusion[i] == RR_FUSION_PWAM && (e << i) % cfg->pwam.heads)
+        /* RMSIN's IIM holds LAVT's PWAM */
+        if ((cfg->fusion[i] == RR_FUSION_PWAM || cfg->fusion[i] == RR_FUSION_IIM) && (e << i) % cfg->pwam.heads)
             return rr_error("config: pwam.heads is %d, does not divide stage %d's width %d", cfg->pwam.heads,
                             i + 1, e << i);
     }

@@ -185,3 +185,33 @@ TEST(cim_gradients)
     check_gradient_h("cim", apply_cim, &a, 1, &ff, 5e-3, 1e-3);
     rr_params_free(&p);
 }
+
+/* The CIM's and the IIM's rules on a configuration, where they are used. */
+TEST(cim_and_iim_config_rules)
+{
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"\"cross_scale\": \"cim\", \"swin\": {\"embed_dim\": 10, \"num_heads\": [1, 2, 4, 8]}",
+         "config: swin.embed_dim is 10, must be a multiple of 4 (CIM splits C_i / 4)"},
+        {"\"cross_scale\": \"cim\", \"image_size\": 120",
+         "config: image_size is 120, must be a multiple of 8 x swin.patch_size = 32 (CIM is built for stage 4's "
+         "grid)"},
+        {"\"fusion\": [\"iim\", \"ifim\", \"ifim\", \"ifim\"], \"pwam\": {\"heads\": 3}",
+         "config: pwam.heads is 3, does not divide stage 1's width 128"},
+        {"\"cim\": {\"heads\": 0}", "config: cim.heads is 0, must be 1 to 1024"},
+        {"\"iim\": {\"bn_eps\": 0}", "config: iim.bn_eps is 0, must be above 0 and at most 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json, "{\"image_size\": 128, \"hfim\": {\"freq_heads\": 3}, %s}", bad[i].json);
+        rr_config cfg;
+        CHECK(rr_config_parse(&cfg, json, strlen(json)) != 0 && strcmp(rr_errmsg(), bad[i].msg) == 0,
+              "%s: got '%s'", bad[i].json, rr_errmsg());
+    }
+    /* without the CIM neither rule applies */
+    rr_config cfg;
+    const char *none = "{\"cross_scale\": \"none\", \"image_size\": 120, \"swin\": {\"embed_dim\": 10, "
+                       "\"num_heads\": [1, 2, 4, 8], \"window_size\": 6}}";
+    CHECK_OK(rr_config_parse(&cfg, none, strlen(none)));
+}

@@ -191,7 +191,7 @@ def check_config(cfg):
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of its heads")
         if cfg["fusion"][i] == "ifim" and (e << i) % cfg["ifim"]["cma_heads"]:
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of ifim.cma_heads")
-        if cfg["fusion"][i] == "pwam" and (e << i) % cfg["pwam"]["heads"]:
+        if cfg["fusion"][i] in ("pwam", "iim") and (e << i) % cfg["pwam"]["heads"]:
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of pwam.heads")
     if t["hidden_size"] % t["num_heads"]:
         raise ValueError("config: text.hidden_size is not a multiple of text.num_heads")
