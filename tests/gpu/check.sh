@@ -16,7 +16,7 @@
 #  4. ops_check: every kernel on CUDA against the CPU, TF32 off with the
 #     fault slots in mapped host memory, then TF32 on with them in device
 #     memory (RRSIS_FAULT_SLOTS: both ways, each with its invalid inputs);
-#  5. golden_gpu parity: mrsnet-nano against the PyTorch goldens on the GPU,
+#  5. golden_gpu parity: mrsnet-nano and rmsin-nano against the PyTorch goldens on the GPU,
 #     twice (bit-identical gradients);
 #  6. golden_gpu forward: mrsnet-b at 480x480 with seeded weights, timed;
 #  7. 20 training steps of mrsnet-nano: bin/rrsis-train on a synthetic
@@ -246,6 +246,8 @@ step "ops_check TF32 on (faults: device)" 120 "$LOG/ops-device.log" \
 SUMMARY='golden_gpu: '
 # shellcheck disable=SC2086
 step "golden parity (nano)" 90 "$LOG/parity.log" "$TOOLS/golden_gpu" parity $DEV
+# shellcheck disable=SC2086
+step "golden parity (rmsin-nano)" 90 "$LOG/parity-rmsin.log" "$TOOLS/golden_gpu" parity --dir tests/golden/rmsin-nano/ $DEV
 
 # --- 6. mrsnet-b forward ---------------------------------------------------------------
 # shellcheck disable=SC2086
