@@ -141,16 +141,18 @@ IGNORED = (
 
 PWAM_UNUSED = "PWAM (the configuration's fusion is not pwam or iim)"
 VISUAL_UNUSED = "RMSIN's various receptive branch (the configuration's fusion is not iim)"
+VISUAL_GATE_UNUSED = "RMSIN's gate of its various receptive branch (the configuration's fusion is not iim)"
 CIM_UNUSED = "RMSIN's CIM (the configuration's cross_scale is not cim)"
 # The part a configuration must have for keys of these reasons to be its own.
-UNUSED_PART = {PWAM_UNUSED: "pwam", VISUAL_UNUSED: "visual", CIM_UNUSED: "cim"}
+UNUSED_PART = {PWAM_UNUSED: "pwam", VISUAL_UNUSED: "visual", VISUAL_GATE_UNUSED: "visual", CIM_UNUSED: "cim"}
 # Why a checkpoint key has no place in MRSNet: (pattern, shown prefix, reason).
 UNUSED_REASONS = (
     (re.compile(r"^backbone\.layers\.\d+\.fusion\."), "backbone.layers.*.fusion.*",
      PWAM_UNUSED),
     (re.compile(r"^backbone\.layers\.\d+\.visual_residual\."), "backbone.layers.*.visual_residual.*",
      VISUAL_UNUSED),
-    (re.compile(r"^backbone\.layers\.\d+\.visual_gate\."), "backbone.layers.*.visual_gate.*", VISUAL_UNUSED),
+    (re.compile(r"^backbone\.layers\.\d+\.visual_gate\."), "backbone.layers.*.visual_gate.*",
+     VISUAL_GATE_UNUSED),
     (re.compile(r"^backbone\.cim\."), "backbone.cim.*", CIM_UNUSED),
     (re.compile(r"^norm\."), "norm.*", "Swin's final LayerNorm (classification only)"),
     (re.compile(r"^head\."), "head.*", "Swin's ImageNet classifier head"),

@@ -94,6 +94,6 @@ import json, sys
 u = json.load(open(sys.argv[1]))["unused"]["--rmsin"]
 print(u.get("backbone.cim.bn.weight"), "|", u.get("backbone.layers.0.visual_gate.0.weight"))' "$T/mrsnet.report" 2>&1)
 expect_eq rmsin_into_mrsnet_reports_cim_and_visual_unused \
-    "0 RMSIN's CIM (the configuration's cross_scale is not cim) | RMSIN's various receptive branch (the configuration's fusion is not iim)" \
+    "0 RMSIN's CIM (the configuration's cross_scale is not cim) | RMSIN's gate of its various receptive branch (the configuration's fusion is not iim)" \
     "$st $why"
 finish
