@@ -325,6 +325,7 @@ static int run_flops(const opts *o)
     printf("  %-26s %10.3f\n", "  CMA", f.ifim_cma / g);
     printf("  %-26s %10.3f\n", "  AFF", f.ifim_aff / g);
     printf("  %-26s %10.3f\n", "  tanh gates", f.ifim_gate / g);
+    printf("  %-26s %10.3f\n", "  PWAM (LAVT's fusion)", f.ifim_pwam / g);
     printf("  %-26s %10.3f\n", "HFIM", f.hfim / g);
     printf("  %-26s %10.3f\n", "  local", f.hfim_local / g);
     printf("  %-26s %10.3f\n", "  global", f.hfim_global / g);

@@ -32,12 +32,10 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     if (rr_config_check(cfg))
         return -1;
     for (int i = 0; i < 4; i++)
-        if (cfg->fusion[i] != RR_FUSION_IFIM)
-            return rr_error("flops: fusion[%d] is '%s'; only MRSNet's modules are counted", i,
-                            rr_fusion_name(cfg->fusion[i]));
-    if (cfg->cross_scale != RR_CROSS_HFIM || cfg->decoder.kind != RR_DECODER_RMSIN)
-        return rr_error("flops: cross_scale '%s', decoder.kind '%s'; only MRSNet's modules are counted",
-                        rr_cross_scale_name(cfg->cross_scale), rr_decoder_name(cfg->decoder.kind));
+        if (cfg->fusion[i] != RR_FUSION_IFIM && cfg->fusion[i] != RR_FUSION_PWAM)
+            return rr_error("flops: fusion[%d] is '%s', which is not counted", i, rr_fusion_name(cfg->fusion[i]));
+    if (cfg->cross_scale != RR_CROSS_HFIM && cfg->cross_scale != RR_CROSS_NONE)
+        return rr_error("flops: cross_scale is '%s', which is not counted", rr_cross_scale_name(cfg->cross_scale));
     const rr_swin_config *s = &cfg->swin;
     if (cfg->image_size <= 0)
         return rr_error("flops: image_size must be positive");
@@ -74,10 +72,18 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
 
     /* --- IFIM (doc/network.md, IFIM), one per stage, with the stage's tanh gate (doc/network.md, Stage wiring) --- */
     const rr_ifim_config *f = &cfg->ifim;
-    int64_t psr = 0, csr = 0, cma = 0, aff = 0, gate = 0, ifim_stage[4];
+    int64_t psr = 0, csr = 0, cma = 0, aff = 0, gate = 0, pwam = 0, ifim_stage[4];
     int k = 1 + (f->psr != 0) + (f->csr != 0); /* AFF's branches */
     for (int i = 0; i < 4; i++) {
         int64_t h = H[i], c = C[i], n = h * h, p = 0, r = 0;
+        int64_t g = 2 * n * c * c; /* res_gate: two C x C Linears */
+        if (cfg->fusion[i] == RR_FUSION_PWAM) {
+            /* vis_project, f_query, W, project_mm; f_key, f_value; Q.K and A.V (doc/network.md, PWAM) */
+            int64_t w = 4 * n * c * c + 2 * Nl * Dl * c + 2 * n * Nl * c;
+            pwam += w, gate += g;
+            ifim_stage[i] = w + g;
+            continue;
+        }
         if (f->psr) {
             for (int l = 0; l < f->npsr_levels; l++) {
                 int64_t hs = cdiv(h, f->psr_levels[l]), ns = hs * hs;
@@ -95,7 +101,6 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
         int64_t m = n * c * c + n * c * c + Dl * Nl + 2 * Nl * Dl * c + 2 * n * Nl * c + n * c * c + 2 * n * c * c +
                     n * c * c;
         int64_t a = (2 * (int64_t)k + 1) * n * c * c; /* fc1 kC->C, fc2 C->kC, proj C->C */
-        int64_t g = 2 * n * c * c;                    /* res_gate: two C x C Linears */
         psr += p, csr += r, cma += m, aff += a, gate += g;
         ifim_stage[i] = p + r + m + a + g;
     }
@@ -108,7 +113,10 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     int64_t glob = N * ch * inner + M * ch * 2 * inner + 2 * N * M * inner + N * inner * ch;
     int64_t freq = 3 * N * ch * ch + fh * cc * cc * bins + fh * cc * cc * N + N * ch * ch;
     int64_t fuse = 3 * ch * ch * N;
-    aside += 2 * (double)ch * (fft_flops(N) / 2); /* rfft2 (half a complex FFT) of Q_s and K_s */
+    if (cfg->cross_scale == RR_CROSS_NONE)
+        local = glob = freq = fuse = 0;
+    else
+        aside += 2 * (double)ch * (fft_flops(N) / 2); /* rfft2 (half a complex FFT) of Q_s and K_s */
 
     /* --- decoder (doc/network.md: Decoder, ARC, Parameters and cost) ---------- */
     const rr_decoder_config *d = &cfg->decoder;
@@ -118,9 +126,11 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     for (int l = 0; l < 3; l++) {
         int64_t n = lvl_h[l] * lvl_h[l];
         conv += 9 * n * lvl_in[l] * hid;
-        arc += 9 * n * hid * hid;
-        routing += 9 * n * hid + 2 * hid * kn;
-        aside += 2.0 * 81 * (double)kn * (double)hid * (double)hid;
+        arc += 9 * n * hid * hid; /* rotated or (LAVT's) plain */
+        if (d->kind == RR_DECODER_RMSIN) {
+            routing += 9 * n * hid + 2 * hid * kn;
+            aside += 2.0 * 81 * (double)kn * (double)hid * (double)hid;
+        }
     }
     int64_t head = H[0] * H[0] * hid * cfg->num_classes;
 
@@ -145,7 +155,8 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     out->ifim_cma = x * cma;
     out->ifim_aff = x * aff;
     out->ifim_gate = x * gate;
-    out->ifim = out->ifim_psr + out->ifim_csr + out->ifim_cma + out->ifim_aff + out->ifim_gate;
+    out->ifim_pwam = x * pwam;
+    out->ifim = out->ifim_psr + out->ifim_csr + out->ifim_cma + out->ifim_aff + out->ifim_gate + out->ifim_pwam;
     out->hfim_local = x * local;
     out->hfim_global = x * glob;
     out->hfim_freq = x * freq;

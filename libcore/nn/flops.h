@@ -53,16 +53,17 @@ typedef struct {
     int64_t swin_blocks, swin_stage[4]; /* the blocks of each stage, padded windows included */
     int64_t merges;                     /* the three PatchMergings */
     int64_t swin;                       /* patch_embed + swin_blocks + merges */
-    /* IFIM (doc/network.md, Parameters and cost), with the stage's tanh gate */
+    /* IFIM (doc/network.md, Parameters and cost), with the stage's tanh gate: the fusion
+     * modules, whatever their kind (a stage with LAVT's PWAM counts in ifim_pwam) */
     int64_t ifim, ifim_stage[4];
-    int64_t ifim_psr, ifim_csr, ifim_cma, ifim_aff, ifim_gate; /* over the four stages */
-    /* HFIM (doc/network.md, HFIM) */
+    int64_t ifim_psr, ifim_csr, ifim_cma, ifim_aff, ifim_gate, ifim_pwam; /* over the four stages */
+    /* HFIM (doc/network.md, HFIM); 0 with cross_scale "none" */
     int64_t hfim, hfim_local, hfim_global, hfim_freq, hfim_fuse;
     /* decoder (doc/network.md, Parameters and cost) */
     int64_t decoder;
     int64_t decoder_conv;    /* conv1_4, conv1_3, conv1_2 */
-    int64_t decoder_arc;     /* the three rotated 3x3 convolutions */
-    int64_t decoder_routing; /* their routing functions (depthwise conv, fc_alpha, fc_theta) */
+    int64_t decoder_arc;     /* the three rotated 3x3 convolutions (LAVT's decoder: plain ones) */
+    int64_t decoder_routing; /* their routing functions (depthwise conv, fc_alpha, fc_theta); LAVT: 0 */
     int64_t decoder_head;    /* conv1_1 */
     /* BERT (doc/network.md, BERT) */
     int64_t bert;
@@ -72,7 +73,9 @@ typedef struct {
 } rr_flops;
 
 /* Counts the network of cfg (rr_config_check must accept it) at its
- * image_size for batch >= 1 images.  0, or -1 with a message. */
+ * image_size for batch >= 1 images: MRSNet's modules and LAVT's (fusion
+ * "pwam", cross_scale "none", decoder.kind "lavt"); another module is an
+ * error naming it.  0, or -1 with a message. */
 int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out);
 
 /* Peak dense FLOP rates of a GPU, TFLOP/s, at the vendor's boost clock. */

@@ -117,19 +117,34 @@ TEST(config_methods_built_in_code_are_checked)
           "got '%s'", rr_errmsg());
 }
 
-TEST(config_methods_flops_count_mrsnet_modules_only)
+TEST(config_methods_flops_count_lavts_modules)
 {
     rr_config cfg;
-    rr_flops f;
+    rr_flops m, l;
     CHECK_OK(parse(&cfg, ""));
-    CHECK_OK(rr_flops_count(&cfg, 1, &f));
-    CHECK_OK(parse(&cfg, "\"fusion\": [\"ifim\", \"pwam\", \"ifim\", \"ifim\"]"));
-    CHECK(rr_flops_count(&cfg, 1, &f) != 0 &&
-              strcmp(rr_errmsg(), "flops: fusion[1] is 'pwam'; only MRSNet's modules are counted") == 0,
-          "got '%s'", rr_errmsg());
-    CHECK_OK(parse(&cfg, "\"decoder\": {\"kind\": \"lavt\"}"));
-    CHECK(rr_flops_count(&cfg, 1, &f) != 0 &&
-              strcmp(rr_errmsg(), "flops: cross_scale 'hfim', decoder.kind 'lavt'; only MRSNet's modules are counted") ==
-                  0,
+    CHECK_OK(rr_flops_count(&cfg, 1, &m));
+    CHECK_OK(parse(&cfg, "\"fusion\": [\"pwam\", \"pwam\", \"pwam\", \"pwam\"], \"cross_scale\": \"none\", "
+                         "\"decoder\": {\"kind\": \"lavt\"}"));
+    CHECK_OK(rr_flops_count(&cfg, 1, &l));
+    /* grids 32, 16, 8, 4 (N = 1024, 256, 64, 16), C = 8 << i, D_l 768, N_l 20: per stage the PWAM's
+     * 4 N C^2 + 2 N_l D_l C + 2 N N_l C and the gate's 2 N C^2 MACs */
+    int64_t pwam = 0, gate = 0;
+    for (int i = 0; i < 4; i++) {
+        int64_t n = (int64_t)1024 >> (2 * i), c = 8 << i;
+        pwam += 4 * n * c * c + 2 * 20 * 768 * c + 2 * n * 20 * c;
+        gate += 2 * n * c * c;
+    }
+    CHECK(l.ifim_pwam == 2 * pwam && l.ifim_gate == 2 * gate && l.ifim == l.ifim_pwam + l.ifim_gate &&
+              l.ifim_psr + l.ifim_csr + l.ifim_cma + l.ifim_aff == 0,
+          "PWAM %lld, want %lld", (long long)l.ifim_pwam, (long long)(2 * pwam));
+    CHECK(l.hfim == 0, "no cross-scale module: HFIM %lld", (long long)l.hfim);
+    /* LAVT's decoder: RMSIN's convolutions without the routing (plain 3x3 as many MACs as the rotated) */
+    CHECK(l.decoder_conv == m.decoder_conv && l.decoder_arc == m.decoder_arc && l.decoder_routing == 0 &&
+              l.decoder == m.decoder - m.decoder_routing,
+          "decoder %lld", (long long)l.decoder);
+    CHECK(l.swin == m.swin && l.bert == m.bert && l.forward == l.swin + l.ifim + l.decoder + l.bert, "sums");
+    CHECK(l.not_counted == 0, "nothing aside without FFTs and ARC kernels: %lld", (long long)l.not_counted);
+    cfg.fusion[2] = RR_FUSION_IIM;
+    CHECK(rr_flops_count(&cfg, 1, &l) != 0 && strcmp(rr_errmsg(), "flops: fusion[2] is 'iim', which is not counted") == 0,
           "got '%s'", rr_errmsg());
 }
