@@ -5,6 +5,7 @@
 
 #include "harness.h"
 #include "nn/cim.h"
+#include "nn/flops.h"
 
 #define B 2
 
@@ -214,4 +215,32 @@ TEST(cim_and_iim_config_rules)
     const char *none = "{\"cross_scale\": \"none\", \"image_size\": 120, \"swin\": {\"embed_dim\": 10, "
                        "\"num_heads\": [1, 2, 4, 8], \"window_size\": 6}}";
     CHECK_OK(rr_config_parse(&cfg, none, strlen(none)));
+}
+
+/* The FLOP count of RMSIN's modules (nn/flops.h): the CIM's products as
+ * doc/network.md, CIM gives them for rmsin-b (3,028,560,576 MACs at 480, a
+ * count by hooks on the reference's convolutions and Linears plus the
+ * attention products), the IIM as its PWAM and gate plus the various
+ * receptive branch at stages 1-3. */
+TEST(cim_and_iim_flops)
+{
+    rr_config cfg;
+    CHECK_OK(rr_config_load(&cfg, "share/configs/rmsin-b.json"));
+    rr_flops f, m;
+    CHECK_OK(rr_flops_count(&cfg, 1, &f));
+    CHECK(f.hfim_cim == 2 * INT64_C(3028560576) && f.hfim == f.hfim_cim, "CIM %lld FLOPs", (long long)f.hfim_cim);
+    /* the same stages with LAVT's PWAM: the IIM adds 2 * 11 taps and 2 C^2 per position at stages 1-3 */
+    int64_t visual = 0;
+    for (int i = 0; i < 3; i++) {
+        int64_t n = (int64_t)(120 >> i) * (120 >> i), c = (int64_t)128 << i;
+        visual += 22 * n + 2 * n * c * c;
+    }
+    CHECK(f.ifim_visual == 2 * visual, "visual branch %lld FLOPs, want %lld", (long long)f.ifim_visual,
+          (long long)(2 * visual));
+    for (int i = 0; i < 4; i++)
+        cfg.fusion[i] = RR_FUSION_PWAM;
+    CHECK_OK(rr_flops_count(&cfg, 1, &m));
+    CHECK(f.ifim == m.ifim + f.ifim_visual && f.ifim_pwam == m.ifim_pwam && f.ifim_gate == m.ifim_gate,
+          "IIM %lld = PWAM stage %lld + visual", (long long)f.ifim, (long long)m.ifim);
+    CHECK(f.forward == f.swin + f.ifim + f.hfim + f.decoder + f.bert, "sums");
 }
