@@ -14,7 +14,9 @@
  *     on the N real tokens;
  *   - the attention products of the CMA (N x N_l x C, twice), the HFIM's
  *     global branch (N x M x inner, twice) and frequency branch (the channel
- *     Gram matrix over the rfft bins, and A.V), BERT's (N_l^2 x D, twice);
+ *     Gram matrix over the rfft bins, and A.V), BERT's (N_l^2 x D, twice),
+ *     RMSIN's CIM's (heads x n^2 x (key_dim + attn_ratio key_dim), and its
+ *     proj over the n tokens);
  *   - the CSR's neighbourhood product A.X (doc/network.md, CSR: one MAC per
  *     neighbour and channel, 9, 6 or 4 neighbours per node at radius 1);
  *   - the ARC routing function's depthwise conv and its two Linears, and
