@@ -171,6 +171,7 @@ bench: $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) | deps
 goldens: | deps
 	$(PYTHON) tools/reference/make_goldens.py --out tests/golden/mrsnet-nano
 	$(PYTHON) tools/reference/make_goldens.py --config share/configs/lavt-nano.json --out tests/golden/lavt-nano
+	$(PYTHON) tools/reference/make_goldens.py --config share/configs/rmsin-nano.json --out tests/golden/rmsin-nano
 	$(PYTHON) tools/make_pil_goldens.py
 
 fuzz: | deps

@@ -326,11 +326,13 @@ static int run_flops(const opts *o)
     printf("  %-26s %10.3f\n", "  AFF", f.ifim_aff / g);
     printf("  %-26s %10.3f\n", "  tanh gates", f.ifim_gate / g);
     printf("  %-26s %10.3f\n", "  PWAM (LAVT's fusion)", f.ifim_pwam / g);
-    printf("  %-26s %10.3f\n", "HFIM", f.hfim / g);
+    printf("  %-26s %10.3f\n", "  IIM's visual branch", f.ifim_visual / g);
+    printf("  %-26s %10.3f\n", "HFIM (or CIM)", f.hfim / g);
     printf("  %-26s %10.3f\n", "  local", f.hfim_local / g);
     printf("  %-26s %10.3f\n", "  global", f.hfim_global / g);
     printf("  %-26s %10.3f\n", "  frequency", f.hfim_freq / g);
     printf("  %-26s %10.3f\n", "  fusion", f.hfim_fuse / g);
+    printf("  %-26s %10.3f\n", "  CIM (RMSIN's)", f.hfim_cim / g);
     printf("  %-26s %10.3f\n", "decoder (with ARC)", f.decoder / g);
     printf("  %-26s %10.3f\n", "  conv1_4/1_3/1_2", f.decoder_conv / g);
     printf("  %-26s %10.3f\n", "  ARC convs", f.decoder_arc / g);

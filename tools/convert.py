@@ -42,7 +42,10 @@ Parts.  Each target tensor belongs to one part:
   norms    backbone.norm0..3 (the stage outputs' LayerNorms)
   gates    backbone.layers.*.res_gate.* (the tanh gates into the Swin stream)
   ifim     backbone.layers.*.ifim.*     (new in MRSNet)
-  pwam     backbone.layers.*.fusion.*   (LAVT's PWAM, fusion "pwam")
+  pwam     backbone.layers.*.fusion.*   (LAVT's PWAM, fusion "pwam" or "iim")
+  visual   backbone.layers.*.visual_residual.*, .visual_gate.*
+                                        (RMSIN's various receptive branch, fusion "iim")
+  cim      backbone.cim.*               (RMSIN's CIM, cross_scale "cim")
   hfim     backbone.hfim.*              (new in MRSNet)
   decoder  classifier.*                 (RMSIN's decoder, or LAVT's)
   text     text_encoder.*               (BERT, without the pooler)
@@ -73,8 +76,8 @@ Sources and their names:
                  LAVT's train.py saves {'model', 'bert_model', ...}, its
                  lavt_one model and RMSIN keep BERT in 'model' as
                  text_encoder.*).  Give: the parts of --take (default all
-                 the configuration has: swin, norms, gates, pwam, decoder,
-                 text).  Into an MRSNet configuration, PWAM (layers.*.fusion),
+                 the configuration has: swin, norms, gates, pwam, visual,
+                 cim, decoder, text).  Into an MRSNet configuration, PWAM (layers.*.fusion),
                  RMSIN's VariousReceptive and its gate (layers.*.visual_residual,
                  .visual_gate) and CIM (backbone.cim) are reported as unused.
                  LAVT's decoder has plain 3x3 convs where RMSIN has adaptive
@@ -85,9 +88,14 @@ Sources and their names:
                  functions keep their initial values.
                  Into the checkpoint's own method (--lavt with a configuration
                  whose fusion is "pwam" at every stage, cross_scale "none" and
-                 decoder.kind "lavt", e.g. share/configs/lavt-b.json) every
+                 decoder.kind "lavt", e.g. share/configs/lavt-b.json; --rmsin
+                 with fusion "iim" at every stage, cross_scale "cim" and
+                 decoder.kind "rmsin", e.g. share/configs/rmsin-b.json) every
                  tensor is taken: a key left unused, other than by --take, is
-                 an error naming it.
+                 an error naming it.  An RMSIN checkpoint ({'model': ...,
+                 'optimizer', 'epoch', 'args', 'lr_scheduler'}, BERT inside
+                 'model' as text_encoder.*, or apart as 'bert_model') holds
+                 every tensor of rmsin-b: nothing is initialised.
 A tensor given by two sources is an error: --take decides.
 
 Checks.  A tensor of another shape than the target stops the conversion
@@ -114,11 +122,13 @@ Examples (the paper's configuration):
       --rmsin rmsin.pth --take backbone,decoder --found-only -o rmsin-part.safetensors
   /usr/bin/python3 tools/convert.py --config share/configs/lavt-b.json \\
       --lavt lavt_refcoco.pth -o lavt-b.safetensors
+  /usr/bin/python3 tools/convert.py --config share/configs/rmsin-b.json \\
+      --rmsin rmsin_rrsisd.pth -o rmsin-b.safetensors
   /usr/bin/python3 tools/convert.py --config share/configs/mrsnet-nano.json --list
 """
 
-PARTS = ("swin", "norms", "gates", "ifim", "pwam", "hfim", "decoder", "text")
-TAKE_DEFAULT = ("swin", "norms", "gates", "pwam", "decoder", "text")
+PARTS = ("swin", "norms", "gates", "ifim", "pwam", "visual", "hfim", "cim", "decoder", "text")
+TAKE_DEFAULT = ("swin", "norms", "gates", "pwam", "visual", "cim", "decoder", "text")
 TAKE_ALIASES = {"backbone": ("swin", "norms", "gates"), "all": TAKE_DEFAULT}
 
 # Checkpoint keys that are buffers MRSNet rebuilds from its configuration.
@@ -129,16 +139,21 @@ IGNORED = (
     (re.compile(r"(^|\.)position_ids$"), "position_ids"),
 )
 
-PWAM_UNUSED = "PWAM (the configuration's fusion is not pwam)"
+PWAM_UNUSED = "PWAM (the configuration's fusion is not pwam or iim)"
+VISUAL_UNUSED = "RMSIN's various receptive branch (the configuration's fusion is not iim)"
+VISUAL_GATE_UNUSED = "RMSIN's gate of its various receptive branch (the configuration's fusion is not iim)"
+CIM_UNUSED = "RMSIN's CIM (the configuration's cross_scale is not cim)"
+# The part a configuration must have for keys of these reasons to be its own.
+UNUSED_PART = {PWAM_UNUSED: "pwam", VISUAL_UNUSED: "visual", VISUAL_GATE_UNUSED: "visual", CIM_UNUSED: "cim"}
 # Why a checkpoint key has no place in MRSNet: (pattern, shown prefix, reason).
 UNUSED_REASONS = (
     (re.compile(r"^backbone\.layers\.\d+\.fusion\."), "backbone.layers.*.fusion.*",
      PWAM_UNUSED),
     (re.compile(r"^backbone\.layers\.\d+\.visual_residual\."), "backbone.layers.*.visual_residual.*",
-     "RMSIN's VariousReceptive (the IFIM replaces it)"),
+     VISUAL_UNUSED),
     (re.compile(r"^backbone\.layers\.\d+\.visual_gate\."), "backbone.layers.*.visual_gate.*",
-     "RMSIN's gate of the VariousReceptive branch"),
-    (re.compile(r"^backbone\.cim\."), "backbone.cim.*", "RMSIN's CIM (MRSNet's HFIM replaces it)"),
+     VISUAL_GATE_UNUSED),
+    (re.compile(r"^backbone\.cim\."), "backbone.cim.*", CIM_UNUSED),
     (re.compile(r"^norm\."), "norm.*", "Swin's final LayerNorm (classification only)"),
     (re.compile(r"^head\."), "head.*", "Swin's ImageNet classifier head"),
     (re.compile(r"^(backbone\.)?absolute_pos_embed$"), "absolute_pos_embed",
@@ -350,14 +365,20 @@ def part_of(name):
         return "ifim"
     if re.match(r"backbone\.layers\.\d+\.fusion\.", name):
         return "pwam"
+    if re.match(r"backbone\.layers\.\d+\.visual_(residual|gate)\.", name):
+        return "visual"
+    if name.startswith("backbone.cim."):
+        return "cim"
     return None
 
 
 def method_of(cfg):
-    """The method whose checkpoints a configuration takes whole: "lavt" when its modules
-    are LAVT's (share/configs/README, Methods), else None."""
+    """The method whose checkpoints a configuration takes whole: "lavt" or "rmsin" when its
+    modules are that method's (share/configs/README, Methods), else None."""
     if cfg["fusion"] == ["pwam"] * 4 and cfg["cross_scale"] == "none" and cfg["decoder"]["kind"] == "lavt":
         return "lavt"
+    if cfg["fusion"] == ["iim"] * 4 and cfg["cross_scale"] == "cim" and cfg["decoder"]["kind"] == "rmsin":
+        return "rmsin"
     return None
 
 
@@ -434,8 +455,8 @@ def classify(src, key, target, targets, take):
             src.unused[key] = "part %s: not taken from %s" % (part, src.option)
         return False
     for pat, shown, reason in UNUSED_REASONS:
-        if reason == PWAM_UNUSED and any(part_of(n) == "pwam" for n in targets):
-            continue   # the configuration has PWAMs: this key is not one of theirs
+        if reason in UNUSED_PART and any(part_of(n) == UNUSED_PART[reason] for n in targets):
+            continue   # the configuration has such modules: this key is not one of theirs
         if pat.search(key) or (target is not None and pat.search(target)):
             src.unused[key] = reason
             return False

@@ -37,6 +37,11 @@ static int stage_init(rr_params *p, rr_stage *m, int i, const rr_config *cfg, in
         if (rr_pwam_init(p, &m->fusion.pwam, dim, cfg, name))
             return -1;
         break;
+    case RR_FUSION_IIM:
+        snprintf(name, sizeof name, "%s.layers.%d", prefix, i);
+        if (rr_iim_init(p, &m->fusion.iim, dim, cfg, name))
+            return -1;
+        break;
     default:
         return rr_error("fusion[%d]: '%s' is not built by this version", i, rr_fusion_name(m->fusion_kind));
     }
@@ -90,6 +95,9 @@ int rr_backbone_init(rr_params *p, rr_backbone *m, const rr_config *cfg, const c
     case RR_CROSS_HFIM:
         snprintf(name, sizeof name, "%s.hfim", prefix);
         return rr_hfim_init(p, &m->cross.hfim, cfg, name);
+    case RR_CROSS_CIM:
+        snprintf(name, sizeof name, "%s.cim", prefix);
+        return rr_cim_init(p, &m->cross.cim, cfg, name);
     case RR_CROSS_NONE:
         return 0;
     default:
@@ -110,6 +118,9 @@ static rr_tensor *fusion_fwd(rr_ctx *c, const rr_stage *m, int i, rr_tensor *x, 
     case RR_FUSION_PWAM:
         snprintf(tag, sizeof tag, "stage%d.pwam.", i + 1);
         return rr_pwam_fwd(c, &m->fusion.pwam, x, l, lmask, tr, tag);
+    case RR_FUSION_IIM:
+        snprintf(tag, sizeof tag, "stage%d.pwam.", i + 1);
+        return rr_pwam_fwd(c, &m->fusion.iim.pwam, x, l, lmask, tr, tag);
     }
     rr_error("fusion[%d]: kind %d is not built", i, m->fusion_kind); /* rr_backbone_init refused it */
     return NULL;
@@ -144,7 +155,9 @@ static rr_tensor *stage_fwd(rr_ctx *c, const rr_backbone *bb, int i, rr_tensor *
         return f;
     rr_scope s = rr_scope_begin(c, tr);
     rr_tensor *gate = rr_tanh(c, rr_linear_m_fwd(c, &m->gate2, rr_relu(c, rr_linear_m_fwd(c, &m->gate1, f))));
-    t = rr_add(c, t, rr_mul(c, gate, f));
+    rr_tensor *gated = rr_add(c, t, rr_mul(c, gate, f));
+    /* RMSIN adds its various receptive branch of X through its own gate. */
+    t = m->fusion_kind == RR_FUSION_IIM ? rr_add(c, gated, rr_iim_fwd(c, &m->fusion.iim, t, h, w, tr, tag)) : gated;
     rr_trace_put(tr, tag, "x_gated", t);
     *x = rr_scope_keep(&s, rr_patch_merging_fwd(c, &m->downsample, t, h, w));
     return *x ? f : NULL;
@@ -190,6 +203,8 @@ int rr_backbone_fwd(rr_ctx *c, const rr_backbone *m, rr_tensor *img, rr_tensor *
     int rc = 0;
     if (m->cross_scale == RR_CROSS_HFIM)
         rc = rr_hfim_fwd(c, &m->cross.hfim, e, d, tr);
+    else if (m->cross_scale == RR_CROSS_CIM)
+        rc = rr_cim_fwd(c, &m->cross.cim, e, d, tr);
     else
         for (int i = 0; i < 4; i++) /* RR_CROSS_NONE: the decoder reads E1..E4 */
             d[i] = e[i];

@@ -1,19 +1,22 @@
 /* The visual backbone of MRSNet (doc/network.md: Swin backbone, Stage wiring): patch embedding, four
  * stages of Swin blocks each followed by its fusion module (cfg->fusion[i]:
- * MRSNet's IFIM, LAVT's PWAM, ...) and the gated residual
- * x <- X + tanh(W2 relu(W1 F)) * F and (stages 1-3) PatchMerging, the
+ * MRSNet's IFIM, LAVT's PWAM, RMSIN's IIM) and the gated residual
+ * x <- X + tanh(W2 relu(W1 F)) * F (+ the IIM's gated branch, iim.h) and (stages 1-3) PatchMerging, the
  * out-norms norm0..3 that turn each stage's F into E_i, and the cross-scale
- * module over E1..E4 (cfg->cross_scale: the HFIM, or none: D_i = E_i).
+ * module over E1..E4 (cfg->cross_scale: the HFIM, RMSIN's CIM, or none:
+ * D_i = E_i).
  * Parameter names are tools/reference/mrsnet.py's Backbone under
  * "backbone.": patch_embed.*, absolute_pos_embed (with swin.ape),
  * layers.{i}.{blocks.{j}.*, ifim.* (IFIM) or fusion.* (PWAM),
- * res_gate.{0,2}.weight, downsample.*}, norm{i}.*, hfim.*. */
+ * res_gate.{0,2}.weight, downsample.*}, norm{i}.*, hfim.* or cim.*. */
 #ifndef RR_NN_BACKBONE_H
 #define RR_NN_BACKBONE_H
 
+#include "cim.h"
 #include "config.h"
 #include "hfim.h"
 #include "ifim.h"
+#include "iim.h"
 #include "layers.h"
 #include "pwam.h"
 #include "swin.h"
@@ -27,6 +30,7 @@ typedef struct {
     union {
         rr_ifim ifim;
         rr_pwam pwam;
+        rr_iim iim;                 /* its PWAM and the various receptive branch */
     } fusion;
     rr_linear_m gate1, gate2;       /* res_gate.0, res_gate.2: C -> C, no bias */
     int has_downsample;             /* stages 1-3 */
@@ -41,6 +45,7 @@ typedef struct rr_backbone {
     int cross_scale;                /* rr_cross_kind: which member of `cross`, none for RR_CROSS_NONE */
     union {
         rr_hfim hfim;
+        rr_cim cim;
     } cross;
     int64_t window, shift;
     float mask_value, drop_rate;

@@ -34,6 +34,9 @@ void rr_config_default(rr_config *c)
         .pwam = {.heads = 1, .in_eps = 1e-5f, .mask_value = 10000},
         .hfim = {.sr = 4, .heads = 8, .head_dim = 32, .freq_heads = 8, .l2_eps = 1e-6f, .ln_eps = 1e-5f,
                  .bn_eps = 1e-5f, .bn_momentum = 0.1f},
+        .iim = {.bn_eps = 1e-5f, .bn_momentum = 0.1f},
+        .cim = {.layers = 1, .key_dim = 32, .heads = 8, .attn_ratio = 2, .mlp_ratio = 2, .bn_eps = 1e-5f,
+                .bn_momentum = 0.1f},
         .decoder = {.kind = RR_DECODER_RMSIN, .hidden = 512, .arc_kernel_number = 1, .arc_dropout = 0.2f, .arc_max_angle_deg = 40,
                     .ln_eps = 1e-5f, .bn_eps = 1e-5f, .bn_momentum = 0.1f},
         .loss = {.ce_weight = 0.9f, .class_weights = {0.9f, 1.1f}, .dice_weight = 0.2f, .dice_batch_mean = 1,
@@ -137,6 +140,15 @@ static const field fields[] = {
     EPS("hfim.ln_eps", hfim.ln_eps),
     EPS("hfim.bn_eps", hfim.bn_eps),
     NUM("hfim.bn_momentum", hfim.bn_momentum, 0, 1, 0),
+    EPS("iim.bn_eps", iim.bn_eps),
+    NUM("iim.bn_momentum", iim.bn_momentum, 0, 1, 0),
+    INT("cim.layers", cim.layers, 1, 16),
+    INT("cim.key_dim", cim.key_dim, 1, 1024),
+    INT("cim.heads", cim.heads, 1, 1024),
+    INT("cim.attn_ratio", cim.attn_ratio, 1, 64),
+    INT("cim.mlp_ratio", cim.mlp_ratio, 1, 64),
+    EPS("cim.bn_eps", cim.bn_eps),
+    NUM("cim.bn_momentum", cim.bn_momentum, 0, 1, 0),
     ENUM("decoder.kind", decoder.kind, decoder_names),
     INT("decoder.hidden", decoder.hidden, 1, 8192),
     INT("decoder.arc_kernel_number", decoder.arc_kernel_number, 1, 64),
@@ -165,7 +177,7 @@ static const field fields[] = {
 #undef O
 #define NFIELDS (int)(sizeof fields / sizeof fields[0])
 
-static const char *const sections[] = {"swin", "text", "ifim", "pwam", "hfim", "decoder", "loss"};
+static const char *const sections[] = {"swin", "text", "ifim", "pwam", "hfim", "iim", "cim", "decoder", "loss"};
 
 static int in_range(const field *f, double v)
 {
@@ -401,7 +413,8 @@ int rr_config_check(const rr_config *cfg)
         if (cfg->fusion[i] == RR_FUSION_IFIM && (e << i) % cfg->ifim.cma_heads)
             return rr_error("config: ifim.cma_heads is %d, does not divide stage %d's width %d",
                             cfg->ifim.cma_heads, i + 1, e << i);
-        if (cfg->fusion[i] == RR_FUSION_PWAM && (e << i) % cfg->pwam.heads)
+        /* RMSIN's IIM holds LAVT's PWAM */
+        if ((cfg->fusion[i] == RR_FUSION_PWAM || cfg->fusion[i] == RR_FUSION_IIM) && (e << i) % cfg->pwam.heads)
             return rr_error("config: pwam.heads is %d, does not divide stage %d's width %d", cfg->pwam.heads,
                             i + 1, e << i);
     }
@@ -410,6 +423,14 @@ int rr_config_check(const rr_config *cfg)
                         rr_config_hfim_channels(cfg));
     if (hfim && grid % cfg->hfim.sr)
         return rr_error("config: hfim.sr is %d, does not divide the stride-4 grid %d", cfg->hfim.sr, grid);
+    /* CIM splits its width by the scales' C_i / 4, and its attention's size
+     * is stage 4's grid, image_size / (8 x patch_size) exactly. */
+    if (cfg->cross_scale == RR_CROSS_CIM && e % 4)
+        return rr_error("config: swin.embed_dim is %d, must be a multiple of 4 (CIM splits C_i / 4)", e);
+    if (cfg->cross_scale == RR_CROSS_CIM && cfg->image_size % (s->patch_size * 8))
+        return rr_error("config: image_size is %d, must be a multiple of 8 x swin.patch_size = %d "
+                        "(CIM is built for stage 4's grid)",
+                        cfg->image_size, s->patch_size * 8);
     return 0;
 }
 

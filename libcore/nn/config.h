@@ -41,6 +41,18 @@ typedef enum { RR_FUSION_IFIM, RR_FUSION_PWAM, RR_FUSION_IIM } rr_fusion_kind;
 typedef enum { RR_CROSS_HFIM, RR_CROSS_CIM, RR_CROSS_NONE } rr_cross_kind;
 typedef enum { RR_DECODER_RMSIN, RR_DECODER_LAVT } rr_decoder_kind;
 
+/* RMSIN's intra-scale module beyond LAVT's PWAM: the various receptive
+ * branch's BatchNorms (share/configs/README, iim). */
+typedef struct {
+    float bn_eps, bn_momentum;
+} rr_iim_config;
+
+/* RMSIN's cross-scale module (share/configs/README, cim). */
+typedef struct {
+    int layers, key_dim, heads, attn_ratio, mlp_ratio;
+    float bn_eps, bn_momentum;
+} rr_cim_config;
+
 /* LAVT's pixel-word attention module (fusion "pwam"). */
 typedef struct {
     int heads;
@@ -72,6 +84,8 @@ typedef struct rr_config {
     rr_ifim_config ifim;
     rr_pwam_config pwam;
     rr_hfim_config hfim;
+    rr_iim_config iim;
+    rr_cim_config cim;
     rr_decoder_config decoder;
     rr_loss_config loss;
 } rr_config;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "cim.h"
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -24,6 +25,31 @@ static int64_t window_entries(int64_t n, int64_t r)
 /* FLOPs of a complex 2-D FFT of n points (5 n log2 n), for not_counted. */
 static double fft_flops(int64_t n) { return n > 1 ? 5.0 * (double)n * log2((double)n) : 0; }
 
+/* MACs of FeedForward(x, mlp_ratio r) on n positions: 1x1 x -> rx, the 3x3
+ * grouped by x (r inputs per output), 1x1 rx -> x. */
+static int64_t cim_ff(int64_t n, int64_t x, int64_t r) { return n * x * r * x + 9 * n * r * x * r + n * r * x * x; }
+
+/* RMSIN's CIM (doc/network.md, CIM) on stage 4's g x g grid, H[3] = g, C: the
+ * stage widths.  MACs per image. */
+static int64_t cim_macs(const rr_config *cfg, const int64_t H[4], const int64_t C[4])
+{
+    const rr_cim_config *k = &cfg->cim;
+    int64_t g = H[3], n0 = g * g, n = rr_cim_tokens(g), g2 = cdiv(g, 2), g3 = cdiv(g, 3);
+    int64_t dim = C[0] + C[1] + C[2] + C[3], h = dim / 4, r = k->mlp_ratio;
+    int64_t d = (int64_t)k->attn_ratio * k->key_dim, dh = d * k->heads, q = dh + 2 * (int64_t)k->key_dim * k->heads;
+    /* the depthwise 3x3 s2 and 5x5 s3, qkv, the two attention products, proj over
+     * tokens, parallel_conv, to_out, the closing 1x1 */
+    int64_t csa = 9 * g2 * g2 * h + 25 * g3 * g3 * h + n * h * q + k->heads * n * n * (k->key_dim + d) + dh * n * n0 +
+                  9 * n0 * dh + n0 * dh * h + n0 * h * h;
+    int64_t block = 2 * csa + cim_ff(n0, h, r);
+    for (int i = 0; i < 4; i++)
+        block += cim_ff(n0, C[i] / 4, r);
+    int64_t macs = 2 * n0 * dim * h + k->layers * block; /* down_channel, up_channel, the blocks */
+    for (int i = 0; i < 4; i++) /* the gates: local_embedding on E_i's grid, the other two on g x g */
+        macs += H[i] * H[i] * C[i] * C[i] + 2 * n0 * C[i] * C[i];
+    return macs;
+}
+
 int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
 {
     memset(out, 0, sizeof *out);
@@ -31,11 +57,6 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
         return rr_error("flops: batch must be >= 1, not %lld", (long long)batch);
     if (rr_config_check(cfg))
         return -1;
-    for (int i = 0; i < 4; i++)
-        if (cfg->fusion[i] != RR_FUSION_IFIM && cfg->fusion[i] != RR_FUSION_PWAM)
-            return rr_error("flops: fusion[%d] is '%s', which is not counted", i, rr_fusion_name(cfg->fusion[i]));
-    if (cfg->cross_scale != RR_CROSS_HFIM && cfg->cross_scale != RR_CROSS_NONE)
-        return rr_error("flops: cross_scale is '%s', which is not counted", rr_cross_scale_name(cfg->cross_scale));
     const rr_swin_config *s = &cfg->swin;
     if (cfg->image_size <= 0)
         return rr_error("flops: image_size must be positive");
@@ -72,16 +93,20 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
 
     /* --- IFIM (doc/network.md, IFIM), one per stage, with the stage's tanh gate (doc/network.md, Stage wiring) --- */
     const rr_ifim_config *f = &cfg->ifim;
-    int64_t psr = 0, csr = 0, cma = 0, aff = 0, gate = 0, pwam = 0, ifim_stage[4];
+    int64_t psr = 0, csr = 0, cma = 0, aff = 0, gate = 0, pwam = 0, visual = 0, ifim_stage[4];
     int k = 1 + (f->psr != 0) + (f->csr != 0); /* AFF's branches */
     for (int i = 0; i < 4; i++) {
         int64_t h = H[i], c = C[i], n = h * h, p = 0, r = 0;
         int64_t g = 2 * n * c * c; /* res_gate: two C x C Linears */
-        if (cfg->fusion[i] == RR_FUSION_PWAM) {
+        if (cfg->fusion[i] != RR_FUSION_IFIM) {
             /* vis_project, f_query, W, project_mm; f_key, f_value; Q.K and A.V (doc/network.md, PWAM) */
             int64_t w = 4 * n * c * c + 2 * Nl * Dl * c + 2 * n * Nl * c;
-            pwam += w, gate += g;
-            ifim_stage[i] = w + g;
+            /* RMSIN's IIM adds, at stages 1-3 (stage 4's stream feeds nothing, doc/network.md,
+             * IIM), the RepBlock's 1-channel convolutions (two rounds of 1 + 1 + 9 taps) and
+             * the branch's tanh gate (two C x C Linears) */
+            int64_t v = cfg->fusion[i] == RR_FUSION_IIM && i < 3 ? 2 * 11 * n + 2 * n * c * c : 0;
+            pwam += w, gate += g, visual += v;
+            ifim_stage[i] = w + g + v;
             continue;
         }
         if (f->psr) {
@@ -113,10 +138,11 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     int64_t glob = N * ch * inner + M * ch * 2 * inner + 2 * N * M * inner + N * inner * ch;
     int64_t freq = 3 * N * ch * ch + fh * cc * cc * bins + fh * cc * cc * N + N * ch * ch;
     int64_t fuse = 3 * ch * ch * N;
-    if (cfg->cross_scale == RR_CROSS_NONE)
+    if (cfg->cross_scale != RR_CROSS_HFIM)
         local = glob = freq = fuse = 0;
     else
         aside += 2 * (double)ch * (fft_flops(N) / 2); /* rfft2 (half a complex FFT) of Q_s and K_s */
+    int64_t cim = cfg->cross_scale == RR_CROSS_CIM ? cim_macs(cfg, H, C) : 0;
 
     /* --- decoder (doc/network.md: Decoder, ARC, Parameters and cost) ---------- */
     const rr_decoder_config *d = &cfg->decoder;
@@ -156,12 +182,15 @@ int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out)
     out->ifim_aff = x * aff;
     out->ifim_gate = x * gate;
     out->ifim_pwam = x * pwam;
-    out->ifim = out->ifim_psr + out->ifim_csr + out->ifim_cma + out->ifim_aff + out->ifim_gate + out->ifim_pwam;
+    out->ifim_visual = x * visual;
+    out->ifim = out->ifim_psr + out->ifim_csr + out->ifim_cma + out->ifim_aff + out->ifim_gate + out->ifim_pwam +
+                out->ifim_visual;
     out->hfim_local = x * local;
     out->hfim_global = x * glob;
     out->hfim_freq = x * freq;
     out->hfim_fuse = x * fuse;
-    out->hfim = out->hfim_local + out->hfim_global + out->hfim_freq + out->hfim_fuse;
+    out->hfim_cim = x * cim;
+    out->hfim = out->hfim_local + out->hfim_global + out->hfim_freq + out->hfim_fuse + out->hfim_cim;
     out->decoder_conv = x * conv;
     out->decoder_arc = x * arc;
     out->decoder_routing = x * routing;

@@ -14,7 +14,9 @@
  *     on the N real tokens;
  *   - the attention products of the CMA (N x N_l x C, twice), the HFIM's
  *     global branch (N x M x inner, twice) and frequency branch (the channel
- *     Gram matrix over the rfft bins, and A.V), BERT's (N_l^2 x D, twice);
+ *     Gram matrix over the rfft bins, and A.V), BERT's (N_l^2 x D, twice),
+ *     RMSIN's CIM's (heads x n^2 x (key_dim + attn_ratio key_dim), and its
+ *     proj over the n tokens);
  *   - the CSR's neighbourhood product A.X (doc/network.md, CSR: one MAC per
  *     neighbour and channel, 9, 6 or 4 neighbours per node at radius 1);
  *   - the ARC routing function's depthwise conv and its two Linears, and
@@ -57,8 +59,10 @@ typedef struct {
      * modules, whatever their kind (a stage with LAVT's PWAM counts in ifim_pwam) */
     int64_t ifim, ifim_stage[4];
     int64_t ifim_psr, ifim_csr, ifim_cma, ifim_aff, ifim_gate, ifim_pwam; /* over the four stages */
-    /* HFIM (doc/network.md, HFIM); 0 with cross_scale "none" */
-    int64_t hfim, hfim_local, hfim_global, hfim_freq, hfim_fuse;
+    int64_t ifim_visual; /* RMSIN's IIM beyond its PWAM: the various receptive branch and its gate */
+    /* the cross-scale module: HFIM (doc/network.md, HFIM) or RMSIN's CIM (hfim_cim); 0 with
+     * cross_scale "none" */
+    int64_t hfim, hfim_local, hfim_global, hfim_freq, hfim_fuse, hfim_cim;
     /* decoder (doc/network.md, Parameters and cost) */
     int64_t decoder;
     int64_t decoder_conv;    /* conv1_4, conv1_3, conv1_2 */
@@ -73,9 +77,9 @@ typedef struct {
 } rr_flops;
 
 /* Counts the network of cfg (rr_config_check must accept it) at its
- * image_size for batch >= 1 images: MRSNet's modules and LAVT's (fusion
- * "pwam", cross_scale "none", decoder.kind "lavt"); another module is an
- * error naming it.  0, or -1 with a message. */
+ * image_size for batch >= 1 images: MRSNet's modules, LAVT's (fusion
+ * "pwam", cross_scale "none", decoder.kind "lavt") and RMSIN's (fusion
+ * "iim", cross_scale "cim").  0, or -1 with a message. */
 int rr_flops_count(const rr_config *cfg, int64_t batch, rr_flops *out);
 
 /* Peak dense FLOP rates of a GPU, TFLOP/s, at the vendor's boost clock. */

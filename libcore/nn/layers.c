@@ -73,7 +73,9 @@ int rr_batch_norm_m_init(rr_params *p, rr_batch_norm_m *m, int64_t dim, float ep
     m->bias = rr_param_add(p, kind, RR_INIT_ZEROS, 0, RR_SHAPE(dim), "%s.bias", prefix);
     m->running_mean = rr_param_add(p, RR_PARAM_BUFFER, RR_INIT_ZEROS, 0, RR_SHAPE(dim), "%s.running_mean", prefix);
     m->running_var = rr_param_add(p, RR_PARAM_BUFFER, RR_INIT_ONES, 0, RR_SHAPE(dim), "%s.running_var", prefix);
-    return m->weight && m->bias && m->running_mean && m->running_var ? 0 : -1;
+    return m->weight && m->bias && m->running_mean && m->running_var
+               ? rr_params_add_bn_stats(p, m->running_mean, m->running_var, momentum)
+               : -1;
 }
 
 rr_tensor *rr_batch_norm_m_fwd(rr_ctx *c, const rr_batch_norm_m *m, rr_tensor *x)

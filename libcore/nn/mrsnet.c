@@ -157,39 +157,6 @@ int rr_mrsnet_save(const rr_mrsnet *m, const char *path, rr_dtype dtype)
     return rc;
 }
 
-int rr_mrsnet_batch_norms(rr_mrsnet *m, rr_batch_norm_m **out, int max)
-{
-    rr_batch_norm_m *all[8];
-    int n = 0;
-    if ((m->parts & RR_PART_BACKBONE) && m->backbone.cross_scale == RR_CROSS_HFIM) {
-        all[n++] = &m->backbone.cross.hfim.local_bn;
-        all[n++] = &m->backbone.cross.hfim.fuse_bn;
-    }
-    for (int i = 0; i < 3 && (m->parts & RR_PART_DECODER); i++) {
-        all[n++] = &m->decoder.bn1[i];
-        all[n++] = &m->decoder.bn2[i];
-    }
-    int k = 0;
-    for (int i = 0; i < n; i++) /* a module a variant leaves out has no tensors */
-        if (all[i]->running_mean)
-            k++;
-    /* Every BatchNorm of the model must be here: a module added without
-     * being listed would keep statistics that differ across processes. */
-    int registered = 0;
-    for (int i = 0; i < m->params.n; i++) {
-        size_t len = strlen(m->params.items[i].name);
-        registered += len >= 13 && strcmp(m->params.items[i].name + len - 13, ".running_mean") == 0;
-    }
-    if (k != registered || k > max)
-        return rr_error("the model has %d BatchNorm layers, %d of them known to rr_mrsnet_batch_norms (at most %d)",
-                        registered, k, max);
-    k = 0;
-    for (int i = 0; i < n; i++)
-        if (all[i]->running_mean)
-            out[k++] = all[i];
-    return k;
-}
-
 void rr_mrsnet_free(rr_mrsnet *m)
 {
     rr_params_free(&m->params);

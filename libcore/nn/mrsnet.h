@@ -84,10 +84,6 @@ int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int w
  * checksums in the metadata, atomically. */
 int rr_mrsnet_save(const rr_mrsnet *m, const char *path, rr_dtype dtype);
 void rr_mrsnet_free(rr_mrsnet *m);
-/* The BatchNorm layers of the built parts (the HFIM's, the decoder's), at
- * most max of them into out; their number.  The trainer combines their
- * running statistics across processes (train/trainer.c). */
-int rr_mrsnet_batch_norms(rr_mrsnet *m, rr_batch_norm_m **out, int max); /* or -1 with a message when one is not known to it */
 
 /* Word features L (B x D_l x N_l) of token ids and their mask (I32 B x N_l);
  * records "text.L". */

@@ -22,10 +22,25 @@ void rr_params_free(rr_params *p)
     for (int i = 0; i < p->n; i++)
         free(p->items[i].name);
     free(p->items);
+    free(p->bn_stats);
     rr_ctx_free(&p->store);
     if (p->map)
         munmap(p->map, p->map_len);
     memset(p, 0, sizeof *p);
+}
+
+int rr_params_add_bn_stats(rr_params *p, rr_tensor *mean, rr_tensor *var, float momentum)
+{
+    if (p->nbn_stats == p->cap_bn_stats) {
+        int cap = p->cap_bn_stats ? 2 * p->cap_bn_stats : 16;
+        rr_bn_stats *b = realloc(p->bn_stats, (size_t)cap * sizeof *b);
+        if (!b)
+            return rr_error("out of memory");
+        p->bn_stats = b;
+        p->cap_bn_stats = cap;
+    }
+    p->bn_stats[p->nbn_stats++] = (rr_bn_stats){mean, var, momentum};
+    return 0;
 }
 
 rr_param *rr_params_find(const rr_params *p, const char *name)

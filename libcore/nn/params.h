@@ -38,10 +38,20 @@ typedef struct rr_param {
     void *own;               /* the tensor's memory in the registry; t->data unless in place in a mapping */
 } rr_param;
 
+/* The running statistics of a BatchNorm and its momentum, registered by
+ * rr_batch_norm_m_init: what a trainer across processes combines
+ * (train/trainer.c), whichever modules a configuration builds. */
+typedef struct {
+    rr_tensor *mean, *var;
+    float momentum;
+} rr_bn_stats;
+
 typedef struct rr_params {
     rr_ctx store;            /* never reset: the tensors and their gradients */
     rr_param *items;
     int n, cap;
+    rr_bn_stats *bn_stats;   /* every BatchNorm's, in the order built */
+    int nbn_stats, cap_bn_stats;
     rr_rng rng;              /* initialisation stream */
     int with_grads;
     int uninitialised;       /* rr_param_add leaves the values unset: every one is about to be loaded */
@@ -61,6 +71,8 @@ rr_tensor *rr_param_add(rr_params *p, int kind, rr_init init, float a, int ndim,
                         const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 rr_param *rr_params_find(const rr_params *p, const char *name);
+/* Registers a BatchNorm's running statistics (rr_batch_norm_m_init does). */
+int rr_params_add_bn_stats(rr_params *p, rr_tensor *mean, rr_tensor *var, float momentum);
 /* Total number of elements of the non-buffer parameters. */
 int64_t rr_params_count(const rr_params *p, const char *prefix);
 void rr_params_zero_grad(rr_params *p);

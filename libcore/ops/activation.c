@@ -85,7 +85,7 @@ static int act_backward(rr_ctx *c, rr_node *n)
                       rr_f32(n->out->grad), rr_f32(gx), x->numel);
 }
 
-static const char *const act_names[] = {"gelu", "relu", "sigmoid", "tanh", "softsign"};
+static const char *const act_names[] = {"gelu", "relu", "sigmoid", "tanh", "softsign", "relu6", "hsigmoid", "hswish"};
 
 static rr_tensor *activation(rr_ctx *c, rr_act op, rr_tensor *x)
 {
@@ -109,3 +109,6 @@ rr_tensor *rr_relu(rr_ctx *c, rr_tensor *x) { return activation(c, RR_RELU, x); 
 rr_tensor *rr_sigmoid(rr_ctx *c, rr_tensor *x) { return activation(c, RR_SIGMOID, x); }
 rr_tensor *rr_tanh(rr_ctx *c, rr_tensor *x) { return activation(c, RR_TANH, x); }
 rr_tensor *rr_softsign(rr_ctx *c, rr_tensor *x) { return activation(c, RR_SOFTSIGN, x); }
+rr_tensor *rr_relu6(rr_ctx *c, rr_tensor *x) { return activation(c, RR_RELU6, x); }
+rr_tensor *rr_hsigmoid(rr_ctx *c, rr_tensor *x) { return activation(c, RR_HSIGMOID, x); }
+rr_tensor *rr_hswish(rr_ctx *c, rr_tensor *x) { return activation(c, RR_HSWISH, x); }

@@ -4,7 +4,13 @@
  *   rr_relu      max(x, 0); the gradient at 0 is 0, as in torch
  *   rr_sigmoid   1 / (1 + e^-x)
  *   rr_tanh      tanh(x)
- *   rr_softsign  x / (1 + |x|) (torch.nn.functional.softsign; ARC's θ, doc/network.md, ARC) */
+ *   rr_softsign  x / (1 + |x|) (torch.nn.functional.softsign; ARC's θ, doc/network.md, ARC)
+ *   rr_relu6     min(max(x, 0), 6) (torch.nn.ReLU6; RMSIN's CIM feed-forward)
+ *   rr_hsigmoid  relu6(x + 3) / 6 (RMSIN's h_sigmoid, the CIM's scale-aware gate)
+ *   rr_hswish    x · relu6(x + 3) / 6 (torch.nn.Hardswish; the CIM's attention)
+ * The three piecewise-linear ones take torch's gradients at their kinks:
+ * relu6 and hsigmoid pass none at the ends of their slopes (0 and 6 of
+ * relu6's argument), hswish is 0 below -3, x/3 + 1/2 up to 3 included, 1 above. */
 #ifndef RR_OPS_ACTIVATION_H
 #define RR_OPS_ACTIVATION_H
 
@@ -14,7 +20,7 @@
 #include "../rng.h" /* RR_HD */
 #include "backend.h"
 
-typedef enum { RR_GELU, RR_RELU, RR_SIGMOID, RR_TANH, RR_SOFTSIGN } rr_act;
+typedef enum { RR_GELU, RR_RELU, RR_SIGMOID, RR_TANH, RR_SOFTSIGN, RR_RELU6, RR_HSIGMOID, RR_HSWISH } rr_act;
 
 /* f(x): shared by the CPU and CUDA kernels. */
 static inline RR_HD float rr_act_value(rr_act op, float x)
@@ -24,6 +30,9 @@ static inline RR_HD float rr_act_value(rr_act op, float x)
     case RR_RELU: return x > 0 ? x : 0.0f;
     case RR_SIGMOID: return 1.0f / (1.0f + expf(-x));
     case RR_TANH: return tanhf(x);
+    case RR_RELU6: return fminf(fmaxf(x, 0.0f), 6.0f);
+    case RR_HSIGMOID: return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+    case RR_HSWISH: return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
     default: return x / (1.0f + fabsf(x));
     }
 }
@@ -38,6 +47,12 @@ static inline RR_HD float rr_act_grad(rr_act op, float x, float y)
     case RR_RELU: return x > 0 ? 1.0f : 0.0f;
     case RR_SIGMOID: return y * (1.0f - y);
     case RR_TANH: return 1.0f - y * y;
+    case RR_RELU6: return x > 0.0f && x < 6.0f ? 1.0f : 0.0f;
+    case RR_HSIGMOID: {
+        float t = x + 3.0f;
+        return t > 0.0f && t < 6.0f ? 1.0f / 6.0f : 0.0f;
+    }
+    case RR_HSWISH: return x < -3.0f ? 0.0f : x <= 3.0f ? x / 3.0f + 0.5f : 1.0f;
     default: {
         float d = 1.0f + fabsf(x);
         return 1.0f / (d * d);
@@ -50,6 +65,9 @@ rr_tensor *rr_relu(rr_ctx *c, rr_tensor *x);
 rr_tensor *rr_sigmoid(rr_ctx *c, rr_tensor *x);
 rr_tensor *rr_tanh(rr_ctx *c, rr_tensor *x);
 rr_tensor *rr_softsign(rr_ctx *c, rr_tensor *x);
+rr_tensor *rr_relu6(rr_ctx *c, rr_tensor *x);
+rr_tensor *rr_hsigmoid(rr_ctx *c, rr_tensor *x);
+rr_tensor *rr_hswish(rr_ctx *c, rr_tensor *x);
 
 RR_KERNEL(rr_act_fwd, (rr_act op, const float *x, float *y, int64_t n));
 /* dx += dy · f'(x); y = f(x) is the forward's output (sigmoid and tanh use it). */

@@ -29,7 +29,7 @@ rr_tensor *rr_layer_norm(rr_ctx *c, rr_tensor *x, rr_tensor *weight, rr_tensor *
  * - Eval (op name "batch_norm_eval"): normalises with the running statistics,
  *   which are then required.
  * The running statistics are buffers: they never get a gradient.
- * The decoder, CIM and HFIM use eps 1e-5 and momentum 0.1 (doc/network.md: Decoder, RMSIN's modules, HFIM). */
+ * The decoder, CIM and HFIM use eps 1e-5 and momentum 0.1 (doc/network.md: Decoder, CIM, HFIM). */
 rr_tensor *rr_batch_norm(rr_ctx *c, rr_tensor *x, rr_tensor *weight, rr_tensor *bias, rr_tensor *running_mean,
                          rr_tensor *running_var, float momentum, float eps);
 

@@ -18,7 +18,7 @@ rr_tensor *rr_avg_pool2d(rr_ctx *c, rr_tensor *x, int kernel, int stride, int pa
 
 /* F.adaptive_avg_pool2d(x, (out_h, out_w)): output row i averages input
  * rows floor(i*H/out_h) .. ceil((i+1)*H/out_h)-1 (bins may overlap), columns
- * likewise.  Used by PSR's pyramid (doc/network.md, PSR) and CIM (doc/network.md, RMSIN's modules). */
+ * likewise.  Used by PSR's pyramid (doc/network.md, PSR) and CIM (doc/network.md, CIM). */
 rr_tensor *rr_adaptive_avg_pool2d(rr_ctx *c, rr_tensor *x, int64_t out_h, int64_t out_w);
 
 /* The mean of each pixel's 3x3 neighbourhood, itself included, over the

@@ -33,8 +33,6 @@
 enum { TAG_INIT = 0, TAG_DATA = 1, TAG_DROPOUT = 2 };
 /* Values per micro-batch in the readback buffer: loss, CE, Dice, presence. */
 enum { NLOSS = 4 };
-/* The BatchNorm layers of a model, at most (rr_mrsnet_batch_norms). */
-enum { MAX_BN = 16 };
 /* Dropout draws of one micro-batch, at most: its stream starts at
  * (its place in the run) << DROPOUT_SHIFT. */
 enum { DROPOUT_SHIFT = 36 };
@@ -199,7 +197,7 @@ typedef struct {
     float *flat;            /* the trainable gradients (gn's order) summed over micro-batches and ranks, */
     int64_t nflat;          /* when there is more than one micro-batch or a launcher (else NULL) */
     float *losses;          /* every rank's losses (NLOSS x accum each), rank order */
-    rr_batch_norm_m *bn[MAX_BN];
+    const rr_bn_stats *bn; /* the model's BatchNorms (nn/params.h) */
     int nbn;
     float *bn_prev, *bn_mine, *bn_all; /* running statistics: before the update, this rank's terms, every rank's */
     int64_t nbn_floats;
@@ -514,7 +512,7 @@ static int unpack_grads(run *r)
 static int bn_copy(run *r, float *x, int to_host)
 {
     for (int i = 0; i < r->nbn; i++) {
-        rr_tensor *t[2] = {r->bn[i]->running_mean, r->bn[i]->running_var};
+        rr_tensor *t[2] = {r->bn[i].mean, r->bn[i].var};
         for (int k = 0; k < 2; k++) {
             size_t bytes = rr_tensor_bytes(t[k]);
             if (to_host ? rr_dev_memcpy(RR_CPU, x, t[k]->device, t[k]->data, bytes)
@@ -541,8 +539,8 @@ static int bn_begin(run *r)
     if (r->ranks == 1 || bn_copy(r, r->bn_prev, 1))
         return r->ranks == 1 ? 0 : -1;
     for (int i = 0; i < r->nbn; i++)
-        if (rr_dev_memset0(r->o.device, r->bn[i]->running_mean->data, rr_tensor_bytes(r->bn[i]->running_mean)) ||
-            rr_dev_memset0(r->o.device, r->bn[i]->running_var->data, rr_tensor_bytes(r->bn[i]->running_var)))
+        if (rr_dev_memset0(r->o.device, r->bn[i].mean->data, rr_tensor_bytes(r->bn[i].mean)) ||
+            rr_dev_memset0(r->o.device, r->bn[i].var->data, rr_tensor_bytes(r->bn[i].var)))
             return -1;
     return 0;
 }
@@ -556,8 +554,8 @@ static int bn_end(run *r)
         return -1;
     float *x = r->bn_prev;
     for (int i = 0; i < r->nbn; i++) {
-        float keep = 1 - r->bn[i]->momentum; /* as the kernels round it */
-        int64_t ch = r->bn[i]->running_mean->numel, at = x - r->bn_prev;
+        float keep = 1 - r->bn[i].momentum; /* as the kernels round it */
+        int64_t ch = r->bn[i].mean->numel, at = x - r->bn_prev;
         for (int p = 0; p < r->ranks; p++)
             for (int64_t j = 0; j < 2 * ch; j++) {
                 float v = x[j];
@@ -605,10 +603,10 @@ static int setup_sums(run *r)
         r->nflat += r->gn.grads[i]->numel;
     if ((o->accum > 1 || rr_dist_on()) && !(r->flat = rr_dev_malloc(o->device, (size_t)r->nflat * sizeof *r->flat)))
         return -1;
-    if ((r->nbn = rr_mrsnet_batch_norms(&r->m, r->bn, MAX_BN)) < 0)
-        return -1;
+    r->bn = r->m.params.bn_stats;
+    r->nbn = r->m.params.nbn_stats;
     for (int i = 0; i < r->nbn; i++)
-        r->nbn_floats += 2 * r->bn[i]->running_mean->numel;
+        r->nbn_floats += 2 * r->bn[i].mean->numel;
     size_t biggest = 0;
     for (int i = 0; i < r->m.params.n; i++)
         if (rr_tensor_bytes(r->m.params.items[i].t) > biggest)

@@ -20,6 +20,17 @@ expect_eq() {
 # lines FILE: the number of lines of FILE.
 lines() { wc -l <"$1" | tr -d ' '; }
 finish() { [ "$nfail" -eq 0 ]; }
+# runs_through MODEL MANIFEST N: MANIFEST's samples through rrsis-tokenize,
+# -encode, -fuse and -decode with MODEL (masks in $T/masks), then
+# rrsis-score; true when N results and N masks came out and all N scored
+# ($T/pipe.err keeps the messages).
+runs_through() {
+    "$BIN/rrsis-tokenize" --queries "$2" | "$BIN/rrsis-encode" -m "$1" | "$BIN/rrsis-fuse" -m "$1" |
+        "$BIN/rrsis-decode" -m "$1" --outdir "$T/masks" >"$T/results.jsonl" 2>"$T/pipe.err" &&
+        [ "$(lines "$T/results.jsonl")" = "$3" ] && [ "$(find "$T/masks" -name '*.png' | wc -l | tr -d ' ')" = "$3" ] &&
+        "$BIN/rrsis-score" --gt "$2" --pred "$T/masks" --format json >"$T/score.json" 2>>"$T/pipe.err" &&
+        [ "$(jq -r '"\(.samples) \(.missing)"' "$T/score.json")" = "$3 0" ]
+}
 # FULL: a device where every write fails with ENOSPC (/dev/full, or a node
 # made here when a sandbox lacks it); empty when neither is possible.
 if [ -c /dev/full ]; then

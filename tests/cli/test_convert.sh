@@ -421,7 +421,7 @@ check "lavt: the values under the right names" \
 status "rmsin converts" 0 "found 220 tensors" \
     conv --config "$CFG" --rmsin "$F/rmsin.pth" -o "$T/rmsin.safetensors" --report "$T/rmsin.json"
 if grep -Eq "backbone\.cim\.\* +6 +RMSIN's CIM" "$T/stderr" &&
-    grep -Eq "backbone\.layers\.\*\.visual_residual\.\* +20 +RMSIN's VariousReceptive" "$T/stderr" &&
+    grep -Eq "backbone\.layers\.\*\.visual_residual\.\* +20 +RMSIN's various receptive branch" "$T/stderr" &&
     grep -Eq "backbone\.layers\.\*\.visual_gate\.\* +8 +RMSIN's gate" "$T/stderr" &&
     grep -Eq "backbone\.layers\.\*\.fusion\.\* +24 +PWAM" "$T/stderr" &&
     grep -q "num_batches_tracked 11" "$T/stderr"; then
@@ -438,7 +438,7 @@ check "rmsin: the values under the right names" \
     "same(${W}['backbone.norm3.weight'], ${R}['module.backbone.norm3.weight'])" \
     "same(${W}['text_encoder.embeddings.position_embeddings.weight'], ${R}['module.text_encoder.embeddings.position_embeddings.weight'])" \
     "len(json.load(open(T+'/rmsin.json'))['unused']['--rmsin']) == 58" \
-    "json.load(open(T+'/rmsin.json'))['unused']['--rmsin']['module.backbone.cim.down_channel.weight'] == \"RMSIN's CIM (MRSNet's HFIM replaces it)\""
+    "json.load(open(T+'/rmsin.json'))['unused']['--rmsin']['module.backbone.cim.down_channel.weight'] == \"RMSIN's CIM (the configuration's cross_scale is not cim)\""
 status "rmsin and bert both give the text part: an error" 1 "is given by both --bert .* and --rmsin .*use --take" \
     conv --config "$CFG" --rmsin "$F/rmsin.pth" --bert "$F/bert" -o "$T/bad.safetensors"
 status "rmsin --take backbone,decoder with bert" 0 "part text not taken \(--take swin,norms,gates,decoder\)" \

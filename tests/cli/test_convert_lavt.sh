@@ -3,8 +3,8 @@
 # checkpoints in the layouts LAVT's train.py saves ({'model': backbone.* and
 # classifier.*, 'bert_model': BERT's state dict, 'optimizer', 'epoch',
 # 'lr_scheduler', 'args'}) and its lavt_one model ({'model': ... with
-# text_encoder.*}), made here with torch from the reference's seeded lavt-nano
-# under LAVT's names, with the buffers a real one holds
+# text_encoder.*}), made by tests/tools/original_checkpoint.py from the
+# reference's seeded lavt-nano under LAVT's names, with the buffers a real one holds
 # (relative_position_index, num_batches_tracked, position_ids).  Every tensor
 # must be taken (none unused, none initialised), land unchanged, and the C
 # forward on the converted file must match the reference's forward on the
@@ -29,40 +29,13 @@ if ! "$PYTHON" tools/reference/make_goldens.py --config "$CFG" --forward-only --
     finish
     exit
 fi
-# The fake checkpoints: the reference weights under LAVT's names.
-if ! "$PYTHON" - "$T" <<'EOF' >"$T/fake.log" 2>&1; then
-import argparse, sys
-from collections import OrderedDict
-import torch
-sys.path.insert(0, "tools/reference")
-import safetensors_io as st
-t = sys.argv[1]
-w, meta = st.load(t + "/ref/weights.safetensors")
-model, bert = OrderedDict(), OrderedDict()
-for k, v in w.items():
-    v = torch.from_numpy(v.copy())
-    if k.startswith("text_encoder."):
-        bert[k[len("text_encoder."):]] = v
-    else:
-        model[k] = v
-        if k.endswith(".attn.relative_position_bias_table"):   # a buffer of Swin's, rebuilt by us
-            model[k.replace("bias_table", "index")] = torch.zeros(36, 36, dtype=torch.long)
-        if k.endswith(".running_var"):
-            model[k.replace("running_var", "num_batches_tracked")] = torch.tensor(1000)
-bert["embeddings.position_ids"] = torch.arange(32).unsqueeze(0)
-extra = {"optimizer": {"state": {}, "param_groups": [{"lr": 5e-5, "weight_decay": 0.01}]},
-         "lr_scheduler": {"last_epoch": 40}, "epoch": 40,
-         "args": argparse.Namespace(model="lavt", swin_type="base", lr=5e-5)}
-torch.save(dict(extra, model=model, bert_model=bert), t + "/lavt.pth")
-one = OrderedDict(model)
-one.update(("text_encoder." + k, v) for k, v in bert.items())
-torch.save(dict(extra, model=one), t + "/lavt_one.pth")
-bad = OrderedDict(model)
-bad["backbone.layers.2.fusion.image_lang_att.f_extra.0.weight"] = torch.zeros(32, 32, 1)
-torch.save(dict(extra, model=bad, bert_model=bert), t + "/lavt-extra.pth")
-short = OrderedDict((k, v) for k, v in model.items() if k != "backbone.layers.1.fusion.project_mm.0.bias")
-torch.save(dict(extra, model=short, bert_model=bert), t + "/lavt-short.pth")
-EOF
+# The fake checkpoints (tests/tools/original_checkpoint.py): the reference
+# weights under LAVT's names.
+fake() { "$PYTHON" tests/tools/original_checkpoint.py make "$T/ref/weights.safetensors" "$@" 2>>"$T/fake.log"; }
+if ! fake "$T/lavt.pth" --bert-apart --model lavt || ! fake "$T/lavt_one.pth" ||
+    ! fake "$T/lavt-extra.pth" --bert-apart --model lavt \
+        --add backbone.layers.2.fusion.image_lang_att.f_extra.0.weight 32,32,1 ||
+    ! fake "$T/lavt-short.pth" --bert-apart --model lavt --drop backbone.layers.1.fusion.project_mm.0.bias; then
     fail "fake checkpoints" "$(tail -c 600 "$T/fake.log")"
     finish
     exit
@@ -71,25 +44,8 @@ fi
 # same NAME FILE: every tensor of FILE equals the reference weights', and the
 # report ($T/NAME.report) has nothing unused, initialised or missing
 same() {
-    verdict=$("$PYTHON" - "$T/ref/weights.safetensors" "$2" "$T/$1.report" <<'EOF'
-import json, sys
-sys.path.insert(0, "tools/reference")
-import numpy as np
-import safetensors_io as st
-ref, _ = st.load(sys.argv[1])
-got, _ = st.load(sys.argv[2])
-rep = json.load(open(sys.argv[3]))
-unused = sum(len(v) for v in rep["unused"].values())
-diff = [k for k in ref if k not in got or got[k].shape != ref[k].shape or not np.array_equal(got[k], ref[k])]
-if set(got) != set(ref) or diff:
-    print("tensors differ: %s" % (diff[:3] or sorted(set(got) ^ set(ref))[:3]))
-elif unused or rep["initialised"] or rep["missing"]:
-    print("unused %d, initialised %d, missing %d" % (unused, len(rep["initialised"]), len(rep["missing"])))
-else:
-    print("ok")
-EOF
-)
-    expect_eq "$1" ok "$verdict"
+    expect_eq "$1" ok "$("$PYTHON" tests/tools/original_checkpoint.py check "$T/ref/weights.safetensors" "$2" \
+        "$T/$1.report" 2>&1)"
 }
 
 for f in lavt lavt_one; do

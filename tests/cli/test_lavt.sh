@@ -55,11 +55,7 @@ else
 fi
 
 m=$T/run/last.safetensors
-if [ -f "$m" ] && "$BIN/rrsis-tokenize" --queries "$T/syn/val.jsonl" | "$BIN/rrsis-encode" -m "$m" |
-    "$BIN/rrsis-fuse" -m "$m" | "$BIN/rrsis-decode" -m "$m" --outdir "$T/masks" >"$T/results.jsonl" 2>"$T/pipe.err" &&
-    [ "$(lines "$T/results.jsonl")" = 8 ] && [ "$(find "$T/masks" -name '*.png' | wc -l | tr -d ' ')" = 8 ] &&
-    "$BIN/rrsis-score" --gt "$T/syn/val.jsonl" --pred "$T/masks" --format json >"$T/score.json" 2>>"$T/pipe.err" &&
-    [ "$(jq -r '"\(.samples) \(.missing)"' "$T/score.json")" = "8 0" ]; then
+if [ -f "$m" ] && runs_through "$m" "$T/syn/val.jsonl" 8; then
     pass "lavt_nano_runs_through_the_programs"
 else
     fail "lavt_nano_runs_through_the_programs" "$(tail -n 3 "$T/pipe.err")"

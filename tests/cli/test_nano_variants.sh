@@ -7,6 +7,7 @@
 # few seconds each.  Where $PYTHON cannot import torch it says SKIP, which
 # tests/run.sh counts as a failure (make deps installs python3-torch).
 #   swin.ape  Swin's absolute position embedding (the demo model has it)
+#   cim       RMSIN's cross-scale module in place of the HFIM (cross_scale "cim")
 . tests/cli/lib.sh
 
 if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
@@ -14,7 +15,7 @@ if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
     exit 0
 fi
 prog=${MRSNET_FORWARD:-build/cpu/tests/tools/mrsnet_forward}
-for variant in ape:'.swin.ape = true'; do
+for variant in ape:'.swin.ape = true' cim:'.cross_scale = "cim" | .cim.key_dim = 4 | .cim.heads = 2'; do
     tag=${variant%%:*}
     name=nano_${tag}_forward_matches_pytorch
     if [ ! -x "$prog" ]; then

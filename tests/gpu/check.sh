@@ -16,7 +16,8 @@
 #  4. ops_check: every kernel on CUDA against the CPU, TF32 off with the
 #     fault slots in mapped host memory, then TF32 on with them in device
 #     memory (RRSIS_FAULT_SLOTS: both ways, each with its invalid inputs);
-#  5. golden_gpu parity: mrsnet-nano against the PyTorch goldens on the GPU,
+#  5. golden_gpu parity: mrsnet-nano, then lavt-nano and rmsin-nano (the baselines' modules),
+#     against the PyTorch goldens on the GPU,
 #     twice (bit-identical gradients);
 #  6. golden_gpu forward: mrsnet-b at 480x480 with seeded weights, timed;
 #  7. 20 training steps of mrsnet-nano: bin/rrsis-train on a synthetic
@@ -35,10 +36,10 @@
 # skipped and says so.  GPU_CHECK_NO_BUILD=1 builds nothing (a build already
 # made on this machine).
 #
-# Logs (9 files, few enough to copy back): $GPU_CHECK_LOG, else $OUT, else
+# Logs (11 files, few enough to copy back): $GPU_CHECK_LOG, else $OUT, else
 # tests/out/gpu: build.log (the toolchain report first), ops-mapped.log,
-# ops-device.log, parity.log, forward-b.log, train.log, train-inproc.log,
-# train-mpi.log and table.md (the section for RESULTS.md).  Bring a GPU run's table home with
+# ops-device.log, parity.log, parity-lavt.log, parity-rmsin.log, forward-b.log,
+# train.log, train-inproc.log, train-mpi.log and table.md (the section for RESULTS.md).  Bring a GPU run's table home with
 #     sh tests/gpu/check.sh --record DIR/table.md
 #
 # GPU_CHECK_BUILD_ONLY=1 stops after step 3 (what a machine without a GPU can
@@ -230,7 +231,8 @@ if [ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ] || { [ -z "$GPU" ] && [ "$REHEARSAL" != 
     why="no GPU"
     [ "$build_ok" = 1 ] || why="the build failed"
     for s in "ops_check TF32 off (faults: mapped)" "ops_check TF32 on (faults: device)" "golden parity (nano)" \
-        "forward mrsnet-b 480x480" "train nano (rrsis-train)" "train nano (in process)" "train nano, 1 rank (mpirun)"; do
+        "golden parity (lavt-nano)" "golden parity (rmsin-nano)" "forward mrsnet-b 480x480" \
+        "train nano (rrsis-train)" "train nano (in process)" "train nano, 1 rank (mpirun)"; do
         row "$s" skip 0 "$why"
     done
     finish
@@ -250,6 +252,10 @@ step "ops_check TF32 on (faults: device)" 120 "$LOG/ops-device.log" \
 SUMMARY='golden_gpu: '
 # shellcheck disable=SC2086
 step "golden parity (nano)" 90 "$LOG/parity.log" "$TOOLS/golden_gpu" parity $DEV
+# shellcheck disable=SC2086
+step "golden parity (lavt-nano)" 60 "$LOG/parity-lavt.log" "$TOOLS/golden_gpu" parity --dir tests/golden/lavt-nano/ $DEV
+# shellcheck disable=SC2086
+step "golden parity (rmsin-nano)" 60 "$LOG/parity-rmsin.log" "$TOOLS/golden_gpu" parity --dir tests/golden/rmsin-nano/ $DEV
 
 # --- 6. mrsnet-b forward ---------------------------------------------------------------
 # shellcheck disable=SC2086

@@ -978,8 +978,8 @@ typedef struct {
 
 static const kcase cases[] = {
     {"fill", c_fill, 2, 0},
-    {"activation forward", c_act_fwd, 5, 0},
-    {"activation backward", c_act_bwd, 5, 0},
+    {"activation forward", c_act_fwd, 8, 0}, /* every rr_act */
+    {"activation backward", c_act_bwd, 8, 0},
     {"binary forward", c_binary_fwd, 12, 0},
     {"binary backward", c_binary_bwd, 14, 0},
     {"scale", c_scale, 2, 0},

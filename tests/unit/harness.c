@@ -78,6 +78,23 @@ rr_tensor *test_randn(rr_ctx *c, uint64_t seed, int ndim, const int64_t *shape)
     return t;
 }
 
+void test_fill_randn(rr_tensor *t, uint64_t seed, float std)
+{
+    rr_rng r = {seed, 0};
+    for (int64_t i = 0; i < t->numel; i++)
+        rr_f32(t)[i] = std * rr_rng_normal(&r);
+}
+
+rr_tensor *test_flat_concat(rr_ctx *c, int n, rr_tensor *const *ts)
+{
+    rr_tensor *flat[8];
+    if (n > 8 || !ts[0])
+        return NULL;
+    for (int i = 0; i < n; i++)
+        flat[i] = rr_reshape(c, ts[i], RR_SHAPE(ts[0]->shape[0], -1));
+    return rr_concat(c, n, flat, 1);
+}
+
 double rel_error(const float *got, const double *want, int64_t n)
 {
     double num = 0, den = 0;

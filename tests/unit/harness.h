@@ -39,6 +39,13 @@ rr_tensor *test_randn(rr_ctx *c, uint64_t seed, int ndim, const int64_t *shape);
 /* Uniform values in [lo, hi). */
 rr_tensor *test_uniform(rr_ctx *c, uint64_t seed, float lo, float hi, int ndim, const int64_t *shape);
 
+/* Fills an F32 tensor (a parameter, say) with std times the standard normal
+ * values test_randn(seed) would hold. */
+void test_fill_randn(rr_tensor *t, uint64_t seed, float std);
+/* n tensors of the same first dimension B, each flattened to B x -1 and
+ * concatenated: one output of a module with several (at most 8). */
+rr_tensor *test_flat_concat(rr_ctx *c, int n, rr_tensor *const *ts);
+
 /* ||got - want|| / max(||want||, 1e-12), in double. */
 double rel_error(const float *got, const double *want, int64_t n);
 double rel_error_f(const float *got, const float *want, int64_t n);

@@ -180,11 +180,8 @@ TEST(bert_gradients)
     CHECK_OK(rr_bert_init(&p, &m, &cfg, "text_encoder"));
     /* weights of std .3 rather than .02, so that attention is far from
      * uniform and every gradient well above the differences' noise */
-    for (int i = 0; i < p.n; i++) {
-        rr_tensor *r = test_randn(test_ctx(), 40 + (uint64_t)i, p.items[i].t->ndim, p.items[i].t->shape);
-        for (int64_t j = 0; j < r->numel; j++)
-            rr_f32(p.items[i].t)[j] = 0.3f * rr_f32(r)[j];
-    }
+    for (int i = 0; i < p.n; i++)
+        test_fill_randn(p.items[i].t, 40 + (uint64_t)i, 0.3f);
     /* frozen ones (embeddings, layer 1) get gradients too */
     rr_tensor *in[5] = {m.position, m.layers[0].query.weight, m.layers[0].intermediate.bias,
                         m.layers[1].value.weight, m.layers[1].out_norm.weight};

@@ -144,7 +144,4 @@ TEST(config_methods_flops_count_lavts_modules)
           "decoder %lld", (long long)l.decoder);
     CHECK(l.swin == m.swin && l.bert == m.bert && l.forward == l.swin + l.ifim + l.decoder + l.bert, "sums");
     CHECK(l.not_counted == 0, "nothing aside without FFTs and ARC kernels: %lld", (long long)l.not_counted);
-    cfg.fusion[2] = RR_FUSION_IIM;
-    CHECK(rr_flops_count(&cfg, 1, &l) != 0 && strcmp(rr_errmsg(), "flops: fusion[2] is 'iim', which is not counted") == 0,
-          "got '%s'", rr_errmsg());
 }

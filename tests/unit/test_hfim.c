@@ -183,12 +183,8 @@ typedef struct {
 static rr_tensor *apply_hfim(rr_ctx *c, rr_tensor *const *in, const void *arg)
 {
     const hfim_arg *a = arg;
-    rr_tensor *d[4], *flat[4];
-    if (rr_hfim_fwd(c, a->m, a->e, d, NULL))
-        return NULL;
-    for (int i = 0; i < 4; i++)
-        flat[i] = rr_reshape(c, d[i], RR_SHAPE(B, -1));
-    return rr_concat(c, 4, flat, 1);
+    rr_tensor *d[4];
+    return rr_hfim_fwd(c, a->m, a->e, d, NULL) ? NULL : test_flat_concat(c, 4, d);
 }
 
 TEST(hfim_gradients)
@@ -202,11 +198,8 @@ TEST(hfim_gradients)
     /* Linear weights of std .3 rather than .02 (attention far from uniform),
      * and temperatures apart; BN in training mode. */
     rr_tensor *lin[] = {m.global_q.weight, m.global_kv.weight, m.global_proj.weight};
-    for (int i = 0; i < 3; i++) {
-        rr_tensor *r = test_randn(test_ctx(), 50 + (uint64_t)i, lin[i]->ndim, lin[i]->shape);
-        for (int64_t j = 0; j < r->numel; j++)
-            rr_f32(lin[i])[j] = 0.3f * rr_f32(r)[j];
-    }
+    for (int i = 0; i < 3; i++)
+        test_fill_randn(lin[i], 50 + (uint64_t)i, 0.3f);
     float temp[3] = {0.5f, 2.0f, 5.0f};
     memcpy(m.freq_temperature->data, temp, sizeof temp);
     hfim_arg a = {&m, {NULL}};

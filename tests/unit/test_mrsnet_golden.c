@@ -32,3 +32,12 @@ TEST(lavt_nano_matches_pytorch)
     o.row = row;
     CHECK(golden_mrsnet_run("tests/golden/lavt-nano/", RR_CPU, &o) >= 0, "%s", rr_errmsg());
 }
+
+/* rmsin-nano: RMSIN as a configuration (IIM: PWAM plus the various receptive
+ * branch, CIM, RMSIN's decoder and loss), same tolerances. */
+TEST(rmsin_nano_matches_pytorch)
+{
+    golden_opts o = GOLDEN_DEFAULTS;
+    o.row = row;
+    CHECK(golden_mrsnet_run("tests/golden/rmsin-nano/", RR_CPU, &o) >= 0, "%s", rr_errmsg());
+}

@@ -8,7 +8,8 @@
 
     /usr/bin/python3 tools/reference/make_goldens.py --config share/configs/lavt-nano.json \\
         --out tests/golden/lavt-nano
-        the same for LAVT as a configuration (PWAM, no cross-scale module, LAVT's decoder).
+        the same for LAVT as a configuration (PWAM, no cross-scale module, LAVT's decoder);
+        share/configs/rmsin-nano.json into tests/golden/rmsin-nano likewise (RMSIN: IIM, CIM).
 
     /usr/bin/python3 tools/reference/make_goldens.py --config share/configs/mrsnet-b.json \\
         --forward-only --size 480 --out /tmp/mrsnet-b
@@ -131,35 +132,40 @@ def stage_tensors(trace, model, with_grads=True, phases=False):
 
 GRAD_STAGES = {"text.L", "logits", "decoder.out", "hfim.X", "hfim.Y",
                "hfim.D1", "hfim.D2", "hfim.D3", "hfim.D4",
+               "cim.Y", "cim.D1", "cim.D2", "cim.D3", "cim.D4", "stage1.V", "stage2.V", "stage3.V",
                "stage1.E", "stage2.E", "stage3.E", "stage4.E",
                "stage1.X", "stage2.X", "stage3.X", "stage4.X", "patch_embed"}
 
 
 def tweak_gates(model, inp, seed):
     """Golden-only: redraws the stage gates' weights (res_gate.0, res_gate.2 of stages
-    1-3) as N(0, 1/(rms(input)^2 C)), so that the gate's pre-activation is about unit
+    1-3, and visual_gate.0, .2 where the stage has RMSIN's) as N(0, 1/(rms(input)^2 C)), so that the gate's pre-activation is about unit
     size and the gated term is a few per cent of the stream, not 1e-6 of it as with
     the trunc_normal(.02) init (invisible to a 1e-4 forward check).  Stage by stage,
     as each changes the next one's input.  BN running statistics are restored."""
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     g = torch.Generator().manual_seed(seed)
     for i in range(3):
-        gate = model.backbone.layers[i].res_gate
-        got = {}
-        h = gate[0].register_forward_hook(lambda m, a, o: got.__setitem__("f", a[0].detach()))
-        with torch.no_grad():
-            run(model, inp, torch.float64, train=True, backward=False)
-        h.remove()
-        f = got["f"]
-        c = f.shape[-1]
-        with torch.no_grad():
-            w1 = torch.randn(c, c, generator=g, dtype=torch.float64) / (f.pow(2).mean().sqrt() * math.sqrt(c))
-            hid = torch.relu(f @ w1.T)
-            w2 = torch.randn(c, c, generator=g, dtype=torch.float64) / (hid.pow(2).mean().sqrt() * math.sqrt(c))
-            gate[0].weight.copy_(w1.to(gate[0].weight.dtype))
-            gate[2].weight.copy_(w2.to(gate[2].weight.dtype))
-        for j in (0, 2):
-            saved[f"backbone.layers.{i}.res_gate.{j}.weight"] = gate[j].weight.detach().clone()
+        # RMSIN's stages (fusion "iim") have a second gate, on the various receptive branch.
+        for name in ("res_gate", "visual_gate"):
+            gate = getattr(model.backbone.layers[i], name, None)
+            if gate is None:
+                continue
+            got = {}
+            h = gate[0].register_forward_hook(lambda m, a, o: got.__setitem__("f", a[0].detach()))
+            with torch.no_grad():
+                run(model, inp, torch.float64, train=True, backward=False)
+            h.remove()
+            f = got["f"]
+            c = f.shape[-1]
+            with torch.no_grad():
+                w1 = torch.randn(c, c, generator=g, dtype=torch.float64) / (f.pow(2).mean().sqrt() * math.sqrt(c))
+                hid = torch.relu(f @ w1.T)
+                w2 = torch.randn(c, c, generator=g, dtype=torch.float64) / (hid.pow(2).mean().sqrt() * math.sqrt(c))
+                gate[0].weight.copy_(w1.to(gate[0].weight.dtype))
+                gate[2].weight.copy_(w2.to(gate[2].weight.dtype))
+            for j in (0, 2):
+                saved[f"backbone.layers.{i}.{name}.{j}.weight"] = gate[j].weight.detach().clone()
     model.load_state_dict(saved)
 
 
@@ -248,6 +254,19 @@ def goldens(args):
                     and float(gr64[n].abs().max()) == 0.0)
     null = sorted(n for n, g in gr64.items() if n not in unused
                   and float(g.double().norm()) <= 1e-12 * gnorm64)
+    # Near-null gradients float32 cannot resolve: below 1e-6 of the whole and not
+    # within the C tolerance (1e-3) of the float64 value (RMSIN's RepBlock: 1-channel
+    # convolutions under training-mode BN, nearly scale-free).  Held to the null bound.
+    null = sorted(set(null) | {n for n, g in gr64.items() if n not in unused
+                               and float(g.double().norm()) <= 1e-6 * gnorm64
+                               and rel(gr32[n], g) > 1e-3})
+    # Running means that are 0 in exact arithmetic (CIM's qkv BN: the mean of
+    # BN outputs with bias 0 through a bias-free Linear) hold only rounding noise:
+    # not compared.
+    zero_stats = sorted(k for k, v in stages64.items() if k.startswith("bn_running.")
+                        and float(v.double().norm()) <= 1e-12)
+    for k in zero_stats:
+        del stages32[k], stages64[k]
     null_noise = max([float(gr32[n].double().norm()) / gnorm64 for n in null] or [0.0])
 
     st.save(os.path.join(args.out, "weights.safetensors"), weights,
@@ -288,6 +307,8 @@ def goldens(args):
     lines += ["", f"## unused (gradient exactly 0 in both): {len(unused)}", ""] + unused
     lines += ["", f"## null (gradient 0 in exact arithmetic; f32 noise up to {null_noise:.1e} "
               "of the total gradient norm): " + str(len(null)), ""] + null
+    if zero_stats:
+        lines += ["", f"## running statistics 0 in exact arithmetic (not compared): {len(zero_stats)}", ""] + zero_stats
     with open(os.path.join(args.out, "f64-vs-f32.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

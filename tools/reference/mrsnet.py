@@ -100,6 +100,19 @@ DEFAULTS = {
         "bn_eps": 1e-5,
         "bn_momentum": 0.1,
     },
+    "iim": {
+        "bn_eps": 1e-5,
+        "bn_momentum": 0.1,
+    },
+    "cim": {
+        "layers": 1,
+        "key_dim": 32,
+        "heads": 8,
+        "attn_ratio": 2,
+        "mlp_ratio": 2,
+        "bn_eps": 1e-5,
+        "bn_momentum": 0.1,
+    },
     "decoder": {
         "kind": "rmsin",
         "hidden": 512,
@@ -178,7 +191,7 @@ def check_config(cfg):
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of its heads")
         if cfg["fusion"][i] == "ifim" and (e << i) % cfg["ifim"]["cma_heads"]:
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of ifim.cma_heads")
-        if cfg["fusion"][i] == "pwam" and (e << i) % cfg["pwam"]["heads"]:
+        if cfg["fusion"][i] in ("pwam", "iim") and (e << i) % cfg["pwam"]["heads"]:
             raise ValueError(f"config: stage {i + 1} width {e << i} is not a multiple of pwam.heads")
     if t["hidden_size"] % t["num_heads"]:
         raise ValueError("config: text.hidden_size is not a multiple of text.num_heads")
@@ -194,6 +207,12 @@ def check_config(cfg):
         g = cfg["image_size"] // s["patch_size"]
         if g % h["sr"]:
             raise ValueError("config: the stride-4 grid is not a multiple of hfim.sr")
+    if cfg["cross_scale"] == "cim":
+        if e % 4:
+            raise ValueError("config: swin.embed_dim must be a multiple of 4 (CIM splits C_i / 4)")
+        if cfg["image_size"] % (s["patch_size"] * 8):
+            raise ValueError(f"config: image_size must be a multiple of {s['patch_size'] * 8} "
+                             "(CIM is built for stage 4's grid)")
     if cfg["ifim"]["psr_rescale"] not in ("channels", "none"):
         raise ValueError("config: ifim.psr_rescale is 'channels' or 'none'")
     if cfg["loss"]["dice_batch_reduction"] not in ("mean", "sum"):
@@ -618,18 +637,21 @@ class Stage(nn.Module):
         self.kind = cfg["fusion"][i]
         if self.kind == "ifim":
             self.ifim = IFIM(dim, cfg["text"]["hidden_size"], cfg["ifim"])
-        elif self.kind == "pwam":
+        elif self.kind in ("pwam", "iim"):
             import lavt   # here: lavt.py imports this module
             self.fusion = lavt.PWAM(dim, cfg["text"]["hidden_size"], cfg["pwam"])
         else:
             raise _not_built(f"fusion[{i}]", self.kind)
         self.res_gate = nn.Sequential(nn.Linear(dim, dim, bias=False), nn.ReLU(),
                                       nn.Linear(dim, dim, bias=False), nn.Tanh())
+        if self.kind == "iim":   # RMSIN: the various receptive branch and its gate
+            import rmsin   # here: rmsin.py imports this module
+            rmsin.add_visual_branch(self, dim, cfg["iim"])
         self.downsample = PatchMerging(dim, s["ln_eps"]) if i < 3 else None
 
     def fuse(self, x, h, w, l, m, trace, tag):
         """F (B x N x C) from the stream x on the h x w grid and the words."""
-        if self.kind == "pwam":
+        if self.kind in ("pwam", "iim"):
             return self.fusion(x, l, m, trace, tag + "pwam.")
         return self.ifim(x, h, w, l, m, trace, tag + "ifim.")
 
@@ -642,9 +664,13 @@ class Stage(nn.Module):
         _put(trace, tag + "X", x)
         f = self.fuse(x, h, w, l, m, trace, tag)
         _put(trace, tag + "F", f)
-        x = x + self.res_gate(f) * f
+        gated = x + self.res_gate(f) * f
         if self.downsample is None:
-            return f, x, h, w   # the stage-4 stream (and its gate) feed nothing
+            return f, gated, h, w   # the stage-4 stream (and its gates) feed nothing
+        if self.kind == "iim":
+            import rmsin
+            gated = gated + rmsin.visual_term(self, x, h, w, trace, tag)
+        x = gated
         _put(trace, tag + "x_gated", x)
         return f, self.downsample(x, h, w), (h + 1) // 2, (w + 1) // 2
 
@@ -748,6 +774,9 @@ class Backbone(nn.Module):
         self.cross_scale = cfg["cross_scale"]
         if self.cross_scale == "hfim":
             self.hfim = HFIM(cfg)
+        elif self.cross_scale == "cim":
+            import rmsin   # here: rmsin.py imports this module
+            self.cim = rmsin.CIM(cfg)
         elif self.cross_scale != "none":
             raise _not_built("cross_scale", self.cross_scale)
 
@@ -773,6 +802,8 @@ class Backbone(nn.Module):
             h, w = nh, nw
         if self.cross_scale == "none":
             return es   # the decoder reads E1..E4
+        if self.cross_scale == "cim":
+            return self.cim(es, trace)
         return self.hfim(es, trace)
 
 
@@ -1174,9 +1205,9 @@ def param_groups(model):
             parts["bert"] += n
         elif name.startswith("classifier."):
             parts["decoder"] += n
-        elif name.startswith("backbone.hfim."):
+        elif name.startswith(("backbone.hfim.", "backbone.cim.")):
             parts["hfim"] += n
-        elif ".ifim." in name or ".fusion." in name or ".res_gate." in name:
+        elif ".ifim." in name or ".fusion." in name or ".res_gate." in name or ".visual_" in name:
             parts["ifim"] += n
         else:
             parts["swin"] += n
