@@ -533,17 +533,22 @@ static int bn_copy(run *r, float *x, int to_host)
  * operations of the kernels in their order.  With accum 1 per rank those
  * are the bits of one process updating them micro-batch after micro-batch;
  * with more, each rank's accum updates are folded into one term, rounded
- * otherwise. */
+ * otherwise.  The variances start at -0.0, which no update leaves (it adds
+ * momentum x a variance, >= +0.0, and -0.0 + +0.0 is +0.0): a BatchNorm still
+ * at -0.0 was not run (a module built for its weights' names, as RMSIN's
+ * last visual branch) and its statistics are left as they were. */
 static int bn_begin(run *r)
 {
     if (r->ranks == 1 || bn_copy(r, r->bn_prev, 1))
         return r->ranks == 1 ? 0 : -1;
     for (int i = 0; i < r->nbn; i++)
         if (rr_dev_memset0(r->o.device, r->bn[i].mean->data, rr_tensor_bytes(r->bn[i].mean)) ||
-            rr_dev_memset0(r->o.device, r->bn[i].var->data, rr_tensor_bytes(r->bn[i].var)))
+            rr_fill(r->bn[i].var, -0.0f))
             return -1;
     return 0;
 }
+
+static int not_run(float first_variance) { return first_variance == 0 && signbit(first_variance); }
 
 static int bn_end(run *r)
 {
@@ -557,7 +562,7 @@ static int bn_end(run *r)
         float keep = 1 - r->bn[i].momentum; /* as the kernels round it */
         int64_t ch = r->bn[i].mean->numel, at = x - r->bn_prev;
         for (int p = 0; p < r->ranks; p++)
-            for (int64_t j = 0; j < 2 * ch; j++) {
+            for (int64_t j = 0; j < 2 * ch && !not_run(r->bn_all[(size_t)p * r->nbn_floats + at + ch]); j++) {
                 float v = x[j];
                 for (int a = 0; a < r->o.accum; a++)
                     v = keep * v;

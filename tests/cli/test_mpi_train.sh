@@ -5,7 +5,8 @@
 #   - 2 ranks of --batch 2 = one process with --batch 2 --accum 2, bit for
 #     bit: every weight, moment and BatchNorm statistic, every logged loss,
 #     gradient norm and validation score; a second 2-rank run is the same;
-#     rank 0 alone writes the run's folder;
+#     rank 0 alone writes the run's folder; the same for rmsin-nano and
+#     lavt-nano;
 #   - resume from 2 ranks with 1, and from 1 with 2: the same bits as the run
 #     that never stopped; a number of ranks that cannot share the run's
 #     micro-batches, and a contradicting --accum, are refused;
@@ -96,6 +97,23 @@ if [ "$(grep -c '"ranks": 2' "$T/two/log.jsonl")" = 1 ] && [ "$(grep -c '^step 6
 else
     fail "rank 0 alone writes" "$(ls "$T/two" | tr '\n' ' '); $(grep -c '^step' "$T/err2") progress lines"
 fi
+
+# The baselines' modules too (RMSIN's IIM and CIM hold BatchNorms of their
+# own, LAVT's decoder plain convolutions): 2 ranks = --accum 2.
+for method in rmsin lavt; do
+    jq '.image_size = 64' share/configs/$method-nano.json >"$T/$method.json"
+    "$TRAIN" -c "$T/$method.json" --train "$T/syn/train.jsonl" --val "$T/syn/val.jsonl" --batch 2 --epochs 1 --threads 1 --device cpu \
+        -o "$T/$method-acc" --accum 2 --max-steps 3 2>"$T/err1"
+    st1=$?
+    $MPI -np 2 "$TRAIN" -c "$T/$method.json" --train "$T/syn/train.jsonl" --val "$T/syn/val.jsonl" --batch 2 --epochs 1 --threads 1 \
+        --device cpu -o "$T/$method-two" --max-steps 3 >/dev/null 2>"$T/err2"
+    st2=$?
+    if [ $st1 -eq 0 ] && [ $st2 -eq 0 ] && same "$T/$method-acc/last.safetensors" "$T/$method-two/last.safetensors"; then
+        pass "$method-nano: 2 ranks = one process with --accum 2, bit for bit ($(cat "$T/cmp"))"
+    else
+        fail "$method-nano: 2 ranks = --accum 2" "exits $st1 $st2: $(tail -2 "$T/err2") $(cat "$T/cmp" 2>/dev/null)"
+    fi
+done
 
 # --------------------------------------------------------------- resume
 two -o "$T/r21" --max-steps 3 >/dev/null 2>&1 && one -o "$T/r21" --resume --max-steps 6 2>"$T/err" >/dev/null
