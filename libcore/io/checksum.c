@@ -73,19 +73,27 @@ static uint64_t *entry_hashes(const rr_record *rec, int legacy)
         rr_error("out of memory");
         return NULL;
     }
+    /* Each tensor's pages are let go once summed, so that checking a whole
+     * file does not keep it all resident. */
     if (legacy) {
 #pragma omp parallel for schedule(dynamic)
-        for (int i = 0; i < rec->nentries; i++)
+        for (int i = 0; i < rec->nentries; i++) {
             h[i] = rr_hash64(0, rec->entries[i].data, rec->entries[i].nbytes);
+            rr_record_release_pages(rec, i);
+        }
         return h;
     }
 #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < rec->nentries; i++)
-        if (rec->entries[i].nbytes < 8 * (size_t)PARALLEL_WORDS)
+        if (rec->entries[i].nbytes < 8 * (size_t)PARALLEL_WORDS) {
             h[i] = rr_sum64(rec->entries[i].data, rec->entries[i].nbytes);
+            rr_record_release_pages(rec, i);
+        }
     for (int i = 0; i < rec->nentries; i++)
-        if (rec->entries[i].nbytes >= 8 * (size_t)PARALLEL_WORDS)
+        if (rec->entries[i].nbytes >= 8 * (size_t)PARALLEL_WORDS) {
             h[i] = rr_sum64(rec->entries[i].data, rec->entries[i].nbytes);
+            rr_record_release_pages(rec, i);
+        }
     return h;
 }
 

@@ -655,9 +655,11 @@ int rr_safetensors_load(const char *path, rr_record *rec)
     int rc = 0;
     if (S_ISREG(st.st_mode) && st.st_size > 0) {
         len = (size_t)st.st_size;
-        /* populated: every page is read (checksums, then the copy), and
-         * mapping them in one go costs far less than a fault per page */
-        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        /* not populated: the checksums read every page once and let it go
+         * (rr_record_release_pages), and a program maps again only the
+         * tensors of the parts it uses, so its resident memory holds those,
+         * not the whole file (doc/architecture.md, Weight files) */
+        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
             map = NULL;
             rc = rr_error("cannot map: %s", strerror(errno));
@@ -678,6 +680,17 @@ int rr_safetensors_load(const char *path, rr_record *rec)
     rec->map_len = len;
     rec->buf = buf;
     return 0;
+}
+
+void rr_record_release_pages(const rr_record *rec, int i)
+{
+    const rr_entry *e = &rec->entries[i];
+    if (!rec->map || !e->nbytes)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)e->data + page - 1) / page * page,
+              hi = ((uintptr_t)e->data + e->nbytes) / page * page;
+    if (hi > lo) /* the file's pages stay in the page cache: a later read maps them again */
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* --- writing ------------------------------------------------------------------ */

@@ -54,6 +54,12 @@ typedef struct rr_record {
     size_t map_len;
 } rr_record;
 
+/* Unmaps the pages of entry i's data from a record mapped from a file
+ * (rr_safetensors_load), for a reader that has read them and may not read
+ * them again: they stay in the page cache, and a later read maps them
+ * again.  Nothing for a record in memory. */
+void rr_record_release_pages(const rr_record *rec, int i);
+
 /* An empty record. */
 void rr_record_init(rr_record *rec);
 /* Frees everything the record holds and leaves it empty (initialised). */

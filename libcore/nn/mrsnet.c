@@ -117,6 +117,12 @@ int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int w
     if (!rc)
         rc = json ? rr_config_parse(&cfg, json, strlen(json))
                   : rr_error("no model configuration in the metadata (key \"config\")");
+    /* Before the tensors are taken in place: a file without checksums is
+     * summed from its data, whose pages are let go as it goes while the
+     * record still holds the mapping (io/safetensors.h). */
+    uint64_t identity = 0;
+    if (!rc)
+        rc = rr_mrsnet_identity(&rec, &cfg, &identity);
     if (!rc)
         rc = init(m, &cfg, parts, d, 0, with_grads, !(flags & RR_LOAD_PARTIAL)); /* drawing 1 GB costs seconds */
     if (!rc && (rr_params_load_mapped(&m->params, &rec, flags & RR_LOAD_PARTIAL, missing, NULL) ||
@@ -124,10 +130,8 @@ int rr_mrsnet_load(rr_mrsnet *m, const char *path, int parts, rr_device d, int w
         rr_mrsnet_free(m);
         rc = -1;
     }
-    if (!rc && rr_mrsnet_identity(&rec, &cfg, &m->identity)) {
-        rr_mrsnet_free(m);
-        rc = -1;
-    }
+    if (!rc)
+        m->identity = identity;
     if (!rc) {
         const char *slash = strrchr(path, '/');
         snprintf(m->file, sizeof m->file, "%s", slash ? slash + 1 : path);
