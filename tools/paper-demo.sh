@@ -25,22 +25,10 @@ if [ ! -s "$out/data/test.jsonl" ]; then
     bin/rrsis-synth --preset easy --object-scale 2 --train 2400 --val 100 --test 200 --seed 2027 -q -o "$out/data"
 fi
 
-# LAVT's and RMSIN's nano configurations; where this checkout has none, a
-# copy of MRSNet's stands in (the tables' layout is the same, the rows are not
-# those methods).
-set --
-for m in lavt rmsin; do
-    if [ ! -e "share/configs/$m-nano.json" ]; then
-        echo "make paper-demo: share/configs/$m-nano.json does not exist: its row is mrsnet-nano" >&2
-        jq --arg n "$m-nano" '.name = $n' share/configs/mrsnet-nano.json >"$out/$m-nano.json"
-        set -- "$@" "$(echo "$m" | tr a-z A-Z)_CONFIG=$out/$m-nano.json"
-    fi
-done
-
 # The paper's settings (paper.mk) but for the length: 2 epochs of 300
 # updates of 8 samples a training.
 start=$(date +%s)
 make -j"$jobs" -f share/experiments/paper.mk DATA="$out/data" OUT="$out/runs" SCALE=nano DEVICE=cpu \
-    EPOCHS=2 TRAIN_RUN_FLAGS="--log-every 100" "$@" all
+    EPOCHS=2 TRAIN_RUN_FLAGS="--log-every 100" all
 echo "make paper-demo: $(($(date +%s) - start)) s; the tables in $out/runs/table2.md and table3.md" \
     "(.csv, .json), the runs in $out/runs/" >&2

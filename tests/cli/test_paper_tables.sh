@@ -17,16 +17,7 @@ export OMP_NUM_THREADS=1
     finish
     exit
 }
-# LAVT's and RMSIN's nano configurations, or copies of MRSNet's where this
-# checkout has none yet (the tables' layout is the same)
 set -- -f share/experiments/paper.mk DATA="$T/data" SCALE=nano BIN="$BIN" EPOCHS=1 BATCH=2 MAX_STEPS=2
-for m in lavt rmsin; do
-    if [ ! -e "share/configs/$m-nano.json" ]; then
-        echo "note: share/configs/$m-nano.json does not exist: its row is trained from a copy of mrsnet-nano.json"
-        jq --arg n "$m-nano" '.name = $n' share/configs/mrsnet-nano.json >"$T/$m-nano.json"
-        set -- "$@" "$(echo "$m" | tr a-z A-Z)_CONFIG=$T/$m-nano.json"
-    fi
-done
 O=$T/out
 
 if make -j2 "$@" OUT="$O" all >"$T/make.log" 2>&1; then
