@@ -47,11 +47,19 @@ void rr_cli_init(char **argv)
     atexit(close_stdout);
 }
 
+/* One line in one write, so that lines of processes sharing a terminal or a
+ * pipe (the ranks under mpirun, the stages of a pipeline) never interleave. */
 static void vmessage(const char *kind, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "%s: %s", prog, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *msg = NULL, *line = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    int n = asprintf(&line, "%s: %s%s\n", prog, kind, msg ? msg : "(no memory for the message)");
+    if (n > 0) {
+        fwrite(line, 1, (size_t)n, stderr);
+        free(line);
+    }
+    free(msg);
 }
 
 void rr_cli_usage_error(const char *fmt, ...)
