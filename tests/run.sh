@@ -43,15 +43,22 @@ suite() {
         echo "FAIL: $name: exited with status $status" >>"$log"
         f=1
     fi
+    # A result behind other output on its line (a program's stdout let into
+    # the log) would be counted as nothing: a failure of the test itself.
+    hidden=$(grep -a 'PASS: \|FAIL: \|SKIP: ' "$log" | grep -avc '^PASS: \|^FAIL: \|^SKIP: \|^SKIP(gpu): ')
+    if [ "$hidden" -gt 0 ]; then
+        echo "FAIL: $name: $hidden result lines do not start their line (output let into the log)" >>"$log"
+        f=$((f + 1))
+    fi
     passed=$((passed + p))
     failed=$((failed + f + s))
     skipped=$((skipped + s + g))
-    skips="$skips$(grep '^SKIP' "$log" | sed "s/^/   $name: /")
+    skips="$skips$(grep -a '^SKIP' "$log" | sed "s/^/   $name: /")
 "
     printf '== %s: %d passed, %d failed, %d skipped (%ss)\n' "$name" "$p" "$((f + s))" "$((s + g))" \
         "$(($(date +%s) - start))"
     # Show what failed, and tables (the op table, benchmarks' summaries).
-    grep -v '^PASS: ' "$log" | sed 's/^/   /'
+    grep -av '^PASS: ' "$log" | sed 's/^/   /'
 }
 
 suite unit "$UNIT"
