@@ -16,6 +16,22 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= -gencode arch=compute_90,code=[sm_90,compute_90]
 VERSION  := 0.1.0
 
+# A build flag found when the Makefile is read (gdal-config's, Open MPI's)
+# would be missing on a fresh machine, where `make deps` installs them only
+# later: so the first `make` (check, demo, ...) that finds gdal-config or mpicc
+# missing runs make deps before reading on (mpicc not when MPI or DEB_MPI is
+# given, as the GPU check gives DEB_MPI=).
+RR_DEPS_PROBES ?= gdal-config $(if $(and $(filter undefined,$(origin MPI)),$(filter undefined,$(origin DEB_MPI))),mpicc)
+ifeq ($(RR_DEPS_FIRST),)
+ifneq ($(filter-out deps clean,$(or $(MAKECMDGOALS),all)),)
+RR_DEPS_MISSING := $(strip $(foreach p,$(RR_DEPS_PROBES),$(if $(shell command -v $(p) 2>/dev/null),,$(p))))
+ifneq ($(RR_DEPS_MISSING),)
+$(info make: $(RR_DEPS_MISSING) not found: make deps first)
+$(shell RR_DEPS_FIRST=1 $(MAKE) --no-print-directory deps >&2)
+endif
+endif
+endif
+
 # OpenBLAS's OpenMP build, named explicitly: it shares our OpenMP threads,
 # where Debian's default pthread build keeps a second pool that fights ours
 # for the cores (a nano training step ran 5 to 8 times slower with it).
