@@ -561,13 +561,17 @@ static int bn_end(run *r)
     for (int i = 0; i < r->nbn; i++) {
         float keep = 1 - r->bn[i].momentum; /* as the kernels round it */
         int64_t ch = r->bn[i].mean->numel, at = x - r->bn_prev;
-        for (int p = 0; p < r->ranks; p++)
-            for (int64_t j = 0; j < 2 * ch && !not_run(r->bn_all[(size_t)p * r->nbn_floats + at + ch]); j++) {
+        for (int p = 0; p < r->ranks; p++) {
+            const float *terms = r->bn_all + (size_t)p * r->nbn_floats + at; /* rank p's: means, variances */
+            if (not_run(terms[ch]))
+                continue;
+            for (int64_t j = 0; j < 2 * ch; j++) {
                 float v = x[j];
                 for (int a = 0; a < r->o.accum; a++)
                     v = keep * v;
-                x[j] = v + r->bn_all[(size_t)p * r->nbn_floats + at + j];
+                x[j] = v + terms[j];
             }
+        }
         x += 2 * ch;
     }
     return bn_copy(r, r->bn_prev, 0);
