@@ -15,9 +15,7 @@ FUSE=$BIN/rrsis-fuse
 DEC=$BIN/rrsis-decode
 W=$T/w.safetensors
 unset RRSIS_MODEL
-for tool in gdalinfo gdal_translate gdal_rasterize ogr2ogr jq; do
-    command -v $tool > /dev/null || { echo "SKIP: geo_output: no $tool (gdal-bin, jq)"; exit 1; }
-done
+require gdalinfo gdal_translate gdal_rasterize ogr2ogr jq
 
 # The weights, a 400 x 300 scene, its 12 tiles of 128 x 128 (overlap 32:
 # columns 0 96 192 272, rows 0 96 172), the same scene in 12 tiles of

@@ -9,9 +9,7 @@
 . tests/cli/lib.sh
 W=$T/w.safetensors
 unset RRSIS_MODEL
-for tool in gdalinfo gdal_translate gdal_rasterize ogr2ogr jq; do
-    command -v $tool > /dev/null || { echo "SKIP: geo_pipeline: no $tool (gdal-bin, jq)"; exit 1; }
-done
+require gdalinfo gdal_translate gdal_rasterize ogr2ogr jq
 "$PYTHON" - "$T" <<'EOF' || { echo "FAIL: setup: cannot write the inputs"; exit 1; }
 import sys
 import numpy as np

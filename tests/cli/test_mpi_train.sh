@@ -23,20 +23,7 @@
 . tests/cli/lib.sh
 
 TRAIN=$BIN/rrsis-train
-for p in "$TRAIN" "$BIN/rrsis-synth"; do
-    if [ ! -x "$p" ]; then
-        fail "$(basename "$p")" "$p is not built"
-        finish
-        exit
-    fi
-done
-for c in mpirun jq; do
-    if ! command -v $c >/dev/null 2>&1; then
-        fail "$c" "$c is not installed (make deps: openmpi-bin, jq)"
-        finish
-        exit
-    fi
-done
+require rrsis-train rrsis-synth mpirun jq
 export OMP_NUM_THREADS=1
 MPI="mpirun --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS"
 
